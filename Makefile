@@ -1,0 +1,79 @@
+# The client strategy workbook. `make help` lists the targets and variables.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+DATA ?=
+MAPPING ?=
+AS_OF ?=
+OUT ?= reports
+HOLDOUT_WEEKS ?=
+PARAMS ?=
+SIZE ?= default
+PSEUDONYMISE ?=
+CELL_TIMEOUT ?= 1800
+SEED ?= 20261123
+
+.DEFAULT_GOAL := help
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+.PHONY: help venv data run test test-heavy lab lint strip clean bench real acceptance
+
+help: ## show this help
+	@echo "Client strategy workbook"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (make run ...):"
+	@echo "  DATA=<folder|file.duckdb|url>  input tables (default: the bundled sample)"
+	@echo "  MAPPING=<yaml>                 mapping for data in another layout (data/mappings/)"
+	@echo "  AS_OF=YYYY-MM-DD               end of the analysed period (default: latest complete quarter)"
+	@echo "  OUT=<dir>                      output root (default: reports/)"
+	@echo "  HOLDOUT_WEEKS=N                back-test holdout in weeks (default 26; 0 = off)"
+	@echo "  PARAMS='name=value ...'        other notebook parameters (see: make params)"
+	@echo "  PSEUDONYMISE=1                 client and person names replaced by stable codes in every output"
+	@echo "  CELL_TIMEOUT=seconds           per-cell timeout of a run (default 1800)"
+	@echo "  SIZE=small|default|large       sample size for make data"
+
+venv: $(VENV)/.installed ## create .venv from the pinned requirements.txt (editable package)
+
+data: venv ## build the sample data into data/sample (SIZE=small|default|large)
+	$(PY) -m clientstrategy.sample --out data/sample$(if $(filter-out default,$(SIZE)),-$(SIZE)) --size $(SIZE) --seed $(SEED)
+
+run: venv ## validate the input and run every notebook into OUT/<quarter>
+	$(PY) -m clientstrategy.cli run --data "$(DATA)" --mapping "$(MAPPING)" --as-of "$(AS_OF)" --out "$(OUT)" \
+		--holdout-weeks "$(HOLDOUT_WEEKS)" --pseudonymise "$(PSEUDONYMISE)" --timeout $(CELL_TIMEOUT) $(foreach p,$(PARAMS),--param '$(p)')
+
+params: venv ## list every notebook's parameters
+	$(PY) -m clientstrategy.cli params
+
+test: venv ## run the test suite (unit, planted truth, published results, notebooks end to end)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not heavy"
+
+test-heavy: venv ## long checks kept out of make test
+	$(PY) -m pytest -q -m heavy
+
+lab: venv ## open JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: venv ## ruff over the package and tests
+	$(VENV)/bin/ruff check lib tests
+
+strip: venv ## strip outputs from the notebooks (the tests refuse committed outputs)
+	$(PY) -m clientstrategy.strip notebooks/*.ipynb
+
+acceptance: ## the shared acceptance checks on the committed HEAD
+	../shared/acceptance/run
+
+clean: ## remove generated data, reports and caches (keeps .venv)
+	rm -rf data/sample/tables data/sample/truth reports/*/ reports/index.html .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# make real: every public dataset through its mapping (written with the mappings, issue 6)
+-include Makefile.real

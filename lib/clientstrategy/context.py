@@ -1,0 +1,699 @@
+"""Step 3: the market and the person.
+
+Market context: which clients buy a topic in the weeks after market events on it, beyond their own
+baseline (a responsiveness score per client and topic, and a call list for the next event); a
+continuous indicator series (e.g. Euribor) is turned into events by thresholded changes.
+Personas: behavioural clusters from digital and response behaviour, named from their centroids, and
+the fit between a salesperson's style (or role) and the client's persona as outcome per touch.
+
+Every function is pure: DataFrames in, new DataFrames out; rows after ``as_of`` are ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import activities as _act
+
+__all__ = [
+    "PersonaFit",
+    "call_list",
+    "events_from_series",
+    "fit_personas",
+    "market_responsiveness",
+    "persona_features",
+    "persona_fit",
+    "plot_persona_fit",
+    "plot_personas",
+    "plot_responsiveness",
+]
+
+_check = _act._check
+_as_of = _act._as_of
+_upto = _act._upto
+
+
+# -- market context -------------------------------------------------------------------------------
+def events_from_series(series, topic: str, threshold: float = 2.0, periods: int = 1,
+                       window: int | None = None, date_col: str = "date", value_col: str = "value") -> pd.DataFrame:
+    """Market events from a continuous indicator: dates where its change is unusually large.
+
+    The change over ``periods`` observations is standardised (z-score); an observation whose
+    |z| reaches ``threshold`` is an event. With ``window``, the mean and spread come from the
+    previous ``window`` changes only (no look-ahead); otherwise from the whole series.
+
+    Parameters
+    ----------
+    series : Series or DataFrame
+        A Series indexed by date, or a DataFrame with ``date_col`` and ``value_col``; several
+        values on one date keep the last.
+    topic : str
+        Topic the events bear on (a product category or product id).
+    threshold : float
+        |z| at or above which a change is an event.
+    periods : int
+        Observations over which the change is taken.
+    window : int, optional
+        Trailing window of changes for the z-score.
+    date_col, value_col : str
+        Column names when ``series`` is a DataFrame.
+
+    Returns
+    -------
+    DataFrame
+        Canonical ``market_events`` columns: ``date``, ``topic``, ``event_id``, ``magnitude`` (the
+        z-score), ``headline``, plus ``change``.
+
+    Examples
+    --------
+    >>> s = pd.Series([1.0, 1.1, 1.0, 1.1, 1.0, 3.0, 3.1], index=pd.date_range("2026-01-01", periods=7, freq="MS"))
+    >>> events_from_series(s, "Fixed Income", threshold=2.0)[["date", "topic", "change"]]
+            date         topic  change
+    0 2026-06-01  Fixed Income     2.0
+    """
+    if isinstance(series, pd.DataFrame):
+        _check(series, [date_col, value_col], "indicator series")
+        s = series[[date_col, value_col]].dropna()
+        s = s.assign(**{date_col: pd.to_datetime(s[date_col])}).groupby(date_col)[value_col].last()
+    else:
+        s = pd.Series(series).dropna()
+        s.index = pd.to_datetime(s.index)
+        s = s.groupby(level=0).last()
+    if threshold <= 0:
+        raise ValueError("threshold must be positive")
+    s = s.sort_index().astype("float64")
+    change = s.diff(periods)
+    if window:
+        mu = change.shift(1).rolling(window, min_periods=max(3, window // 2)).mean()
+        sd = change.shift(1).rolling(window, min_periods=max(3, window // 2)).std()
+    else:
+        mu, sd = change.mean(), change.std()
+    z = (change - mu) / sd
+    hit = z.abs() >= threshold
+    ev = pd.DataFrame({"date": s.index[hit.to_numpy()], "change": change[hit].to_numpy(),
+                       "magnitude": z[hit].to_numpy()})
+    ev.insert(1, "topic", str(topic))
+    ev["event_id"] = [f"{topic}-{d:%Y%m%d}" for d in ev["date"]]
+    ev["headline"] = [f"{topic}: indicator {'rose' if c > 0 else 'fell'} by {abs(c):.3g} (z = {m:+.1f})"
+                      for c, m in zip(ev["change"], ev["magnitude"])]
+    ev["topic"] = ev["topic"].astype("str")
+    return ev[["date", "topic", "event_id", "magnitude", "headline", "change"]].reset_index(drop=True)
+
+
+def _purchases_by_topic(revenue: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
+    """Distinct (client, day, topic) purchases: each line counts for its product id and its category."""
+    r = revenue.loc[revenue["amount"] > 0]
+    parts = []
+    if "product_id" in r.columns:
+        parts.append(pd.DataFrame({"client_id": r["client_id"], "day": r["date"].dt.normalize(),
+                                   "topic": r["product_id"].astype("str")}).dropna())
+        if products is not None and "category" in products.columns:
+            cat = products.drop_duplicates("product_id").set_index("product_id")["category"]
+            parts.append(pd.DataFrame({"client_id": r["client_id"], "day": r["date"].dt.normalize(),
+                                       "topic": r["product_id"].map(cat)}).dropna())
+    if not parts:
+        raise ValueError("column 'product_id' is missing from table 'revenue': purchases cannot be tied to "
+                         "market event topics")
+    return pd.concat(parts, ignore_index=True).drop_duplicates()
+
+
+def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as_of,
+                          products: pd.DataFrame | None = None, window_days: int = 21,
+                          prior_strength: float = 2.0, clients=None) -> pd.DataFrame:
+    """Per client and topic: how much more often the client buys the topic right after events on it.
+
+    For each topic with events, an event "gets a response" from a client when the client buys the
+    topic (a product with that ``product_id`` or ``category``) within ``window_days`` after it. The
+    client's baseline is its chance of buying the topic in any ``window_days`` days outside event
+    windows. Responsiveness is the response rate shrunk towards the baseline (``prior_strength``
+    pseudo-events at the baseline rate) minus the baseline: the extra chance of a purchase after an
+    event, near zero when a client has seen few events. A client is scored only on the events of
+    its active span (its first to its last purchase of anything), so a lapsed or new client is not
+    counted as ignoring events it could not respond to; an event on a product also counts for the
+    product's category when ``products`` is given.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue`` with ``product_id``.
+    market_events : DataFrame
+        Canonical ``market_events`` (``date``, ``topic``).
+    as_of : Timestamp
+        Events whose window ends after ``as_of`` are not scored; later rows are ignored.
+    products : DataFrame, optional
+        ``product_id``, ``category`` to match category topics.
+    window_days : int
+        Days after an event in which a purchase counts as a response.
+    prior_strength : float
+        Pseudo-events of shrinkage.
+    clients : iterable of str, optional
+        Clients to score; default every client with revenue up to ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``topic``, ``responsiveness``, ``events`` (in the client's active span),
+        ``responses``, ``baseline_rate``, ``response_rate``, ``evidence`` (binomial z-score of the
+        responses against the baseline: how sure the excess is), sorted by topic then
+        responsiveness (descending).
+
+    Examples
+    --------
+    Events on 2026-01-01 and 2026-02-01 open 7-day windows (14 days). Client ``a`` is active from
+    2025-12-10 to 2026-02-05 (58 days, 11 in windows, so 47 free days), buys once outside the
+    windows (baseline 1 - (1 - 1/47)**7 = 0.1398) and in both windows: (2 + 2 x 0.1398) / (2 + 2)
+    - 0.1398 = 0.4301. Client ``b`` (91 days, 77 free) buys twice outside and never after an event:
+
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2025-12-10", "2026-01-05", "2026-02-05", "2025-12-01",
+    ...                                             "2026-03-01"]),
+    ...                     "client_id": ["a", "a", "a", "b", "b"], "amount": 1.0, "product_id": "p1"})
+    >>> ev = pd.DataFrame({"date": pd.to_datetime(["2026-01-01", "2026-02-01"]), "topic": ["p1", "p1"]})
+    >>> market_responsiveness(rev, ev, pd.Timestamp("2026-03-31"), window_days=7)[
+    ...     ["client_id", "responsiveness", "responses", "baseline_rate"]].round(4)
+      client_id  responsiveness  responses  baseline_rate
+    0         a          0.4301          2         0.1398
+    1         b         -0.0841          0         0.1682
+    """
+    _check(revenue, ["date", "client_id", "amount"], "revenue")
+    _check(market_events, ["date", "topic"], "market_events")
+    as_of = _as_of(as_of)
+    if window_days < 1:
+        raise ValueError("window_days must be at least 1")
+    rev = _upto(revenue, "date", as_of)
+    start = rev["date"].min().normalize()
+    buys = _purchases_by_topic(rev, products)
+    ids = sorted(set(rev["client_id"])) if clients is None else sorted(set(map(str, clients)))
+    ev = market_events.dropna(subset=["date", "topic"])
+    ev = ev.assign(day=ev["date"].dt.normalize(), topic=ev["topic"].astype("str"))
+    if products is not None and "category" in products.columns:
+        # news on a product also bears on its category
+        cat = products.drop_duplicates("product_id").set_index("product_id")["category"]
+        on_product = ev["topic"].isin(cat.index.astype(str))
+        ev = pd.concat([ev, ev.loc[on_product].assign(topic=ev.loc[on_product, "topic"].map(cat).astype("str"))],
+                       ignore_index=True)
+    ev = ev.loc[(ev["day"] >= start) & (ev["day"] + pd.Timedelta(days=window_days) <= as_of)]
+    ev = ev.drop_duplicates(["topic", "day"])
+    cols = ["client_id", "topic", "responsiveness", "events", "responses", "baseline_rate", "response_rate",
+            "evidence"]
+    out = []
+    n_days = int((as_of - start).days) + 1
+    # each client is scored on the events of its active span (first to last purchase of anything)
+    pos = rev.loc[rev["amount"] > 0]
+    span = pos.groupby("client_id")["date"].agg(["min", "max"]).reindex(ids)
+    first = ((span["min"] - start).dt.days).fillna(n_days + 1).to_numpy()
+    last = ((span["max"] - start).dt.days).fillna(-1).to_numpy()
+    for topic, evt in ev.groupby("topic", sort=True):
+        days = np.sort(evt["day"].unique())
+        b = buys.loc[buys["topic"] == topic]
+        offs = ((b["day"] - start).dt.days).to_numpy()
+        ev_off = ((pd.DatetimeIndex(days) - start).days).to_numpy()
+        in_window = np.zeros(n_days, bool)  # days covered by some event's response window
+        for e in ev_off:
+            in_window[e + 1: e + window_days + 1] = True
+        cidx = pd.Index(ids).get_indexer(b["client_id"])
+        ok = cidx >= 0
+        cidx, offs = cidx[ok], offs[ok]
+        eligible = (first[:, None] <= ev_off[None, :]) & (ev_off[None, :] <= last[:, None])
+        responses = np.zeros(len(ids))
+        for j, e in enumerate(ev_off):  # one pass per event; events are few
+            hit = np.zeros(len(ids), bool)
+            hit[cidx[(offs > e) & (offs <= e + window_days)]] = True
+            responses += hit & eligible[:, j]
+        outside = ~in_window[offs]
+        base_days = np.bincount(cidx[outside], minlength=len(ids))
+        free_cum = np.concatenate([[0], np.cumsum(~in_window)])
+        lo_ = np.clip(first, 0, n_days).astype(int)
+        hi_ = np.clip(last + 1, 0, n_days).astype(int)
+        free = np.maximum(free_cum[np.maximum(hi_, lo_)] - free_cum[lo_], 1)
+        p_day = np.minimum(base_days / free, 1.0)
+        baseline = 1.0 - (1.0 - p_day) ** window_days
+        k = eligible.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(k > 0, responses / np.maximum(k, 1), np.nan)
+        shrunk = (responses + prior_strength * baseline) / (k + prior_strength)
+        # evidence: binomial z of the responses against the baseline (rates kept off 0 and 1)
+        b_ = np.clip(baseline, 0.01, 0.99)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(k > 0, (responses - k * b_) / np.sqrt(np.maximum(k, 1) * b_ * (1 - b_)), 0.0)
+        out.append(pd.DataFrame({"client_id": pd.Series(ids, dtype="str"), "topic": topic,
+                                 "responsiveness": shrunk - baseline, "events": k.astype("int64"),
+                                 "responses": responses.astype("int64"), "baseline_rate": baseline,
+                                 "response_rate": rate, "evidence": z}))
+    if not out:
+        return pd.DataFrame(columns=cols)
+    res = pd.concat(out, ignore_index=True)
+    res["topic"] = res["topic"].astype("str")
+    res = res.sort_values(["topic", "responsiveness", "client_id"], ascending=[True, False, True], kind="mergesort")
+    return res.reset_index(drop=True)[cols]
+
+
+def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd.DataFrame | None = None,
+              value_col: str = "revenue_ltm", top: int = 20, min_responsiveness: float = 0.05,
+              min_evidence: float = 2.0) -> pd.DataFrame:
+    """Clients to call after a new event on a topic: ranked by responsiveness x value.
+
+    Parameters
+    ----------
+    responsiveness : DataFrame
+        Output of :func:`market_responsiveness`.
+    topic : str, optional
+        The new event's topic; ``None`` = a list for every topic.
+    values : DataFrame, optional
+        ``client_id`` and ``value_col`` (e.g. the profile's ``revenue_ltm`` or ``clv``); without it
+        clients are ranked by responsiveness alone.
+    value_col : str
+        Column of ``values`` used as the client's value.
+    top : int
+        Clients per topic.
+    min_responsiveness : float
+        Clients at or below this extra chance of buying are not listed.
+    min_evidence : float
+        Clients whose ``evidence`` (z-score) is below this are not listed: a large client with a
+        high baseline can show a big excess by luck over a few events.
+
+    Returns
+    -------
+    DataFrame
+        ``topic``, ``rank``, ``client_id``, ``responsiveness``, ``responses``, ``events``,
+        ``value``, ``score`` (responsiveness x value, or responsiveness), ``reason`` (plain words).
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"client_id": ["a", "b", "c"], "topic": "FX", "responsiveness": [0.5, 0.3, 0.0],
+    ...                   "events": 4, "responses": [3, 2, 0], "baseline_rate": 0.1, "response_rate": [.75, .5, 0]})
+    >>> v = pd.DataFrame({"client_id": ["a", "b", "c"], "revenue_ltm": [100.0, 1000.0, 5000.0]})
+    >>> call_list(r, "FX", v)["client_id"].tolist()
+    ['b', 'a']
+    """
+    _check(responsiveness, ["client_id", "topic", "responsiveness", "events", "responses", "baseline_rate"],
+           "responsiveness")
+    r = responsiveness
+    if topic is not None:
+        r = r.loc[r["topic"] == str(topic)]
+    r = r.loc[r["responsiveness"] > min_responsiveness]
+    if "evidence" in r.columns:
+        r = r.loc[r["evidence"] >= min_evidence]
+    r = r.copy()
+    if values is not None:
+        _check(values, ["client_id", value_col], "values")
+        v = values.drop_duplicates("client_id").set_index("client_id")[value_col].astype("float64")
+        r["value"] = r["client_id"].map(v).astype("float64")
+        r["score"] = r["responsiveness"] * r["value"].clip(lower=0).fillna(0.0)
+    else:
+        r["value"] = np.nan
+        r["score"] = r["responsiveness"]
+    r = r.sort_values(["topic", "score", "responsiveness", "client_id"], ascending=[True, False, False, True],
+                      kind="mergesort")
+    r = r.groupby("topic", sort=True).head(top).copy()
+    r["rank"] = r.groupby("topic").cumcount() + 1
+    r["reason"] = [f"bought {t} within weeks of {int(n)} of {int(k)} market events on it "
+                   f"(usually {b:.0%} of any such window)"
+                   for t, n, k, b in zip(r["topic"], r["responses"], r["events"], r["baseline_rate"])]
+    return r.reset_index(drop=True)[["topic", "rank", "client_id", "responsiveness", "responses", "events",
+                                     "value", "score", "reason"]]
+
+
+# -- personas -------------------------------------------------------------------------------------
+_POSITIVE = ("answered", "opened", "replied", "attended", "downloaded")
+FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "download_share",
+            "search_share", "event_burst", "touch_response")
+
+
+def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | None = None,
+                     market_events: pd.DataFrame | None = None, window_days: int = 365, burst_days: int = 14,
+                     burst_prior: float = 10.0, clients=None) -> pd.DataFrame:
+    """Behavioural features per client for persona clustering.
+
+    Parameters
+    ----------
+    digital : DataFrame
+        Canonical ``digital``.
+    as_of : Timestamp
+        End of the window.
+    activities : DataFrame, optional
+        Canonical ``activities``; adds ``touch_response`` (share of touches answered, opened,
+        replied or attended). Without it the column is absent.
+    market_events : DataFrame, optional
+        Gives ``event_burst``: the share of the client's digital events falling within
+        ``burst_days`` after a market event, divided by the share of days that are (1 = no burst),
+        shrunk towards 1 by ``burst_prior``. Without it the feature is 1.
+    window_days : int
+        Window length.
+    burst_days : int
+        Days after an event counted as its burst.
+    burst_prior : float
+        Pseudo-events at the normal rate added to each client's burst share (shrinkage; 0 = none).
+    clients : iterable of str, optional
+        Clients to describe (zeros when they have no digital activity).
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``logins``, ``page_views``, ``searches``, ``downloads`` (per month),
+        ``minutes_per_session``, ``download_share``, ``search_share`` (of all digital events),
+        ``event_burst``, and ``touch_response`` when ``activities`` is given.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"timestamp": pd.to_datetime(["2026-06-01", "2026-06-02"]), "client_id": ["a", "a"],
+    ...                   "event_type": ["login", "download"]})
+    >>> persona_features(d, pd.Timestamp("2026-06-30"), window_days=30)[["logins", "download_share"]].round(2)
+       logins  download_share
+    0    1.01             0.5
+    """
+    _check(digital, ["timestamp", "client_id", "event_type"], "digital")
+    as_of = _as_of(as_of)
+    start = as_of - pd.Timedelta(days=window_days)
+    eng = _act.digital_engagement(digital, as_of, window_days=window_days, clients=clients)
+    months = window_days / (365.25 / 12)
+    f = pd.DataFrame({"client_id": eng["client_id"]})
+    for c in ("logins", "page_views", "searches", "downloads"):
+        f[c] = eng[c] / months
+    f["minutes_per_session"] = (eng["minutes"] / eng["sessions"].where(eng["sessions"] > 0)).fillna(0.0)
+    d = _upto(digital, "timestamp", as_of, start)
+    total = d.groupby("client_id").size().reindex(f["client_id"]).fillna(0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f["download_share"] = np.where(total > 0, eng["downloads"].to_numpy() / total, 0.0)
+        f["search_share"] = np.where(total > 0, eng["searches"].to_numpy() / total, 0.0)
+    f["event_burst"] = 1.0
+    if market_events is not None and len(market_events) and len(d):
+        _check(market_events, ["date", "topic"], "market_events")
+        days = pd.date_range(start + pd.Timedelta(days=1), as_of, freq="D")
+        covered = np.zeros(len(days), bool)
+        for e in market_events["date"].dt.normalize().unique():
+            i = (e - days[0]).days
+            covered[max(i + 1, 0): max(min(i + burst_days + 1, len(days)), 0)] = True
+        share_days = covered.mean()
+        if 0 < share_days < 1:
+            off = (d["timestamp"].dt.normalize() - days[0]).dt.days.to_numpy()
+            inb = covered[np.clip(off, 0, len(days) - 1)]
+            g = pd.Series(inb, index=d.index).groupby(d["client_id"])
+            hits = g.sum().reindex(f["client_id"]).fillna(0.0).to_numpy()
+            n = g.size().reindex(f["client_id"]).fillna(0.0).to_numpy()
+            # shrunk towards "no burst" with burst_prior pseudo-events, so that a client with two
+            # events is not read as a trader (or as event-averse) by luck
+            denom = n + burst_prior
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f["event_burst"] = np.where(denom > 0, (hits + burst_prior * share_days) / np.maximum(denom, 1e-12)
+                                            / share_days, 1.0)
+    if activities is not None and len(activities):
+        a = _act.touch_weights(_upto(activities, "timestamp", as_of, start))
+        pos = a["outcome"].isin(_POSITIVE).groupby(a["client_id"]).mean()
+        f["touch_response"] = pos.reindex(f["client_id"]).fillna(0.0).to_numpy()
+    return f.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class PersonaFit:
+    """Result of :func:`fit_personas`.
+
+    Attributes
+    ----------
+    assignments : DataFrame
+        ``client_id``, ``cluster``, ``persona``.
+    centroids : DataFrame
+        One row per persona: ``persona``, ``clients``, ``share``, feature means, ``description``.
+    scores : DataFrame
+        ``k``, ``silhouette`` for every k tried (the criterion), ``chosen``.
+    k : int
+        The number of personas.
+    """
+
+    assignments: pd.DataFrame
+    centroids: pd.DataFrame
+    scores: pd.DataFrame
+    k: int
+
+
+_LOG_FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "event_burst")
+_LABELS = {"logins": "logins a month", "page_views": "page views a month", "searches": "searches a month",
+           "downloads": "downloads a month", "minutes_per_session": "minutes per session",
+           "download_share": "share of activity that is downloads", "search_share": "share that is searches",
+           "event_burst": "activity after market events (x normal)", "touch_response": "share of our touches answered"}
+
+
+def _name(z: pd.Series) -> str:
+    """Archetype of a centroid (standardised features), in the words of the seed article."""
+    intensity = z.reindex(["logins", "page_views", "minutes_per_session"]).mean()
+    intensity = 0.0 if pd.isna(intensity) else float(intensity)
+    if z.get("event_burst", 0) > 0.75:
+        return "Event-driven trader"
+    if intensity > 0.5:
+        return "Self-directed researcher"
+    if z.get("download_share", 0) > 0.5:
+        return "Passive consumer"
+    if intensity < -0.3:
+        return "Relationship-led"
+    return "Mixed"
+
+
+def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2, 8), random_state: int = 0,
+                 n_init: int = 10) -> PersonaFit:
+    """Behavioural personas: k-means on standardised features, k chosen by the silhouette score.
+
+    Counts and the event burst ratio are log-transformed (they are skewed), every feature is standardised, and k-means is fit
+    for each k in ``k_values``; the k with the highest mean silhouette (how much closer clients are
+    to their own persona than to the next one) is kept unless ``k`` is given. Each persona is named
+    by an archetype rule on its standardised centroid and described in words.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Output of :func:`persona_features` (``client_id`` + numeric features).
+    k : int, optional
+        Fixed number of personas.
+    k_values : iterable of int
+        Candidates for k.
+    random_state : int
+        Seed of k-means and of the silhouette sample.
+    n_init : int
+        k-means restarts.
+
+    Returns
+    -------
+    PersonaFit
+
+    Examples
+    --------
+    >>> fit = fit_personas(feats, random_state=0)  # doctest: +SKIP
+    >>> fit.centroids[["persona", "share", "description"]]  # doctest: +SKIP
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    _check(features, ["client_id"], "persona features")
+    cols = [c for c in features.columns if c != "client_id"]
+    if not cols:
+        raise ValueError("column 'client_id' is the only column of the persona features")
+    X = features[cols].astype("float64").copy()
+    for c in cols:
+        if c in _LOG_FEATURES:
+            X[c] = np.log1p(X[c].clip(lower=0))
+    X = X.fillna(0.0)
+    keep = [c for c in cols if X[c].std() > 0]
+    Z = StandardScaler().fit_transform(X[keep].to_numpy())
+    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(features)]
+    if not candidates:
+        raise ValueError("column 'client_id': too few clients to form personas")
+    rows, models = [], {}
+    sample = min(len(Z), 3000)
+    for kk in candidates:
+        km = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(Z)
+        sil = silhouette_score(Z, km.labels_, sample_size=sample, random_state=random_state) if kk > 1 else np.nan
+        rows.append({"k": kk, "silhouette": float(sil)})
+        models[kk] = km
+    scores = pd.DataFrame(rows)
+    best = int(k) if k else int(scores.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]["k"])
+    scores["chosen"] = scores["k"] == best
+    km = models[best]
+    # order clusters by size (largest first) so labels do not depend on k-means' arbitrary numbering
+    sizes = np.bincount(km.labels_, minlength=best)
+    order = np.lexsort((np.arange(best), -sizes))
+    relabel = np.empty(best, int)
+    relabel[order] = np.arange(best)
+    labels = relabel[km.labels_]
+    zc = pd.DataFrame(km.cluster_centers_[order], columns=keep)
+    names, seen = [], {}
+    for i in range(best):
+        n = _name(zc.iloc[i])
+        seen[n] = seen.get(n, 0) + 1
+        names.append(n if seen[n] == 1 else f"{n} {seen[n]}")
+    raw = features[cols].astype("float64").groupby(labels).mean()
+    overall = features[cols].astype("float64").mean()
+    cent = raw.reset_index(drop=True)
+    cent.insert(0, "persona", names)
+    cent.insert(1, "clients", np.bincount(labels, minlength=best))
+    cent.insert(2, "share", cent["clients"] / len(labels))
+    desc = []
+    for i in range(best):
+        z = zc.iloc[i]
+        top = z.reindex(keep).abs().sort_values(ascending=False).index[:3]
+        parts = [f"{'high' if z[c] > 0 else 'low'} {_LABELS.get(c, c)} ({raw.iloc[i][c]:.2g} vs {overall[c]:.2g})"
+                 for c in top]
+        desc.append("; ".join(parts))
+    cent["description"] = desc
+    assign = pd.DataFrame({"client_id": features["client_id"].astype("str").to_numpy(), "cluster": labels,
+                           "persona": pd.Series(np.asarray(names, dtype=object)[labels], dtype="str")})
+    return PersonaFit(assignments=assign, centroids=cent, scores=scores, k=best)
+
+
+def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.DataFrame, personas: pd.DataFrame,
+                as_of, by: str = "style", weights: dict | None = None, freq: str = "Q", n_boot: int = 200,
+                alpha: float = 0.05, min_touches: int = 30, random_state: int = 0) -> pd.DataFrame:
+    """Outcome per touch for each pairing of salesperson style (or role) and client persona.
+
+    Within each persona, the within-client design of :func:`clientstrategy.activities.touch_effects`
+    is run with one regressor per style: quality-weighted touches by people of that style in the
+    quarter, outcome the client's next-quarter revenue as a share of its typical quarter. A pairing
+    whose outcome per touch is near zero is effort that does not land ("your most aggressive
+    salesperson will fail with a passive user").
+
+    Parameters
+    ----------
+    activities, revenue : DataFrame
+        Canonical tables; ``activities`` needs ``person_id``.
+    people : DataFrame
+        Canonical ``people`` with column ``by``.
+    personas : DataFrame
+        ``client_id``, ``persona``.
+    as_of : Timestamp
+        End of the history.
+    by : str
+        People column describing the person (``style``, ``role``).
+    weights : dict, optional
+        Quality weights (see :func:`clientstrategy.activities.touch_weights`).
+    freq, n_boot, alpha, min_touches, random_state
+        As in :func:`clientstrategy.activities.touch_effects`.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` (e.g. ``style``), ``persona``, ``touches`` (raw count), ``outcome_per_touch`` (share
+        of a typical quarter's revenue per weighted touch), ``ci_low``, ``ci_high``, ``clients``.
+
+    Examples
+    --------
+    >>> persona_fit(acts, rev, people, personas, pd.Timestamp("2026-09-30"))  # doctest: +SKIP
+    """
+    _check(activities, ["timestamp", "client_id", "activity_type", "person_id"], "activities")
+    _check(people, ["person_id", by], "people")
+    _check(personas, ["client_id", "persona"], "personas")
+    as_of = _as_of(as_of)
+    a = activities.merge(people[["person_id", by]].drop_duplicates("person_id"), on="person_id", how="left")
+    a[by] = a[by].astype("str").fillna("unknown")
+    rng = np.random.default_rng(random_state)
+    out = []
+    for persona, grp in personas.groupby("persona", sort=True):
+        try:
+            p = _act._build_panel(a, revenue, as_of, key=by, weights=weights, weighted=True, freq=freq,
+                                  clients=grp["client_id"], min_touches=min_touches)
+        except ValueError:
+            continue
+        if not p.keys or len(p.clients) < 10:
+            continue
+        beta, lo, hi = _act._fe_fit(p.X, p.y, p.mask, n_boot, rng, alpha)
+        out.append(pd.DataFrame({by: p.keys, "persona": persona, "touches": p.touches,
+                                 "outcome_per_touch": beta, "ci_low": lo, "ci_high": hi,
+                                 "clients": len(p.clients)}))
+    cols = [by, "persona", "touches", "outcome_per_touch", "ci_low", "ci_high", "clients"]
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True).sort_values([by, "persona"], kind="mergesort").reset_index(drop=True)[cols]
+
+
+# -- figures --------------------------------------------------------------------------------------
+def plot_responsiveness(responsiveness: pd.DataFrame, top: int = 12):
+    """Response rate after events against baseline for each topic's most responsive clients.
+
+    Parameters
+    ----------
+    responsiveness : DataFrame
+        Output of :func:`market_responsiveness`.
+    top : int
+        Clients per topic shown as highlighted points.
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    r = responsiveness
+    ax.scatter(r["baseline_rate"], r["response_rate"], s=5, color="#adb5bd", alpha=0.4, label="all client-topics")
+    hi = r.sort_values("responsiveness", ascending=False, kind="mergesort").groupby("topic").head(top)
+    ax.scatter(hi["baseline_rate"], hi["response_rate"], s=14, color="#e76f51",
+               label=f"top {top} per topic")
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--", label="no response to events")
+    ax.set_xlim(0, max(0.05, float(r["baseline_rate"].max()) * 1.05))
+    ax.set_xlabel("chance of buying the topic in any 3-week window (baseline)")
+    ax.set_ylabel("share of events followed by a purchase")
+    ax.set_title("Who buys after market events, beyond their habit")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def plot_personas(fit: PersonaFit):
+    """Persona centroids as a heat map of standardised features.
+
+    Parameters
+    ----------
+    fit : PersonaFit
+        Output of :func:`fit_personas`.
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib.pyplot as plt
+
+    c = fit.centroids
+    feats = [f for f in FEATURES if f in c.columns]
+    vals = c[feats].astype("float64")
+    z = (vals - vals.mean()) / vals.std(ddof=0).replace(0, 1)
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(c) + 2))
+    im = ax.imshow(z.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
+    ax.grid(False)
+    ax.set_yticks(range(len(c)), [f"{p} ({s:.0%})" for p, s in zip(c["persona"], c["share"])])
+    ax.set_xticks(range(len(feats)), [_LABELS.get(f, f) for f in feats], rotation=35, ha="right", fontsize=8)
+    fig.colorbar(im, ax=ax, label="above / below other personas")
+    ax.set_title("What each persona does")
+    return fig
+
+
+def plot_persona_fit(fit_table: pd.DataFrame, by: str = "style"):
+    """Outcome per touch by persona and salesperson style, with intervals.
+
+    Parameters
+    ----------
+    fit_table : DataFrame
+        Output of :func:`persona_fit`.
+    by : str
+        The people column used.
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib.pyplot as plt
+
+    personas = sorted(fit_table["persona"].unique())
+    styles = sorted(fit_table[by].unique())
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / max(len(styles), 1)
+    for j, s in enumerate(styles):
+        t = fit_table.loc[fit_table[by] == s].set_index("persona").reindex(personas)
+        x = np.arange(len(personas)) + (j - (len(styles) - 1) / 2) * width
+        ax.bar(x, t["outcome_per_touch"], width, label=s)
+        ax.errorbar(x, t["outcome_per_touch"], yerr=[t["outcome_per_touch"] - t["ci_low"],
+                                                      t["ci_high"] - t["outcome_per_touch"]],
+                    fmt="none", ecolor="black", lw=0.8, capsize=2)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(personas)), personas, rotation=15)
+    ax.set_ylabel("next quarter's revenue per weighted touch\n(share of a typical quarter)")
+    ax.set_title(f"Which {by} works with which persona")
+    ax.legend(title=by)
+    return fig

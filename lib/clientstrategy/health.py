@@ -1,0 +1,96 @@
+"""Data health in words and figures for notebook ``00``: completeness, suspicious items, biases.
+
+The checks themselves live in :mod:`clientstrategy.validate` (``health_checks``, ``completeness``);
+this module turns them into sentences and a figure, and measures the biases the method warns of
+(touches that follow client size, surveys answered by the larger clients, touches without outcome).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_completeness", "sentences", "bias_cautions"]
+
+
+def plot_completeness(completeness: pd.DataFrame, max_columns: int = 40):
+    """Horizontal bars of the share of non-null values per table column; returns the Figure.
+
+    Parameters
+    ----------
+    completeness : DataFrame
+        Columns ``table``, ``column``, ``non_null_share`` (``validate.completeness``).
+    """
+    import matplotlib.pyplot as plt
+
+    for col in ("table", "column", "non_null_share"):
+        if col not in completeness.columns:
+            raise ValueError(f"completeness: column {col!r} is missing")
+    d = completeness.sort_values("non_null_share").head(max_columns)
+    labels = d["table"].astype(str) + " · " + d["column"].astype(str)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.26 * len(d) + 1)))
+    colors = np.where(d["non_null_share"] < 0.95, "#d9822b", "#1d4e89")
+    ax.barh(labels, d["non_null_share"] * 100, color=colors)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Share of rows filled (%)")
+    ax.set_title("Completeness of each column (least complete first)")
+    return fig
+
+
+def sentences(findings: pd.DataFrame) -> list[str]:
+    """One plain sentence per health finding (``table``, ``check``, ``count``, ``detail``)."""
+    out = []
+    for r in findings.itertuples(index=False):
+        detail = f" ({r.detail})" if isinstance(getattr(r, "detail", None), str) and r.detail else ""
+        out.append(f"`{r.table}`: {r.check.replace('_', ' ')}: {int(r.count):,}{detail}.")
+    return out
+
+
+def _ltm_revenue(revenue: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    start = as_of - pd.DateOffset(months=12)
+    r = revenue[(revenue["date"] > start) & (revenue["date"] <= as_of)]
+    return r.groupby("client_id")["amount"].sum()
+
+
+def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
+    """Sentences that measure the method's warnings on this data.
+
+    Returns an empty list where a table needed for a caution is absent.
+    """
+    out: list[str] = []
+    rev = tables.get("revenue")
+    if rev is None or not len(rev):
+        return out
+    ltm = _ltm_revenue(rev, as_of)
+    credits = rev.loc[(rev["date"] <= as_of) & (rev["amount"] < 0), "amount"].sum()
+    gross = rev.loc[(rev["date"] <= as_of) & (rev["amount"] > 0), "amount"].sum()
+    if gross > 0 and credits < 0:
+        out.append(f"Credits and returns offset {abs(credits) / gross:.1%} of gross revenue; all revenue "
+                   "figures are net of them.")
+    act = tables.get("activities")
+    if act is not None and len(act):
+        a = act[act["timestamp"] <= as_of + pd.Timedelta(days=1)]
+        if "outcome" in a.columns:
+            missing = a["outcome"].isna().mean()
+            out.append(f"{missing:.0%} of touches carry no outcome (answered, opened, attended...); they are "
+                       "weighted as the least useful kind rather than trusted.")
+        touches = a.groupby("client_id").size()
+        both = pd.concat([touches.rename("touches"), ltm.rename("revenue")], axis=1).fillna(0)
+        both = both[both["revenue"] > 0]
+        if len(both) > 10:
+            rho = both["touches"].rank().corr(both["revenue"].rank())
+            out.append(f"Touches follow client size: the rank correlation between a client's touches and its "
+                       f"revenue is {rho:.2f}. A naive comparison would credit touches with what size explains; "
+                       "step 02 estimates effects within each client instead.")
+    inv, srv = tables.get("survey_invites"), tables.get("surveys")
+    if inv is not None and srv is not None and len(inv) and len(srv):
+        rate = srv["client_id"].nunique() / max(inv["client_id"].nunique(), 1)
+        big = ltm[ltm >= ltm.quantile(0.75)].index if len(ltm) else []
+        inv_big = inv[inv["client_id"].isin(big)]["client_id"].nunique()
+        inv_small = inv[~inv["client_id"].isin(big)]["client_id"].nunique()
+        srv_big = srv[srv["client_id"].isin(big)]["client_id"].nunique()
+        srv_small = srv[~srv["client_id"].isin(big)]["client_id"].nunique()
+        if inv_big and inv_small:
+            out.append(f"Survey answers are not a random sample: {rate:.0%} of invited clients ever answered; "
+                       f"{srv_big / inv_big:.0%} of the largest quarter of clients against {srv_small / inv_small:.0%} "
+                       "of the rest. Step 04 weights the answers back to the invited population.")
+    return out

@@ -1,0 +1,390 @@
+"""What a notebook needs around the analyses: its inputs, its artifacts, and safe output.
+
+Every numbered notebook opens a :class:`Context` from its parameters, asks it for tables and for
+the artifacts of earlier notebooks, and writes its own artifacts and metrics through it. Outputs
+meant for leadership go through :func:`say` (markdown built from data, values HTML-escaped),
+:func:`table` (escaped HTML tables) and :func:`show` (static figures), so that the HTML reports
+read well without code and no client-supplied text can inject markup.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paths, periods, schema
+
+__all__ = ["Context", "say", "show", "table", "money", "pct", "num", "to_jsonable", "setup_plotting"]
+
+
+def setup_plotting() -> None:
+    """House style for static figures; called when a Context opens.
+
+    ``text.parse_math`` is switched off so that a client name holding ``$`` cannot break a figure.
+    """
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", palette="deep")
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (8, 4.2),
+                         "text.parse_math": False, "axes.titleweight": "bold"})
+
+
+def to_jsonable(obj):
+    """``obj`` with numpy/pandas scalars, NaN and Timestamps made JSON-safe (NaN -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.strftime("%Y-%m-%d")
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return obj
+
+
+class Context:
+    """A notebook's view of the run: parameters, tables, artifacts, metrics.
+
+    Parameters
+    ----------
+    data_dir : str
+        Folder (or DuckDB file / SQLAlchemy URL) of canonical tables; "" = the bundled sample
+        (generated on first use).
+    mapping : str
+        Mapping YAML for data in another layout; "" = none.
+    as_of : str
+        End of the analysed period (YYYY-MM-DD); "" = end of the latest complete quarter.
+    artifacts_dir : str
+        Folder where notebooks hand results to each other; "" = ``reports/dev/artifacts``.
+    name : str
+        The notebook's name, e.g. ``"01_outcomes"``; names its metrics file.
+    history_dir : str
+        Root of earlier runs (the runner's ``OUT``), for monitoring; "" = ``reports/``.
+    """
+
+    def __init__(self, data_dir: str = "", mapping: str = "", as_of: str = "", artifacts_dir: str = "",
+                 name: str = "notebook", history_dir: str = ""):
+        from . import io, validate  # bottom layer; imported here to keep `nb` light to import
+
+        setup_plotting()
+        self.name = name
+        if data_dir:
+            self.data_dir = data_dir
+        else:
+            self.data_dir = str(_sample_tables())
+        self.mapping = mapping or None
+        self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else paths.DEV_ARTIFACTS
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        self.history_dir = Path(history_dir) if history_dir else paths.REPORTS
+        loaded = io.load_source(self.data_dir, mapping=self.mapping)
+        problems = getattr(loaded, "problems", ())
+        validate.validate(loaded, problems=problems)
+        self.tables: dict[str, pd.DataFrame] = dict(loaded)
+        self.as_of = periods.parse_as_of(as_of, self.tables["revenue"]["date"])
+        self.quarter = periods.quarter_label(self.as_of)
+
+    # -- tables ---------------------------------------------------------------------------------
+    def has(self, table_name: str) -> bool:
+        """Whether table ``table_name`` is present and not empty."""
+        t = self.tables.get(table_name)
+        return t is not None and len(t) > 0
+
+    def table(self, table_name: str) -> pd.DataFrame | None:
+        """The typed table (all rows, including those after ``as_of``), or None when absent."""
+        return self.tables.get(table_name)
+
+    def needs(self, *table_names: str) -> bool:
+        """True when every table is present; otherwise display what is missing and return False."""
+        missing = [t for t in table_names if not self.has(t)]
+        if not missing:
+            return True
+        lines = []
+        for t in missing:
+            spec = schema.TABLES[t]
+            lines.append(f"* **`{t}`** — one row per {_ROW_OF.get(t, 'record')}; required columns "
+                         + ", ".join(f"`{c}`" for c in spec.required)
+                         + (("; optional " + ", ".join(f"`{c}`" for c in spec.optional)) if spec.optional else ""))
+        say("> **This step needs the " + " and ".join(f"`{t}`" for t in missing)
+            + (" table" if len(missing) == 1 else " tables") + ", which this data source does not provide.** "
+            "The analysis below is skipped. To run it, supply:\n\n" + "\n".join(lines))
+        return False
+
+    # -- artifacts ------------------------------------------------------------------------------
+    def artifact_path(self, artifact: str) -> Path:
+        return self.artifacts_dir / artifact
+
+    def has_artifact(self, artifact: str) -> bool:
+        return self.artifact_path(artifact).exists()
+
+    def read_artifact(self, artifact: str):
+        """Read an artifact written by an earlier notebook (parquet, csv or json), or None if absent."""
+        p = self.artifact_path(artifact)
+        if not p.exists():
+            return None
+        if p.suffix == ".parquet":
+            return pd.read_parquet(p)
+        if p.suffix == ".csv":
+            return pd.read_csv(p, dtype={"client_id": str, "person_id": str, "key": str})
+        if p.suffix == ".json":
+            return json.loads(p.read_text())
+        raise ValueError(f"unknown artifact type {p.suffix!r} for {artifact!r}")
+
+    def write_artifact(self, artifact: str, obj) -> Path:
+        """Write ``obj`` (DataFrame -> parquet/csv by extension; dict -> json) deterministically."""
+        p = self.artifact_path(artifact)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if p.suffix == ".parquet":
+            obj.to_parquet(p, index=False)
+        elif p.suffix == ".csv":
+            obj.to_csv(p, index=False, lineterminator="\n")
+        elif p.suffix == ".json":
+            p.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+        else:
+            raise ValueError(f"unknown artifact type {p.suffix!r} for {artifact!r}")
+        return p
+
+    # -- metrics --------------------------------------------------------------------------------
+    def _metrics_path(self) -> Path:
+        return self.artifacts_dir / "_metrics" / f"{self.name}.json"
+
+    def log_metrics(self, values: dict) -> None:
+        """Merge ``values`` (top-level sections) into this notebook's part of ``metrics.json``."""
+        p = self._metrics_path()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        current = json.loads(p.read_text()) if p.exists() else {}
+        current.update(to_jsonable(values))
+        p.write_text(json.dumps(current, indent=2) + "\n")
+
+    def headline(self, text: str, /, show: bool = True, **values) -> None:
+        """Record a one-sentence finding for the executive summary of ``index.html`` (and show it)."""
+        sentence = _fill(text, values)
+        p = self._metrics_path()
+        current = json.loads(p.read_text()) if p.exists() else {}
+        current.setdefault("headlines", {}).setdefault(self.name, [])
+        if sentence not in current["headlines"][self.name]:
+            current["headlines"][self.name].append(sentence)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(current, indent=2) + "\n")
+        if show:
+            _display_markdown(sentence)
+
+    # -- the client profile ---------------------------------------------------------------------
+    def profile(self) -> pd.DataFrame | None:
+        """The client profile as earlier notebooks left it, or None before ``01`` has run."""
+        return self.read_artifact("client_profile.parquet")
+
+    def init_profile(self, client_ids) -> pd.DataFrame:
+        """Create ``client_profile.parquet`` with every SPEC column, null but for ``client_id``."""
+        ids = pd.Series(sorted(pd.unique(pd.Series(client_ids, dtype="str"))), dtype="str")
+        prof = pd.DataFrame({"client_id": ids})
+        for col in schema.PROFILE_COLUMNS[1:]:
+            prof[col] = pd.Series([None] * len(ids), dtype=_PROFILE_TYPES.get(col, "float64"))
+        self.write_artifact("client_profile.parquet", prof)
+        return prof
+
+    def update_profile(self, values: pd.DataFrame) -> pd.DataFrame:
+        """Fill profile columns from ``values`` (``client_id`` + SPEC profile columns).
+
+        Clients absent from ``values`` keep null in those columns; other columns are untouched.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` lacks ``client_id`` or carries a column that is not a profile column.
+        """
+        if "client_id" not in values.columns:
+            raise ValueError("update_profile: column 'client_id' is missing")
+        unknown = [c for c in values.columns if c not in schema.PROFILE_COLUMNS]
+        if unknown:
+            raise ValueError(f"update_profile: columns {unknown} are not client_profile columns")
+        prof = self.profile()
+        if prof is None:
+            prof = self.init_profile(values["client_id"])
+        v = values.drop_duplicates("client_id").set_index(values.drop_duplicates("client_id")["client_id"].astype(str))
+        prof = prof.copy()
+        for col in values.columns:
+            if col == "client_id":
+                continue
+            mapped = prof["client_id"].map(v[col])
+            prof[col] = mapped.astype(_PROFILE_TYPES.get(col, "float64"))
+        prof = prof[list(schema.PROFILE_COLUMNS)]
+        self.write_artifact("client_profile.parquet", prof)
+        return prof
+
+
+_PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "persona": "str", "group": "str",
+                  "intent": "str", "service_level": "str"}
+
+_ROW_OF = {"clients": "client", "people": "internal person", "products": "product or service",
+           "revenue": "booked revenue line", "activities": "proactive touch (call, email, meeting...)",
+           "digital": "digital event (login, page view, search...)", "market_events": "market or news event",
+           "surveys": "survey response", "survey_invites": "survey invitation",
+           "third_party": "client and snapshot date"}
+
+
+def _sample_tables() -> Path:
+    """The bundled sample's tables folder, generated on first use."""
+    tables = paths.SAMPLE / "tables"
+    if not (tables / "revenue.parquet").exists():
+        from . import sample
+
+        sample.write_sample(paths.SAMPLE, size="default")
+    return tables
+
+
+# -- safe output --------------------------------------------------------------------------------
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fill(text: str, values: dict) -> str:
+    """``text.format(**values)`` with every string value HTML-escaped (numbers pass as they are)."""
+    safe = {k: (v if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                else _esc(v)) for k, v in values.items()}
+    return text.format(**safe)
+
+
+def _display_markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def say(text: str, /, **values) -> None:
+    """Display a finding in markdown; ``{name}`` fields are filled from ``values``, escaped.
+
+    Examples
+    --------
+    >>> say("**{name}** grew {g}", name="<b>Acme</b>", g="12%")  # doctest: +SKIP
+    """
+    _display_markdown(_fill(text, values))
+
+
+def show(fig) -> None:
+    """Display a figure (matplotlib Figure, Axes or seaborn grid) as an embedded PNG, then close it.
+
+    Rendering to PNG here, rather than relying on the inline backend, works for figures built
+    without pyplot and gives the same image in JupyterLab, papermill and the HTML report.
+    """
+    import io as _io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    figure = getattr(fig, "figure", None) or getattr(fig, "fig", None) or fig
+    buf = _io.BytesIO()
+    figure.savefig(buf, format="png", bbox_inches="tight", dpi=100)
+    display(Image(data=buf.getvalue(), format="png"))
+    plt.close(figure)
+
+
+def money(x, currency: str = "") -> str:
+    """A money amount in business words: 1234567 -> '1.2m', 45300 -> '45.3k', -800 -> '-800'."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+        return "n/a"
+    x = float(x)
+    sign = "-" if x < 0 else ""
+    a = abs(x)
+    if a >= 1e9:
+        s = f"{a / 1e9:.1f}bn"
+    elif a >= 1e6:
+        s = f"{a / 1e6:.1f}m"
+    elif a >= 1e4:
+        s = f"{a / 1e3:.0f}k"
+    elif a >= 1e3:
+        s = f"{a / 1e3:.1f}k"
+    else:
+        s = f"{a:.0f}"
+    return f"{sign}{currency}{s}"
+
+
+def pct(x, digits: int = 0) -> str:
+    """A share as a percentage: 0.714 -> '71%'."""
+    if x is None or pd.isna(x):
+        return "n/a"
+    return f"{100 * float(x):.{digits}f}%"
+
+
+def num(x, digits: int = 0) -> str:
+    """A number with thousands separators: 12345.6 -> '12,346'."""
+    if x is None or pd.isna(x):
+        return "n/a"
+    return f"{float(x):,.{digits}f}"
+
+
+def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, formats: dict | None = None,
+          index: bool = False) -> None:
+    """Display ``df`` as an escaped HTML table for leadership.
+
+    Parameters
+    ----------
+    df : DataFrame
+        What to show; only the first ``max_rows`` rows are shown (the caption says so).
+    caption : str, optional
+        A title above the table (escaped).
+    formats : dict, optional
+        Column -> callable or format string (``"{:,.0f}"``) applied before escaping.
+    index : bool
+        Whether to show the index.
+    """
+    from IPython.display import HTML, display
+
+    if df is None or len(df) == 0:
+        say("_No rows to show._")
+        return
+    shown = df.head(max_rows).copy()
+    formats = formats or {}
+    for col in shown.columns:
+        f = formats.get(col)
+        if f is None:
+            if pd.api.types.is_datetime64_any_dtype(shown[col]):
+                f = _auto_date
+            elif pd.api.types.is_float_dtype(shown[col]) and _is_share(col):
+                f = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}%"  # noqa: E731
+            elif pd.api.types.is_float_dtype(shown[col]):
+                f = _auto_float
+            elif pd.api.types.is_integer_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
+                f = "{:,}"
+            else:
+                continue
+        fn = f if callable(f) else (lambda v, _f=f: "" if pd.isna(v) else _f.format(v))
+        shown[col] = shown[col].map(lambda v, _fn=fn: "" if v is None or (not isinstance(v, str) and pd.isna(v))
+                                    else _fn(v)).astype(object)
+    body = shown.to_html(index=index, escape=True, border=0, classes="cs-table", na_rep="")
+    cap = f"<p class='cs-caption'><strong>{_esc(caption)}</strong></p>" if caption else ""
+    more = (f"<p class='cs-note'>Showing {max_rows} of {len(df):,} rows.</p>" if len(df) > max_rows else "")
+    display(HTML(cap + body + more))
+
+
+def _is_share(column: str) -> bool:
+    c = str(column).lower()
+    return c == "growth" or c.endswith(("_share", "share", "_rate", "_pct")) or c.startswith(("share_", "p_"))
+
+
+def _auto_date(v) -> str:
+    if pd.isna(v):
+        return ""
+    v = pd.Timestamp(v)
+    return v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M")
+
+
+def _auto_float(v) -> str:
+    if pd.isna(v):
+        return ""
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:,.1f}"
+    return f"{v:,.3f}"

@@ -1,0 +1,423 @@
+"""The quarterly run: validate, execute every numbered notebook with papermill, render, publish.
+
+A run promises (README, "what a run promises"):
+
+* **Validate first.** The input is loaded, mapped and validated before anything is written; bad
+  input stops the run with every problem listed and leaves ``OUT`` untouched.
+* **All or nothing.** Notebooks execute in a staging folder beside ``OUT/<quarter>``; only when
+  every notebook succeeded and every page rendered is the staging folder moved into place. A
+  failing cell, a dead kernel, a cell past its timeout or Ctrl-C ends the run with a message naming
+  the notebook, the cell and the cause, keeps the partial executed notebook in
+  ``OUT/failed/<quarter>/`` and leaves the last good run of that quarter as it was.
+* **One run per quarter and OUT at a time** (a file lock; a second run refuses with a message).
+* **Known parameters only.** Extra parameters must be declared in some notebook's ``parameters``
+  cell and carry JSON values: papermill writes names into code, so nothing else is let through.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from . import io, paths, periods, validate
+from .nb import to_jsonable
+
+__all__ = ["RunConfig", "RunError", "run", "notebook_list", "declared_parameters", "check_parameters",
+           "VERSIONED_PACKAGES"]
+
+VERSIONED_PACKAGES = ("clientstrategy", "pandas", "numpy", "scipy", "scikit-learn", "seaborn", "matplotlib",
+                      "papermill", "nbconvert", "nbclient", "duckdb", "pandera", "pyarrow", "ipywidgets")
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Parameters the runner sets itself; a user may not override them with --param.
+RUNNER_PARAMETERS = ("data_dir", "mapping", "as_of", "artifacts_dir", "history_dir")
+
+
+class RunError(RuntimeError):
+    """A run that stopped: the message says which notebook, which cell and why."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class RunConfig:
+    """What a run is asked to do (the Makefile's DATA, MAPPING, AS_OF, OUT, HOLDOUT_WEEKS...)."""
+
+    data: str = ""
+    mapping: str = ""
+    as_of: str = ""
+    out: Path = field(default_factory=lambda: paths.REPORTS)
+    holdout_weeks: int | None = None
+    params: dict = field(default_factory=dict)
+    notebooks: list | None = None
+    notebooks_dir: Path = field(default_factory=lambda: paths.NOTEBOOKS)
+    cell_timeout: int = 1800
+    kernel: str = "python3"
+    progress: bool = True
+    lock_wait: bool = False
+    pseudonymise: bool = False
+
+
+def notebook_list(notebooks_dir: Path, only=None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) in run order, optionally only those named in ``only``."""
+    nbs = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = [str(o) for o in only]
+        nbs = [p for p in nbs if any(p.stem == w or p.stem.startswith(w + "_") or p.stem[:2] == w for w in wanted)]
+    return nbs
+
+
+def declared_parameters(nb_path: Path) -> dict:
+    """Names and defaults (as source text) of a notebook's ``parameters`` cell, via papermill."""
+    import nbformat
+    import papermill
+
+    found = {name: spec["default"] for name, spec in papermill.inspect_notebook(str(nb_path)).items()}
+    # papermill's parser skips a line whose comment holds '=' or ';': never let such a parameter be
+    # dropped silently (the notebook would quietly fall back to its default, e.g. the sample data).
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for line in cell.source.splitlines():
+                m = re.match(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=\s*(.*?)(?:\s+#.*)?$", line)
+                if m and m.group(1) not in found:
+                    found[m.group(1)] = m.group(2)
+    return found
+
+
+def check_parameters(params: dict, declared: set) -> dict:
+    """Refuse unknown names and non-JSON values; return the parameters unchanged when safe.
+
+    Raises
+    ------
+    RunError
+        Naming the offending parameter.
+    """
+    for name, value in params.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise RunError(f"parameter name {name!r} is not a plain identifier; refused", 2)
+        if name in RUNNER_PARAMETERS:
+            raise RunError(f"parameter {name!r} is set by the runner (use DATA, MAPPING, AS_OF, OUT)", 2)
+        if name not in declared:
+            raise RunError(f"unknown parameter {name!r}: no notebook declares it "
+                           f"(known: {', '.join(sorted(declared - set(RUNNER_PARAMETERS)))})", 2)
+        if not _json_value(value):
+            raise RunError(f"parameter {name!r} has a value that is not plain JSON: {value!r}", 2)
+    return params
+
+
+def _json_value(v) -> bool:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return not isinstance(v, float) or v == v
+    if isinstance(v, list):
+        return all(_json_value(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _json_value(x) for k, x in v.items())
+    return False
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _notebook_title(nb_path: Path) -> str:
+    import nbformat
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return nb_path.stem
+
+
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+
+    class _IPCKernelManager(AsyncKernelManager):
+        """Kernels over local IPC sockets: nothing listens on TCP, and no transport warning."""
+
+        transport = Unicode("ipc")
+
+    return _IPCKernelManager
+
+
+def __getattr__(name):  # the manager class is built lazily so that importing the runner stays light
+    if name == "LocalKernelManager":
+        return _kernel_manager_class()
+    raise AttributeError(name)
+
+
+class _Lock:
+    """An exclusive lock on ``OUT/.<quarter>.lock`` so two runs of one quarter cannot interleave."""
+
+    def __init__(self, out: Path, quarter: str, wait: bool):
+        self.path = out / f".{quarter}.lock"
+        self.wait = wait
+        self.fh = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "another process"
+            self.fh.close()
+            raise RunError(f"another run for {self.path.parent}/{self.path.stem.lstrip('.')} is in progress "
+                           f"({holder}); wait for it to finish or use another OUT", 3) from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()}")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def _load_and_validate(cfg: RunConfig):
+    """Load, map and validate the input; nothing is written. Returns (tables, mapping_report)."""
+    source = cfg.data or str(_sample_tables())
+    try:
+        loaded = io.load_source(source, mapping=cfg.mapping or None)
+    except validate.DataValidationError:
+        raise
+    except (FileNotFoundError, ValueError) as exc:
+        raise RunError(f"cannot read the input {source}: {exc}", 2) from exc
+    validate.validate(loaded, problems=getattr(loaded, "problems", ()))
+    report = getattr(loaded, "mapping_report", None)
+    return dict(loaded), report, source
+
+
+def _sample_tables() -> Path:
+    tables = paths.SAMPLE / "tables"
+    if not (tables / "revenue.parquet").exists():
+        from . import sample
+
+        print("Building the bundled sample data (first run only)...", file=sys.stderr)
+        sample.write_sample(paths.SAMPLE, size="default")
+    return tables
+
+
+def run(cfg: RunConfig) -> Path:
+    """Run the workbook; return the published ``OUT/<quarter>`` folder.
+
+    Raises
+    ------
+    validate.DataValidationError
+        Bad input (exit code 2 in the CLI); nothing was written.
+    RunError
+        A notebook failed, timed out, its kernel died, the run was interrupted, or a lock is held.
+    """
+    out = Path(cfg.out).resolve()
+    nbs = notebook_list(cfg.notebooks_dir, cfg.notebooks)
+    if not nbs:
+        raise RunError(f"no numbered notebooks found in {cfg.notebooks_dir}", 2)
+    declared = {}
+    for p in nbs:
+        declared[p.stem] = declared_parameters(p)
+    all_declared = set().union(*[set(d) for d in declared.values()])
+    params = dict(cfg.params)
+    if cfg.holdout_weeks is not None:
+        params["holdout_weeks"] = int(cfg.holdout_weeks)
+    check_parameters(params, all_declared)
+
+    tables, mapping_report, source = _load_and_validate(cfg)
+    as_of = periods.parse_as_of(cfg.as_of, tables["revenue"]["date"])
+    quarter = periods.quarter_label(as_of)
+    fingerprint = io.fingerprint(tables)
+
+    out.mkdir(parents=True, exist_ok=True)
+    with _Lock(out, quarter, cfg.lock_wait):
+        staging = out / f".staging-{quarter}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        run_dir = staging / quarter
+        try:
+            published = _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, quarter,
+                                 fingerprint, out, staging, run_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return published
+
+
+def _stage_tables(tables: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+
+
+def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, quarter, fingerprint, out,
+             staging, run_dir) -> Path:
+    import papermill
+    from tqdm import tqdm
+
+    from . import report
+
+    from . import excel, privacy
+
+    table_dir = staging / "tables"
+    if cfg.pseudonymise:
+        tables = privacy.pseudonymise(tables)
+    _stage_tables(tables, table_dir)
+    for sub in ("notebooks", "leadership", "artifacts"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    artifacts = run_dir / "artifacts"
+    if mapping_report is not None and len(mapping_report):
+        mapping_report.to_csv(artifacts / "mapping_report.csv", index=False, lineterminator="\n")
+    base = {"data_dir": str(table_dir), "mapping": "", "as_of": as_of.strftime("%Y-%m-%d"),
+            "artifacts_dir": str(artifacts), "history_dir": str(out)}
+    timings: dict[str, float] = {}
+    bar = tqdm(nbs, desc="workbook", unit="notebook", disable=not cfg.progress, file=sys.stderr)
+    old_int = signal.getsignal(signal.SIGINT)
+    os.environ["CLIENTSTRATEGY_BATCH"] = "1"  # kernels inherit it: explorers show their static form
+    try:
+        for nb_path in bar:
+            bar.set_description(f"{nb_path.stem}")
+            wanted = {**base, **params}
+            nb_params = {k: v for k, v in wanted.items() if k in declared[nb_path.stem]}
+            executed = run_dir / "notebooks" / nb_path.name
+            t0 = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(nb_path), str(executed), parameters=nb_params, kernel_name=cfg.kernel,
+                    progress_bar=False, execution_timeout=cfg.cell_timeout, cwd=str(run_dir),
+                    log_output=False, request_save_on_cell_execute=False,
+                    kernel_manager_class="clientstrategy.runner.LocalKernelManager",
+                )
+            except KeyboardInterrupt:
+                _keep_failed(out, quarter, executed, "interrupted (Ctrl-C)")
+                raise RunError(f"run interrupted (Ctrl-C) during {nb_path.name}; nothing was published, "
+                               f"the last good run of {quarter} is unchanged", 130) from None
+            except Exception as exc:  # papermill/nbclient raise many types: each is described below
+                why = _describe_failure(exc, executed, cfg.cell_timeout)
+                kept = _keep_failed(out, quarter, executed, why)
+                raise RunError(f"{nb_path.name} failed: {why}\nThe partial executed notebook is in {kept}; "
+                               f"nothing was published, the last good run of {quarter} is unchanged.") from exc
+            timings[nb_path.stem] = round(time.perf_counter() - t0, 2)
+            bar.set_postfix_str(f"{nb_path.stem} {timings[nb_path.stem]:.1f}s")
+            if cfg.progress:
+                tqdm.write(f"  {nb_path.stem:<22} {timings[nb_path.stem]:6.1f} s", file=sys.stderr)
+    finally:
+        bar.close()
+        os.environ.pop("CLIENTSTRATEGY_BATCH", None)
+        signal.signal(signal.SIGINT, old_int)
+
+    excel.write_plan_workbook(artifacts)
+    metrics = _merge_metrics(artifacts, nbs, params, source, cfg, as_of, quarter, fingerprint, timings)
+    pages = report.render_run(run_dir, nbs, metrics, tables)
+    timings["render"] = pages.get("_seconds", 0.0)
+    return _publish(run_dir, out, quarter)
+
+
+def _describe_failure(exc, executed: Path, timeout: int) -> str:
+    name = type(exc).__name__
+    if name == "PapermillExecutionError":
+        cell = getattr(exc, "exec_count", None)
+        idx = getattr(exc, "cell_index", None)
+        src = (getattr(exc, "source", "") or "").strip().splitlines()
+        first = src[0][:80] if src else ""
+        return (f"cell {idx if idx is not None else '?'} (execution {cell}; `{first}`) raised "
+                f"{getattr(exc, 'ename', '')}: {getattr(exc, 'evalue', '')}")
+    if name in ("DeadKernelError",) or "kernel died" in str(exc).lower():
+        return ("the kernel died (killed, most often for lack of memory; papermill's exit 138). "
+                f"Cell at {_last_cell(executed)}")
+    if name in ("CellTimeoutError", "TimeoutError") or "timed out" in str(exc).lower():
+        return f"a cell ran longer than the per-cell timeout of {timeout} s ({_last_cell(executed)})"
+    return f"{name}: {str(exc).strip()[:400]}"
+
+
+def _last_cell(executed: Path) -> str:
+    try:
+        import nbformat
+
+        nb = nbformat.read(str(executed), as_version=4)
+        for i, c in enumerate(nb.cells):
+            if c.get("metadata", {}).get("papermill", {}).get("status") == "running":
+                return f"cell {i}"
+    except Exception:  # the partial notebook may be unreadable: then we only know the notebook
+        pass
+    return "cell unknown"
+
+
+def _keep_failed(out: Path, quarter: str, executed: Path, why: str) -> Path:
+    dest = out / "failed" / quarter
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    if executed.exists():
+        shutil.copy2(executed, dest / executed.name)
+    (dest / "error.txt").write_text(f"{executed.name}: {why}\n")
+    return dest
+
+
+def _merge_metrics(artifacts: Path, nbs, params, source, cfg, as_of, quarter, fingerprint, timings) -> dict:
+    m: dict = {"run": {"quarter": quarter, "as_of": as_of.strftime("%Y-%m-%d"),
+                       "data": _display_source(source, cfg), "mapping": cfg.mapping or None,
+                       "data_fingerprint": fingerprint, "parameters": params,
+                       "notebooks": [p.stem for p in nbs], "pseudonymised": bool(cfg.pseudonymise)}}
+    headlines: dict = {}
+    part_dir = artifacts / "_metrics"
+    for p in nbs:
+        f = part_dir / f"{p.stem}.json"
+        if not f.exists():
+            continue
+        part = json.loads(f.read_text())
+        headlines.update(part.pop("headlines", {}))
+        for k, v in part.items():
+            if isinstance(v, dict) and isinstance(m.get(k), dict):
+                m[k].update(v)
+            else:
+                m[k] = v
+    shutil.rmtree(part_dir, ignore_errors=True)
+    m["headlines"] = headlines
+    m["versions"] = _versions()
+    m["timings"] = {"seconds": timings, "total": round(sum(timings.values()), 2)}
+    (artifacts / "metrics.json").write_text(json.dumps(to_jsonable(m), indent=2) + "\n")
+    return m
+
+
+def _display_source(source: str, cfg: RunConfig) -> str:
+    if not cfg.data:
+        return "bundled sample (data/sample)"
+    return re.sub(r"//([^:/@]+):([^@]+)@", r"//\1:***@", str(source))  # never print a database password
+
+
+def _publish(run_dir: Path, out: Path, quarter: str) -> Path:
+    """Swap the finished run into ``OUT/<quarter>``; the previous one is removed only after."""
+    final = out / quarter
+    old = out / f".old-{quarter}-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    run_dir.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    _write_root_index(out)
+    return final
+
+
+def _write_root_index(out: Path) -> None:
+    """``OUT/index.html``: links to every published quarter, newest first."""
+    from . import report
+
+    quarters = sorted([d.name for d in out.iterdir() if d.is_dir() and re.fullmatch(r"\d{4}Q[1-4]", d.name)],
+                      reverse=True)
+    (out / "index.html").write_text(report.quarters_page(quarters))

@@ -1,0 +1,1229 @@
+"""From insight to strategy: two-way value, client groups, intents, service levels and the budget.
+
+The chain (seed 001, "How to create your customer strategy"; seed 000, "client strategy driving
+business strategy"):
+
+1. :func:`value_scores` -- value to the business and value to the client, each 0-1, from stated
+   ingredients and weights (percentile ranks among clients, NPS on its own 0-10 scale).
+2. :func:`assign_groups` -- a 2x2 of groups with business names (:data:`GROUP_NAMES`).
+3. :func:`assign_intents` -- grow / maintain / re-engineer / retire, at most two per group
+   (:data:`DEFAULT_POLICY`), with :func:`apply_overrides` for an analyst's CSV of decisions.
+4. :func:`assign_service_levels` -- Platinum/Gold/Silver/Bronze as a *service* (touches and
+   channels, :data:`SERVICE_MODEL`), and :func:`service_coverage` / :func:`capacity_summary` to
+   check them against people's actual time.
+5. :func:`client_budget` / :func:`budget_table` -- the bottom-up plan beside a top-down target,
+   with a range from the purchase model's intervals, and :func:`gap_bridge` to explain the gap.
+6. :func:`group_summary` and :func:`scorecard` -- each group's share of the portfolio and a
+   several-dimension scorecard (seed 002).
+
+:func:`build_plan` runs steps 1-4 in one call; :func:`what_if_widget` lets an analyst move the
+thresholds and assumptions in JupyterLab.
+"""
+from __future__ import annotations
+
+import html as _html
+
+import numpy as np
+import pandas as pd
+
+from .schema import INTENTS, PROFILE_COLUMNS, TIERS
+
+__all__ = [
+    "BUDGET_ASSUMPTIONS",
+    "BUSINESS_WEIGHTS",
+    "CLIENT_WEIGHTS",
+    "DEFAULT_POLICY",
+    "GROUP_DESCRIPTIONS",
+    "GROUP_NAMES",
+    "INTENT_OUTCOMES",
+    "SERVICE_MODEL",
+    "apply_overrides",
+    "assign_groups",
+    "assign_intents",
+    "assign_service_levels",
+    "budget_table",
+    "build_plan",
+    "capacity_summary",
+    "client_budget",
+    "client_margin",
+    "gap_bridge",
+    "group_summary",
+    "plot_bridge",
+    "plot_capacity",
+    "plot_value_map",
+    "product_breadth",
+    "scorecard",
+    "service_coverage",
+    "value_scores",
+    "what_if_widget",
+]
+
+#: Ingredients of value to the business and their default weights.
+BUSINESS_WEIGHTS = {"clv": 0.4, "margin": 0.2, "growth": 0.2, "headroom": 0.2}
+#: Ingredients of value to the client and their default weights.
+CLIENT_WEIGHTS = {"engagement": 0.3, "nps": 0.3, "breadth": 0.2, "responsiveness": 0.2}
+
+#: (high value to business, high value to client) -> group name.
+GROUP_NAMES = {
+    (True, True): "Strategic partners",
+    (True, False): "Value at risk",
+    (False, True): "Untapped advocates",
+    (False, False): "Transactional",
+}
+GROUP_DESCRIPTIONS = {
+    "Strategic partners": "worth a lot to us and get a lot from us: the sweet spot of the two-way exchange",
+    "Value at risk": "worth a lot to us but get little from us: the relationship needs re-working",
+    "Untapped advocates": "value what we do but bring in little: room to grow our share",
+    "Transactional": "low value both ways: serve efficiently or let go",
+}
+
+#: group -> (primary intent, fallback intent). The primary applies when its condition holds:
+#: ``grow`` needs an alive client with high headroom; ``maintain`` and ``re-engineer`` need an
+#: alive client; ``retire`` always applies. Otherwise the fallback applies.
+DEFAULT_POLICY = {
+    "Strategic partners": ("grow", "maintain"),
+    "Untapped advocates": ("grow", "maintain"),
+    "Value at risk": ("re-engineer", "retire"),
+    "Transactional": ("re-engineer", "retire"),
+}
+
+#: Expected outcome of each intent, in words; the numbers behind them are BUDGET_ASSUMPTIONS.
+INTENT_OUTCOMES = {
+    "grow": "revenue rises by capturing part of the client's headroom; more products held",
+    "maintain": "revenue held at what the purchase model expects; satisfaction and engagement kept",
+    "re-engineer": "revenue held while cost-to-serve falls (lighter channels); value to the client should rise",
+    "retire": "revenue winds down; coverage time is released for grow clients",
+}
+
+#: The service each level gets (per quarter) and through which channels.
+SERVICE_MODEL = pd.DataFrame(
+    {
+        "service_level": list(TIERS),
+        "touches_per_quarter": [12.0, 6.0, 3.0, 1.0],
+        "channels": [
+            "monthly meeting, fortnightly call, events, analyst access",
+            "quarterly meeting, monthly call, events",
+            "call each month, event invitations, email",
+            "email and digital self-service",
+        ],
+    }
+)
+
+#: Bottom-up budget assumptions (fractions): grow captures ``headroom_capture`` of headroom (or
+#: ``grow_uplift`` of the base when headroom is unknown), at most ``grow_cap`` of the base in a
+#: year (a client rarely grows faster, however large its wallet); re-engineer changes the base by
+#: ``reengineer_change``; retire keeps ``retire_keep`` of it; the top-down target is
+#: ``target_growth`` over last twelve months' revenue.
+BUDGET_ASSUMPTIONS = {
+    "headroom_capture": 0.10,
+    "grow_uplift": 0.10,
+    "grow_cap": 0.25,
+    "reengineer_change": 0.0,
+    "retire_keep": 0.5,
+    "target_growth": 0.08,
+}
+
+_TEXT_COLUMNS = {"tier", "segment", "persona", "group", "intent", "service_level"}
+
+
+def _require(df: pd.DataFrame, columns, table: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{table} must be a pandas DataFrame")
+    for c in columns:
+        if c not in df.columns:
+            raise ValueError(f"{table} needs column {c!r}")
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    """Column as float (all-NaN when absent)."""
+    if col not in df.columns:
+        return pd.Series(np.nan, index=df.index, dtype=float)
+    return pd.to_numeric(df[col], errors="coerce").astype(float)
+
+
+def _ltm(revenue: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    start = as_of - pd.DateOffset(months=12)
+    return revenue.loc[(revenue["date"] > start) & (revenue["date"] <= as_of)]
+
+
+def client_margin(revenue: pd.DataFrame, products: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Gross margin per client over the last twelve months.
+
+    Uses ``amount - cost`` where the revenue table has ``cost``, else ``amount * margin_rate`` of
+    the product; rows with neither count no margin.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue`` (``date``, ``client_id``, ``amount``; optional ``cost``, ``product_id``).
+    products : DataFrame or None
+        Canonical ``products`` with ``margin_rate``.
+    as_of : Timestamp
+        End of the period; later rows are ignored.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``margin`` (float). Empty when no margin can be computed.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-01-05"]), "client_id": ["a"],
+    ...                     "amount": [100.0], "cost": [60.0]})
+    >>> client_margin(rev, None, pd.Timestamp("2026-03-31"))["margin"].tolist()
+    [40.0]
+    """
+    _require(revenue, ["date", "client_id", "amount"], "revenue")
+    r = _ltm(revenue, as_of)
+    cost = _num(r, "cost")
+    rate = pd.Series(np.nan, index=r.index, dtype=float)
+    if products is not None and "margin_rate" in products.columns and "product_id" in r.columns:
+        _require(products, ["product_id"], "products")
+        rates = products.set_index("product_id")["margin_rate"].astype(float)
+        rate = r["product_id"].map(rates).astype(float)
+    amount = r["amount"].astype(float)
+    margin = (amount - cost).where(cost.notna(), amount * rate)
+    if margin.notna().sum() == 0:
+        return pd.DataFrame({"client_id": pd.Series(dtype="str"), "margin": pd.Series(dtype=float)})
+    out = margin.groupby(r["client_id"]).sum(min_count=1).rename("margin").reset_index()
+    return out.sort_values("client_id", ignore_index=True)
+
+
+def product_breadth(revenue: pd.DataFrame, products: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Number of distinct product categories (or products) each client bought in the last twelve months.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue`` with ``product_id``.
+    products : DataFrame or None
+        Canonical ``products`` with ``category``; without it products are counted.
+    as_of : Timestamp
+        End of the period.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``breadth`` (int); empty when revenue has no ``product_id``.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-01-05"] * 3), "client_id": ["a", "a", "b"],
+    ...                     "amount": [1.0, 2.0, 3.0], "product_id": ["p1", "p2", "p1"]})
+    >>> product_breadth(rev, None, pd.Timestamp("2026-03-31"))["breadth"].tolist()
+    [2, 1]
+    """
+    _require(revenue, ["date", "client_id", "amount"], "revenue")
+    if "product_id" not in revenue.columns or revenue["product_id"].isna().all():
+        return pd.DataFrame({"client_id": pd.Series(dtype="str"), "breadth": pd.Series(dtype=int)})
+    r = _ltm(revenue, as_of)
+    r = r.loc[r["amount"] > 0]
+    item = r["product_id"]
+    if products is not None and "category" in products.columns:
+        item = r["product_id"].map(products.set_index("product_id")["category"]).fillna(r["product_id"])
+    out = item.groupby(r["client_id"]).nunique().rename("breadth").reset_index()
+    return out.sort_values("client_id", ignore_index=True)
+
+
+def _pct_rank(s: pd.Series) -> pd.Series:
+    return s.rank(pct=True, method="average")
+
+
+def _normalise_weights(weights: dict, allowed: dict, what: str) -> dict:
+    unknown = set(weights) - set(allowed)
+    if unknown:
+        raise ValueError(f"unknown {what} ingredient(s) {sorted(unknown)}; known: {sorted(allowed)}")
+    if any(float(w) < 0 for w in weights.values()):
+        raise ValueError(f"{what} weights must be non-negative")
+    return {k: float(v) for k, v in weights.items()}
+
+
+def _combine(parts: dict[str, pd.Series], weights: dict) -> pd.Series:
+    """Weighted mean of the available ingredient scores, weights renormalised per client."""
+    idx = next(iter(parts.values())).index if parts else None
+    if not parts:
+        return pd.Series(dtype=float)
+    num = pd.Series(0.0, index=idx)
+    den = pd.Series(0.0, index=idx)
+    for name, s in parts.items():
+        w = weights.get(name, 0.0)
+        num = num + s.fillna(0.0) * w
+        den = den + s.notna() * w
+    return (num / den).where(den > 0)
+
+
+def value_scores(
+    profile: pd.DataFrame,
+    *,
+    margin: pd.DataFrame | None = None,
+    breadth: pd.DataFrame | None = None,
+    responsiveness: pd.DataFrame | None = None,
+    business_weights: dict | None = None,
+    client_weights: dict | None = None,
+) -> pd.DataFrame:
+    """Value to the business and value to the client, each 0-1.
+
+    Each ingredient becomes a 0-1 score: a percentile rank among clients (average ranks for ties),
+    except NPS, which is ``nps_last / 10`` on its own scale. A dimension is the weighted mean of
+    the ingredients a client has; weights are renormalised over the ingredients present, so a
+    source table that is absent simply drops out. A client with no ingredient in a dimension gets
+    the dimension's median (0.5 when nobody has one).
+
+    Ingredients -- business: ``clv`` (profile ``clv``; ``revenue_ltm`` stands in when clv is all
+    null), ``margin`` (``margin`` frame), ``growth`` and ``headroom`` (profile). Client:
+    ``engagement`` (``engagement_score``), ``nps`` (``nps_last``), ``breadth`` (``breadth`` frame),
+    ``responsiveness`` (highest topic responsiveness of the client).
+
+    Parameters
+    ----------
+    profile : DataFrame
+        SPEC ``client_profile`` (needs ``client_id``; other columns may be missing or all null).
+    margin, breadth : DataFrame, optional
+        From :func:`client_margin` / :func:`product_breadth`.
+    responsiveness : DataFrame, optional
+        ``client_id``, ``topic``, ``responsiveness`` (notebook 03).
+    business_weights, client_weights : dict, optional
+        Ingredient -> weight; defaults :data:`BUSINESS_WEIGHTS`, :data:`CLIENT_WEIGHTS`.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``value_to_business``, ``value_to_client`` and one ``vb_<ingredient>`` /
+        ``vc_<ingredient>`` score column per ingredient used. ``attrs["ingredients"]`` lists the
+        ingredients used per dimension (and ``"clv<-revenue_ltm"`` when revenue stood in).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"client_id": ["a", "b"], "clv": [10.0, 20.0], "nps_last": [10.0, 0.0]})
+    >>> value_scores(p)[["value_to_business", "value_to_client"]].values.tolist()
+    [[0.5, 1.0], [1.0, 0.0]]
+    """
+    _require(profile, ["client_id"], "client_profile")
+    if profile["client_id"].duplicated().any():
+        raise ValueError("client_profile column 'client_id' has duplicates")
+    bw = _normalise_weights(business_weights if business_weights is not None else BUSINESS_WEIGHTS,
+                            BUSINESS_WEIGHTS, "business")
+    cw = _normalise_weights(client_weights if client_weights is not None else CLIENT_WEIGHTS,
+                            CLIENT_WEIGHTS, "client")
+    p = profile.reset_index(drop=True)
+    ids = p["client_id"]
+    used = {"business": [], "client": []}
+
+    def _from_frame(frame, col, table, how="first"):
+        if frame is None or len(frame) == 0:
+            return pd.Series(np.nan, index=p.index)
+        _require(frame, ["client_id", col], table)
+        vals = pd.to_numeric(frame[col], errors="coerce").groupby(frame["client_id"]).agg(how)
+        return ids.map(vals).astype(float)
+
+    raw_b = {}
+    clv = _num(p, "clv")
+    if clv.notna().any():
+        raw_b["clv"] = clv
+    elif _num(p, "revenue_ltm").notna().any():
+        raw_b["clv"] = _num(p, "revenue_ltm")
+        used["business"].append("clv<-revenue_ltm")
+    raw_b["margin"] = _from_frame(margin, "margin", "margin")
+    raw_b["growth"] = _num(p, "growth")
+    raw_b["headroom"] = _num(p, "headroom")
+    raw_c = {
+        "engagement": _num(p, "engagement_score"),
+        "nps": _num(p, "nps_last"),
+        "breadth": _from_frame(breadth, "breadth", "breadth"),
+        "responsiveness": _from_frame(responsiveness, "responsiveness", "responsiveness", how="max"),
+    }
+    out = pd.DataFrame({"client_id": ids})
+    for dim, raw, weights, prefix, col in (
+        ("business", raw_b, bw, "vb_", "value_to_business"),
+        ("client", raw_c, cw, "vc_", "value_to_client"),
+    ):
+        parts = {}
+        for name, s in raw.items():
+            if name not in weights or weights[name] == 0 or s.notna().sum() == 0:
+                continue
+            parts[name] = (s / 10.0).clip(0, 1) if name == "nps" else _pct_rank(s)
+            out[prefix + name] = parts[name]
+            used[dim].append(name)
+        score = _combine(parts, weights) if parts else pd.Series(np.nan, index=p.index)
+        fill = score.median() if score.notna().any() else 0.5
+        out[col] = score.fillna(fill).astype(float)
+    out = out[["client_id", "value_to_business", "value_to_client"]
+              + [c for c in out.columns if c.startswith(("vb_", "vc_"))]]
+    out.attrs["ingredients"] = used
+    return out
+
+
+def assign_groups(scores: pd.DataFrame, business_threshold: float = 0.5,
+                  client_threshold: float = 0.5) -> pd.DataFrame:
+    """Place each client in the 2x2 of two-way value.
+
+    A client is "high" on a dimension when its score is at or above the threshold.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``client_id``, ``value_to_business``, ``value_to_client`` (from :func:`value_scores`).
+    business_threshold, client_threshold : float
+        Cut-offs on the 0-1 scores.
+
+    Returns
+    -------
+    DataFrame
+        ``scores`` plus ``group`` (one of :data:`GROUP_NAMES`' values).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"client_id": ["a", "b"], "value_to_business": [0.9, 0.1],
+    ...                   "value_to_client": [0.2, 0.7]})
+    >>> assign_groups(s)["group"].tolist()
+    ['Value at risk', 'Untapped advocates']
+    """
+    _require(scores, ["client_id", "value_to_business", "value_to_client"], "scores")
+    for name, t in (("business_threshold", business_threshold), ("client_threshold", client_threshold)):
+        if not 0 <= float(t) <= 1:
+            raise ValueError(f"{name} must be between 0 and 1, got {t}")
+    out = scores.copy()
+    hb = out["value_to_business"].astype(float) >= business_threshold
+    hc = out["value_to_client"].astype(float) >= client_threshold
+    out["group"] = [GROUP_NAMES[(bool(b), bool(c))] for b, c in zip(hb, hc)]
+    out["group"] = out["group"].astype("str")
+    return out
+
+
+def _check_policy(policy: dict) -> None:
+    for group, intents in policy.items():
+        intents = tuple(intents)
+        if not 1 <= len(intents) <= 2:
+            raise ValueError(f"policy for group {group!r} must name one or two intents, got {intents}")
+        bad = [i for i in intents if i not in INTENTS]
+        if bad:
+            raise ValueError(f"policy for group {group!r} has unknown intent(s) {bad}; known: {INTENTS}")
+
+
+def assign_intents(
+    plan: pd.DataFrame,
+    *,
+    policy: dict | None = None,
+    p_alive_min: float = 0.5,
+    headroom_quantile: float = 0.5,
+) -> pd.DataFrame:
+    """Intent per client from its group, with at most two intents per group.
+
+    Rules (parameters in brackets):
+
+    * a client is *alive* when ``p_alive >= p_alive_min`` [0.5]; without ``p_alive``, when
+      ``revenue_ltm > 0``;
+    * a client has *high headroom* when its ``headroom`` is positive and at or above the
+      ``headroom_quantile`` [0.5] of clients' headroom; without any headroom data, when
+      ``growth >= 0``;
+    * each group has (primary, fallback) intents [:data:`DEFAULT_POLICY`]; the primary applies
+      when its condition holds -- ``grow``: alive and high headroom; ``maintain``/``re-engineer``:
+      alive; ``retire``: always -- otherwise the fallback. A client that is not alive therefore
+      never gets ``grow``.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``group`` and any of ``p_alive``, ``revenue_ltm``, ``headroom``, ``growth``.
+    policy : dict, optional
+        group -> (primary, fallback) or (single,) intents.
+    p_alive_min : float
+        Alive threshold on ``p_alive``.
+    headroom_quantile : float
+        Quantile of headroom above which a client counts as high headroom.
+
+    Returns
+    -------
+    DataFrame
+        ``plan`` plus ``alive`` (bool), ``high_headroom`` (bool), ``intent``, ``intent_source``
+        (``"rule"``) and ``intent_reason`` (words).
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a", "b"], "group": ["Strategic partners"] * 2,
+    ...                    "p_alive": [0.9, 0.1], "headroom": [500.0, 100.0]})
+    >>> assign_intents(pl)["intent"].tolist()
+    ['grow', 'maintain']
+    """
+    _require(plan, ["client_id", "group"], "plan")
+    policy = dict(DEFAULT_POLICY if policy is None else policy)
+    _check_policy(policy)
+    missing = sorted(set(plan["group"].dropna()) - set(policy))
+    if missing:
+        raise ValueError(f"policy has no intents for group(s) {missing}")
+    if not 0 <= headroom_quantile <= 1:
+        raise ValueError("headroom_quantile must be between 0 and 1")
+    out = plan.copy()
+    p_alive = _num(out, "p_alive")
+    rev = _num(out, "revenue_ltm")
+    alive = (p_alive >= p_alive_min).where(p_alive.notna(), rev > 0).astype(bool)
+    headroom = _num(out, "headroom")
+    if headroom.notna().any():
+        pos = headroom[headroom > 0]
+        cut = float(pos.quantile(headroom_quantile)) if len(pos) else np.inf
+        high = (headroom > 0) & (headroom >= cut)
+        basis = f"headroom at or above {cut:,.0f} (the {headroom_quantile:.0%} quantile)"
+    else:
+        high = _num(out, "growth") >= 0
+        basis = "revenue not falling (no headroom data)"
+    high = high.fillna(False).astype(bool)
+    intents, reasons = [], []
+    for g, a, h in zip(out["group"], alive, high):
+        chosen = policy[g]
+        primary, fallback = chosen[0], chosen[-1]
+        ok = {"grow": a and h, "maintain": a, "re-engineer": a}.get(primary, True)
+        if ok:
+            intents.append(primary)
+            reasons.append(f"{g}: {primary} ({'alive and ' + basis if primary == 'grow' else 'default'})")
+        else:
+            intents.append(fallback)
+            why = "not alive" if not a else "headroom below the bar"
+            reasons.append(f"{g}: {fallback} ({why})")
+    out["alive"] = alive.to_numpy()
+    out["high_headroom"] = high.to_numpy()
+    out["intent"] = pd.Series(intents, index=out.index, dtype="str")
+    out["intent_source"] = "rule"
+    out["intent_reason"] = pd.Series(reasons, index=out.index, dtype="str")
+    return out
+
+
+def apply_overrides(plan: pd.DataFrame, overrides: pd.DataFrame | None) -> pd.DataFrame:
+    """Apply an analyst's decisions (a CSV of ``client_id``, ``intent`` and optional ``reason``).
+
+    Parameters
+    ----------
+    plan : DataFrame
+        Output of :func:`assign_intents`.
+    overrides : DataFrame or None
+        ``client_id``, ``intent`` (one of grow, maintain, re-engineer, retire), optional
+        ``reason``. ``None`` or empty returns ``plan`` unchanged (a copy).
+
+    Returns
+    -------
+    DataFrame
+        ``plan`` with the overridden rows' ``intent`` replaced, ``intent_source = "analyst"`` and
+        ``intent_reason`` from ``reason`` (or "analyst decision").
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, an intent is unknown, a client is unknown or listed twice.
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a"], "intent": ["grow"], "intent_source": ["rule"],
+    ...                    "intent_reason": ["x"]})
+    >>> apply_overrides(pl, pd.DataFrame({"client_id": ["a"], "intent": ["retire"]}))["intent"].tolist()
+    ['retire']
+    """
+    _require(plan, ["client_id", "intent"], "plan")
+    out = plan.copy()
+    if "intent_source" not in out.columns:
+        out["intent_source"] = "rule"
+    if "intent_reason" not in out.columns:
+        out["intent_reason"] = ""
+    if overrides is None or len(overrides) == 0:
+        return out
+    _require(overrides, ["client_id", "intent"], "overrides")
+    ov = overrides.copy()
+    ov["client_id"] = ov["client_id"].astype("str")
+    ov["intent"] = ov["intent"].astype("str").str.strip().str.lower()
+    bad = sorted(set(ov["intent"]) - set(INTENTS))
+    if bad:
+        raise ValueError(f"overrides column 'intent' has unknown values {bad}; known: {list(INTENTS)}")
+    dup = ov["client_id"][ov["client_id"].duplicated()].tolist()
+    if dup:
+        raise ValueError(f"overrides column 'client_id' lists clients twice: {dup[:5]}")
+    unknown = sorted(set(ov["client_id"]) - set(out["client_id"]))
+    if unknown:
+        raise ValueError(f"overrides column 'client_id' has {len(unknown)} unknown client(s), e.g. {unknown[:5]}")
+    reason = ov["reason"].astype("str") if "reason" in ov.columns else pd.Series("", index=ov.index)
+    reason = reason.fillna("").where(reason.fillna("").str.len() > 0, "analyst decision")
+    m = out["client_id"].isin(ov["client_id"])
+    intent_map = ov.set_index("client_id")["intent"]
+    reason_map = pd.Series(reason.to_numpy(), index=ov["client_id"])
+    out.loc[m, "intent"] = out.loc[m, "client_id"].map(intent_map)
+    out.loc[m, "intent_source"] = "analyst"
+    out.loc[m, "intent_reason"] = out.loc[m, "client_id"].map(reason_map)
+    return out
+
+
+def assign_service_levels(plan: pd.DataFrame, *, shift: dict | None = None) -> pd.DataFrame:
+    """Service level per client: the revenue tier, moved by the intent.
+
+    Default moves: ``grow`` one level up, ``re-engineer`` one level down (lighter channels),
+    ``retire`` straight to Bronze, ``maintain`` stays. A client without a tier starts at Bronze.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``intent`` and ``tier``.
+    shift : dict, optional
+        intent -> number of levels up (positive) or down (negative); ``"bronze"`` forces Bronze.
+
+    Returns
+    -------
+    DataFrame
+        ``plan`` plus ``service_level``.
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a", "b", "c"], "tier": ["Gold", "Platinum", "Gold"],
+    ...                    "intent": ["grow", "retire", "re-engineer"]})
+    >>> assign_service_levels(pl)["service_level"].tolist()
+    ['Platinum', 'Bronze', 'Silver']
+    """
+    _require(plan, ["client_id", "intent"], "plan")
+    shift = {"grow": 1, "maintain": 0, "re-engineer": -1, "retire": "bronze"} if shift is None else shift
+    order = list(TIERS)  # Platinum first
+    out = plan.copy()
+    tier = out["tier"] if "tier" in out.columns else pd.Series(None, index=out.index, dtype="str")
+    levels = []
+    for t, intent in zip(tier, out["intent"]):
+        pos = order.index(t) if isinstance(t, str) and t in order else len(order) - 1
+        s = shift.get(intent, 0)
+        pos = len(order) - 1 if s == "bronze" else min(max(pos - int(s), 0), len(order) - 1)
+        levels.append(order[pos])
+    out["service_level"] = pd.Series(levels, index=out.index, dtype="str")
+    return out
+
+
+def build_plan(
+    profile: pd.DataFrame,
+    *,
+    margin: pd.DataFrame | None = None,
+    breadth: pd.DataFrame | None = None,
+    responsiveness: pd.DataFrame | None = None,
+    business_weights: dict | None = None,
+    client_weights: dict | None = None,
+    business_threshold: float = 0.5,
+    client_threshold: float = 0.5,
+    policy: dict | None = None,
+    p_alive_min: float = 0.5,
+    headroom_quantile: float = 0.5,
+    overrides: pd.DataFrame | None = None,
+    shift: dict | None = None,
+) -> pd.DataFrame:
+    """Value scores, groups, intents (with overrides) and service levels in one call.
+
+    Parameters
+    ----------
+    profile : DataFrame
+        SPEC ``client_profile``.
+    margin, breadth, responsiveness, business_weights, client_weights
+        See :func:`value_scores`.
+    business_threshold, client_threshold
+        See :func:`assign_groups`.
+    policy, p_alive_min, headroom_quantile
+        See :func:`assign_intents`.
+    overrides
+        See :func:`apply_overrides`.
+    shift
+        See :func:`assign_service_levels`.
+
+    Returns
+    -------
+    DataFrame
+        The profile (one row per client) with ``value_to_business``, ``value_to_client``, score
+        columns, ``group``, ``alive``, ``high_headroom``, ``intent``, ``intent_source``,
+        ``intent_reason`` and ``service_level`` (replacing any existing ones); SPEC profile columns
+        missing from ``profile`` are added as nulls. ``attrs["ingredients"]`` as in
+        :func:`value_scores`.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"client_id": ["a", "b"], "clv": [10.0, 20.0], "nps_last": [9.0, 2.0],
+    ...                   "p_alive": [0.9, 0.2], "headroom": [50.0, 10.0], "tier": ["Gold", "Silver"]})
+    >>> build_plan(p)[["group", "intent"]].values.tolist()
+    [['Strategic partners', 'grow'], ['Value at risk', 'retire']]
+    """
+    scores = value_scores(profile, margin=margin, breadth=breadth, responsiveness=responsiveness,
+                          business_weights=business_weights, client_weights=client_weights)
+    grouped = assign_groups(scores, business_threshold, client_threshold)
+    drop = [c for c in grouped.columns if c != "client_id"] + ["alive", "high_headroom", "intent",
+                                                               "intent_source", "intent_reason",
+                                                               "service_level"]
+    base = profile.drop(columns=[c for c in drop if c in profile.columns]).reset_index(drop=True)
+    plan = base.merge(grouped, on="client_id", how="left", validate="one_to_one")
+    for col in PROFILE_COLUMNS:  # absent profile columns become null ones, as in the SPEC profile
+        if col not in plan.columns:
+            plan[col] = pd.Series(None, index=plan.index, dtype="str" if col in _TEXT_COLUMNS else float)
+    plan = assign_intents(plan, policy=policy, p_alive_min=p_alive_min, headroom_quantile=headroom_quantile)
+    plan = apply_overrides(plan, overrides)
+    plan = assign_service_levels(plan, shift=shift)
+    plan.attrs["ingredients"] = scores.attrs.get("ingredients", {})
+    return plan
+
+
+def service_coverage(
+    plan: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    *,
+    clients: pd.DataFrame | None = None,
+    service_model: pd.DataFrame | None = None,
+    window_days: int = 91,
+    under_served_ratio: float = 0.5,
+) -> pd.DataFrame:
+    """Each client's touches in the last window against what its service level promises.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``service_level``, ``intent``.
+    activities : DataFrame or None
+        Canonical ``activities`` (``timestamp``, ``client_id``, optional ``duration_min``,
+        ``person_id``); ``None`` counts no touches.
+    as_of : Timestamp
+        End of the window ``(as_of - window_days, as_of]``.
+    clients : DataFrame, optional
+        Canonical ``clients`` with ``owner_id`` (adds the owner column).
+    service_model : DataFrame, optional
+        ``service_level``, ``touches_per_quarter`` (default :data:`SERVICE_MODEL`).
+    window_days : int
+        Length of the window; the quarterly promise is scaled by ``window_days / 91``.
+    under_served_ratio : float
+        A client is under-served when it got fewer than this share of its promised touches.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``owner_id``, ``service_level``, ``intent``, ``touches_required``,
+        ``touches_actual``, ``minutes_actual``, ``coverage`` (actual / required),
+        ``under_served`` (bool).
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a"], "service_level": ["Silver"], "intent": ["maintain"]})
+    >>> act = pd.DataFrame({"timestamp": pd.to_datetime(["2026-09-01"]), "client_id": ["a"],
+    ...                     "activity_type": ["call"]})
+    >>> service_coverage(pl, act, pd.Timestamp("2026-09-30"))[["touches_required", "touches_actual"]].values.tolist()
+    [[3.0, 1.0]]
+    """
+    _require(plan, ["client_id", "service_level", "intent"], "plan")
+    model = SERVICE_MODEL if service_model is None else service_model
+    _require(model, ["service_level", "touches_per_quarter"], "service_model")
+    out = plan[["client_id", "service_level", "intent"]].copy()
+    per_q = out["service_level"].map(model.set_index("service_level")["touches_per_quarter"]).astype(float)
+    out["touches_required"] = per_q * window_days / 91.0
+    if activities is not None and len(activities):
+        _require(activities, ["timestamp", "client_id"], "activities")
+        start = as_of - pd.Timedelta(days=window_days)
+        # timestamps count through the whole as_of day
+        end = as_of.normalize() + pd.Timedelta(days=1)
+        a = activities.loc[(activities["timestamp"] > start) & (activities["timestamp"] < end)]
+        n = a.groupby("client_id").size()
+        mins = _num(a, "duration_min").groupby(a["client_id"]).sum()
+        out["touches_actual"] = out["client_id"].map(n).fillna(0).astype(float)
+        out["minutes_actual"] = out["client_id"].map(mins).fillna(0).astype(float)
+    else:
+        out["touches_actual"] = 0.0
+        out["minutes_actual"] = 0.0
+    out["coverage"] = out["touches_actual"] / out["touches_required"].where(out["touches_required"] > 0)
+    out["under_served"] = (out["touches_actual"] < under_served_ratio * out["touches_required"]).astype(bool)
+    owner = pd.Series("unassigned", index=out.index, dtype="str")
+    if clients is not None and "owner_id" in clients.columns:
+        _require(clients, ["client_id"], "clients")
+        owner = out["client_id"].map(clients.set_index("client_id")["owner_id"]).fillna("unassigned").astype("str")
+    out.insert(1, "owner_id", owner)
+    return out
+
+
+def capacity_summary(coverage: pd.DataFrame, by: str = "service_level") -> pd.DataFrame:
+    """Promised versus delivered touches, summed by service level, intent or owner.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Output of :func:`service_coverage`.
+    by : str
+        Column to group by (``service_level``, ``intent``, ``owner_id``).
+
+    Returns
+    -------
+    DataFrame
+        ``by``, ``clients``, ``touches_required``, ``touches_actual``, ``coverage`` (actual /
+        required), ``under_served_share`` (share of clients under-served), ``touch_share`` (share of
+        all delivered touches), ``minutes_share``.
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame({"intent": ["grow", "retire"], "touches_required": [4.0, 1.0],
+    ...                     "touches_actual": [1.0, 3.0], "minutes_actual": [0.0, 0.0],
+    ...                     "under_served": [True, False], "client_id": ["a", "b"]})
+    >>> capacity_summary(cov, by="intent")["touch_share"].tolist()
+    [0.25, 0.75]
+    """
+    _require(coverage, [by, "client_id", "touches_required", "touches_actual", "minutes_actual",
+                        "under_served"], "coverage")
+    g = coverage.groupby(by, sort=True)
+    out = pd.DataFrame({
+        "clients": g["client_id"].nunique(),
+        "touches_required": g["touches_required"].sum(),
+        "touches_actual": g["touches_actual"].sum(),
+        "under_served_share": g["under_served"].mean(),
+        "minutes_actual": g["minutes_actual"].sum(),
+    })
+    out["coverage"] = out["touches_actual"] / out["touches_required"].where(out["touches_required"] > 0)
+    tot_t, tot_m = out["touches_actual"].sum(), out["minutes_actual"].sum()
+    out["touch_share"] = out["touches_actual"] / tot_t if tot_t > 0 else np.nan
+    out["minutes_share"] = out["minutes_actual"] / tot_m if tot_m > 0 else np.nan
+    out = out.reset_index()
+    if by == "service_level":
+        out["_o"] = out[by].map({t: i for i, t in enumerate(TIERS)})
+        out = out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    return out[[by, "clients", "touches_required", "touches_actual", "coverage", "under_served_share",
+                "touch_share", "minutes_share"]]
+
+
+def client_budget(plan: pd.DataFrame, assumptions: dict | None = None) -> pd.DataFrame:
+    """Plan revenue for the next twelve months per client, from its intent.
+
+    ``base = revenue_ltm * p_alive`` (the purchase model's chance the client still buys; without
+    ``p_alive``, ``revenue_ltm``). Then by intent: grow adds ``headroom_capture * headroom`` (or
+    ``grow_uplift * base`` when headroom is unknown), at most ``grow_cap * base``; maintain keeps
+    the base; re-engineer
+    multiplies it by ``1 + reengineer_change``; retire by ``retire_keep``. The range scales the
+    plan by the purchase model's interval, ``expected_purchases_12m_low / expected_purchases_12m``
+    and ``..._high / ...``; without intervals ``plan_low = plan_high = plan_revenue``. Negative
+    revenue is planned at zero.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``intent``, ``revenue_ltm`` and any of ``p_alive``, ``headroom``,
+        ``expected_purchases_12m`` (``_low``, ``_high``), ``group``, ``owner_id``.
+    assumptions : dict, optional
+        Overrides of :data:`BUDGET_ASSUMPTIONS`.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``group``, ``owner_id``, ``intent``, ``revenue_ltm``, ``base``,
+        ``plan_revenue``, ``plan_low``, ``plan_high``, ``target_revenue``.
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a", "b"], "intent": ["grow", "retire"],
+    ...                    "revenue_ltm": [100.0, 50.0], "p_alive": [1.0, 0.8], "headroom": [200.0, 0.0]})
+    >>> client_budget(pl)["plan_revenue"].tolist()
+    [120.0, 20.0]
+    >>> client_budget(pl, {"headroom_capture": 0.5})["plan_revenue"].tolist()  # capped at +25%
+    [125.0, 20.0]
+    """
+    _require(plan, ["client_id", "intent", "revenue_ltm"], "plan")
+    a = dict(BUDGET_ASSUMPTIONS)
+    if assumptions:
+        unknown = set(assumptions) - set(a)
+        if unknown:
+            raise ValueError(f"unknown budget assumption(s) {sorted(unknown)}; known: {sorted(a)}")
+        a.update({k: float(v) for k, v in assumptions.items()})
+    bad = sorted(set(plan["intent"].dropna()) - set(INTENTS))
+    if bad:
+        raise ValueError(f"plan column 'intent' has unknown values {bad}")
+    rev = _num(plan, "revenue_ltm").fillna(0.0).clip(lower=0.0)
+    p_alive = _num(plan, "p_alive")
+    base = rev * p_alive.fillna(1.0).clip(0, 1)
+    headroom = _num(plan, "headroom").clip(lower=0.0)
+    intent = plan["intent"].astype("str")
+    grow_add = (a["headroom_capture"] * headroom).where(headroom.notna(), a["grow_uplift"] * base)
+    grow_add = np.minimum(grow_add, a["grow_cap"] * base)
+    plan_rev = base.copy()
+    plan_rev = plan_rev.where(intent != "grow", base + grow_add)
+    plan_rev = plan_rev.where(intent != "re-engineer", base * (1 + a["reengineer_change"]))
+    plan_rev = plan_rev.where(intent != "retire", base * a["retire_keep"])
+    ep = _num(plan, "expected_purchases_12m")
+    lo_f = (_num(plan, "expected_purchases_12m_low") / ep.where(ep > 0)).fillna(1.0)
+    hi_f = (_num(plan, "expected_purchases_12m_high") / ep.where(ep > 0)).fillna(1.0)
+    out = pd.DataFrame({
+        "client_id": plan["client_id"].astype("str"),
+        "group": plan["group"].astype("str") if "group" in plan.columns else "all",
+        "owner_id": (plan["owner_id"].fillna("unassigned").astype("str") if "owner_id" in plan.columns
+                     else "unassigned"),
+        "intent": intent,
+        "revenue_ltm": _num(plan, "revenue_ltm").fillna(0.0),
+        "base": base,
+        "plan_revenue": plan_rev,
+        "plan_low": plan_rev * np.minimum(lo_f, 1.0),
+        "plan_high": plan_rev * np.maximum(hi_f, 1.0),
+    })
+    out["target_revenue"] = out["revenue_ltm"] * (1 + a["target_growth"])
+    return out.reset_index(drop=True)
+
+
+def budget_table(client_plan: pd.DataFrame) -> pd.DataFrame:
+    """The SPEC ``budget.csv``: client rows, then sums by group, by owner and the total.
+
+    Group, owner and total rows are plain sums of the client rows, so every level reconciles to
+    the total. ``plan_low``/``plan_high`` of a sum are the sums of client bounds: a conservative
+    range that assumes clients' surprises move together.
+
+    Parameters
+    ----------
+    client_plan : DataFrame
+        Output of :func:`client_budget`.
+
+    Returns
+    -------
+    DataFrame
+        ``level`` (client, group, owner, total), ``key``, ``revenue_ltm``, ``plan_revenue``,
+        ``plan_low``, ``plan_high``, ``target_revenue``, ``gap`` (plan - target), ``clients``,
+        and for client rows ``group``, ``owner_id``, ``intent``.
+
+    Examples
+    --------
+    >>> cp = pd.DataFrame({"client_id": ["a", "b"], "group": ["G", "G"], "owner_id": ["p1", "p2"],
+    ...                    "intent": ["grow", "maintain"], "revenue_ltm": [10.0, 20.0], "base": [10.0, 20.0],
+    ...                    "plan_revenue": [12.0, 20.0], "plan_low": [11.0, 18.0], "plan_high": [13.0, 22.0],
+    ...                    "target_revenue": [10.8, 21.6]})
+    >>> budget_table(cp).query("level == 'total'")["plan_revenue"].tolist()
+    [32.0]
+    """
+    _require(client_plan, ["client_id", "group", "owner_id", "intent", "revenue_ltm", "plan_revenue",
+                           "plan_low", "plan_high", "target_revenue"], "client_plan")
+    vals = ["revenue_ltm", "plan_revenue", "plan_low", "plan_high", "target_revenue"]
+    cl = client_plan.sort_values("client_id")
+    rows = [pd.DataFrame({"level": "client", "key": cl["client_id"], **{v: cl[v] for v in vals},
+                          "clients": 1, "group": cl["group"], "owner_id": cl["owner_id"],
+                          "intent": cl["intent"]})]
+    for level, col in (("group", "group"), ("owner", "owner_id")):
+        g = cl.groupby(col, sort=True)
+        agg = g[vals].sum()
+        agg["clients"] = g.size()
+        rows.append(agg.reset_index().rename(columns={col: "key"}).assign(level=level))
+    tot = cl[vals].sum().to_frame().T
+    tot["clients"] = len(cl)
+    rows.append(tot.assign(level="total", key="total"))
+    out = pd.concat(rows, ignore_index=True)
+    out["gap"] = out["plan_revenue"] - out["target_revenue"]
+    out["clients"] = out["clients"].astype(int)
+    cols = ["level", "key"] + vals + ["gap", "clients", "group", "owner_id", "intent"]
+    for c in ("group", "owner_id", "intent", "key", "level"):
+        out[c] = out[c].astype("str")
+    return out[cols]
+
+
+def gap_bridge(client_plan: pd.DataFrame) -> pd.DataFrame:
+    """Walk from last year's revenue to the plan and on to the target, step by step.
+
+    Steps: ``Last twelve months`` -> ``Expected attrition`` (base - revenue) -> ``Growth from grow
+    intents`` -> ``Re-engineer change`` -> ``Retire wind-down`` -> ``Bottom-up plan`` ->
+    ``Gap to top-down target`` -> ``Top-down target``.
+
+    Parameters
+    ----------
+    client_plan : DataFrame
+        Output of :func:`client_budget`.
+
+    Returns
+    -------
+    DataFrame
+        ``step``, ``amount``; the movement steps add up from the first row to the plan row, and
+        the gap row from the plan to the target.
+
+    Examples
+    --------
+    >>> cp = pd.DataFrame({"intent": ["grow"], "revenue_ltm": [100.0], "base": [90.0],
+    ...                    "plan_revenue": [99.0], "target_revenue": [108.0]})
+    >>> gap_bridge(cp)["amount"].round(1).tolist()
+    [100.0, -10.0, 9.0, 0.0, 0.0, 99.0, 9.0, 108.0]
+    """
+    _require(client_plan, ["intent", "revenue_ltm", "base", "plan_revenue", "target_revenue"], "client_plan")
+    cp = client_plan
+    delta = cp["plan_revenue"] - cp["base"]
+    rev, plan, target = cp["revenue_ltm"].sum(), cp["plan_revenue"].sum(), cp["target_revenue"].sum()
+    steps = [
+        ("Last twelve months", rev),
+        ("Expected attrition", (cp["base"] - cp["revenue_ltm"]).sum()),
+        ("Growth from grow intents", delta[cp["intent"] == "grow"].sum()),
+        ("Re-engineer change", delta[cp["intent"] == "re-engineer"].sum()),
+        ("Retire wind-down", delta[cp["intent"] == "retire"].sum()),
+        ("Bottom-up plan", plan),
+        ("Gap to top-down target", target - plan),
+        ("Top-down target", target),
+    ]
+    return pd.DataFrame(steps, columns=["step", "amount"]).astype({"step": "str", "amount": float})
+
+
+def group_summary(plan: pd.DataFrame) -> pd.DataFrame:
+    """Each group's share of the portfolio by clients and revenue, and its intents.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``group``, ``intent``, ``revenue_ltm`` (and optional value scores).
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``clients``, ``client_share``, ``revenue_ltm``, ``revenue_share``,
+        ``value_to_business``, ``value_to_client`` (group means), ``intents`` (e.g.
+        "grow 40, maintain 12"), ``description``. This is ``strategy_groups.csv``.
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a", "b", "c"], "group": ["Transactional", "Transactional",
+    ...                    "Strategic partners"], "intent": ["retire", "re-engineer", "grow"],
+    ...                    "revenue_ltm": [10.0, 30.0, 60.0]})
+    >>> group_summary(pl)[["group", "revenue_share"]].values.tolist()
+    [['Strategic partners', 0.6], ['Transactional', 0.4]]
+    """
+    _require(plan, ["client_id", "group", "intent", "revenue_ltm"], "plan")
+    rev = _num(plan, "revenue_ltm").fillna(0.0)
+    p = plan.assign(_rev=rev)
+    g = p.groupby("group", sort=False)
+    out = pd.DataFrame({"clients": g.size(), "revenue_ltm": g["_rev"].sum()})
+    out["client_share"] = out["clients"] / out["clients"].sum()
+    total = out["revenue_ltm"].sum()
+    out["revenue_share"] = out["revenue_ltm"] / total if total else np.nan
+    for c in ("value_to_business", "value_to_client"):
+        out[c] = g[c].mean() if c in p.columns else np.nan
+    out["intents"] = g["intent"].agg(
+        lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().sort_index().items()))
+    out = out.reset_index()
+    order = {name: i for i, name in enumerate(GROUP_NAMES.values())}
+    out["_o"] = out["group"].map(order).fillna(99)
+    out = out.sort_values(["_o", "group"]).drop(columns="_o").reset_index(drop=True)
+    out["description"] = out["group"].map(GROUP_DESCRIPTIONS).fillna("").astype("str")
+    return out[["group", "clients", "client_share", "revenue_ltm", "revenue_share", "value_to_business",
+                "value_to_client", "intents", "description"]]
+
+
+def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A scorecard of several dimensions per group and for all clients (seed 002).
+
+    Dimensions: ``clients``, ``revenue_share``, ``growth`` (revenue-weighted: sum LTM / sum prior
+    LTM - 1), ``retention`` (mean ``p_alive``), ``engagement`` (median ``engagement_score``),
+    ``nps`` (% promoters - % detractors of ``nps_last``, -100..100), ``share_of_wallet``
+    (revenue / wallet over clients with a wallet), ``headroom`` (sum), ``plan_growth`` (plan /
+    LTM - 1, when ``client_plan`` is given). A dimension without data is NaN.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``group`` and profile columns.
+    client_plan : DataFrame, optional
+        Output of :func:`client_budget`.
+
+    Returns
+    -------
+    DataFrame
+        One row per group plus ``All clients``.
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a", "b"], "group": ["G", "G"], "nps_last": [10.0, 3.0],
+    ...                    "revenue_ltm": [1.0, 1.0]})
+    >>> float(scorecard(pl).loc[0, "nps"])
+    0.0
+    """
+    _require(plan, ["client_id", "group"], "plan")
+    p = plan.copy()
+    if client_plan is not None:
+        _require(client_plan, ["client_id", "plan_revenue"], "client_plan")
+        p["_plan"] = p["client_id"].map(client_plan.set_index("client_id")["plan_revenue"])
+    total_rev = _num(p, "revenue_ltm").sum()
+
+    def card(d: pd.DataFrame) -> dict:
+        rev, prior = _num(d, "revenue_ltm"), _num(d, "revenue_prior_ltm")
+        nps = _num(d, "nps_last").dropna()
+        wallet = _num(d, "wallet")
+        has_w = wallet.notna() & (wallet > 0)
+        plan_ = _num(d, "_plan")
+        return {
+            "clients": len(d),
+            "revenue_share": rev.sum() / total_rev if total_rev else np.nan,
+            "growth": rev.sum() / prior.sum() - 1 if prior.notna().any() and prior.sum() > 0 else np.nan,
+            "retention": _num(d, "p_alive").mean(),
+            "engagement": _num(d, "engagement_score").median(),
+            "nps": 100 * ((nps >= 9).mean() - (nps <= 6).mean()) if len(nps) else np.nan,
+            "share_of_wallet": rev[has_w].sum() / wallet[has_w].sum() if has_w.any() else np.nan,
+            "headroom": _num(d, "headroom").sum(min_count=1),
+            "plan_growth": (plan_.sum() / rev.sum() - 1) if plan_.notna().any() and rev.sum() > 0 else np.nan,
+        }
+
+    rows = [{"group": g, **card(d)} for g, d in p.groupby("group", sort=True)]
+    rows.append({"group": "All clients", **card(p)})
+    out = pd.DataFrame(rows)
+    out["group"] = out["group"].astype("str")
+    return out
+
+
+def _what_if_html(plan: pd.DataFrame, budget: pd.DataFrame) -> str:
+    gs = group_summary(plan)
+    tot = budget.loc[budget["level"] == "total"].iloc[0]
+    rows = "".join(
+        f"<tr><td>{_html.escape(str(r.group))}</td><td>{r.clients}</td><td>{r.client_share:.0%}</td>"
+        f"<td>{r.revenue_share:.0%}</td><td>{_html.escape(str(r.intents))}</td></tr>"
+        for r in gs.itertuples()
+    )
+    return (
+        "<table><tr><th>Group</th><th>Clients</th><th>% clients</th><th>% revenue</th><th>Intents</th></tr>"
+        f"{rows}</table><p>Bottom-up plan {tot.plan_revenue:,.0f} (range {tot.plan_low:,.0f} to "
+        f"{tot.plan_high:,.0f}) against a top-down target of {tot.target_revenue:,.0f}: gap "
+        f"{tot.gap:+,.0f}.</p>"
+    )
+
+
+def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None, **defaults):
+    """An ipywidgets box whose sliders recompute groups and budget through the pure functions.
+
+    Parameters
+    ----------
+    profile : DataFrame
+        SPEC ``client_profile`` (value scores are recomputed, so any may be null).
+    clients : DataFrame, optional
+        Canonical ``clients`` with ``owner_id`` for the owner roll-up.
+    **defaults
+        Starting values of the controls: ``business_threshold``, ``client_threshold``,
+        ``p_alive_min``, ``headroom_quantile`` (see :func:`build_plan`) and any
+        :data:`BUDGET_ASSUMPTIONS` key; other :func:`build_plan` keywords (``margin``, ``breadth``,
+        ``responsiveness``, weights, ``policy``, ``overrides``) are passed through unchanged.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``children[0]`` holds the sliders (``description`` = parameter name), ``children[1]`` is
+        an ``HTML`` widget with the group shares and the budget against its target.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"client_id": ["a", "b"], "clv": [1.0, 2.0], "revenue_ltm": [1.0, 2.0]})
+    >>> box = what_if_widget(p, target_growth=0.05)
+    >>> box.children[0].children[-1].description
+    'target_growth'
+    """
+    import ipywidgets as w
+
+    plan_keys = ["business_threshold", "client_threshold", "p_alive_min", "headroom_quantile"]
+    start = {"business_threshold": 0.5, "client_threshold": 0.5, "p_alive_min": 0.5,
+             "headroom_quantile": 0.5, **BUDGET_ASSUMPTIONS}
+    passthrough = {k: v for k, v in defaults.items() if k not in start}
+    allowed = {"margin", "breadth", "responsiveness", "business_weights", "client_weights", "policy",
+               "overrides", "shift"}
+    unknown = set(passthrough) - allowed
+    if unknown:
+        raise ValueError(f"what_if_widget got unknown parameter(s) {sorted(unknown)}")
+    start.update({k: float(v) for k, v in defaults.items() if k in start})
+    owners = None
+    if clients is not None and "owner_id" in clients.columns:
+        owners = clients[["client_id", "owner_id"]]
+    ranges = {"reengineer_change": (-0.5, 0.5), "target_growth": (-0.2, 0.5)}
+    sliders = [
+        w.FloatSlider(value=start[k], min=ranges.get(k, (0.0, 1.0))[0], max=ranges.get(k, (0.0, 1.0))[1],
+                      step=0.01, description=k, continuous_update=False,
+                      style={"description_width": "initial"})
+        for k in list(start)
+    ]
+    out = w.HTML()
+
+    def recompute(*_):
+        vals = {s.description: float(s.value) for s in sliders}
+        plan = build_plan(profile, **{k: vals[k] for k in plan_keys}, **passthrough)
+        if owners is not None:
+            plan = plan.drop(columns=[c for c in ["owner_id"] if c in plan.columns]).merge(
+                owners, on="client_id", how="left")
+        cp = client_budget(plan, {k: vals[k] for k in BUDGET_ASSUMPTIONS})
+        out.value = _what_if_html(plan, budget_table(cp))
+
+    for s in sliders:
+        s.observe(recompute, names="value")
+    recompute()
+    return w.VBox([w.VBox(sliders), out])
+
+
+_GROUP_COLOURS = {"Strategic partners": "#2e7d32", "Value at risk": "#c62828", "Untapped advocates": "#1565c0",
+                  "Transactional": "#9e9e9e"}
+
+
+def plot_value_map(plan: pd.DataFrame, business_threshold: float = 0.5, client_threshold: float = 0.5):
+    """Scatter of value to the client (x) against value to the business (y), coloured by group.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``value_to_business``, ``value_to_client``, ``group``.
+    business_threshold, client_threshold : float
+        Drawn as the lines of the 2x2.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    _require(plan, ["value_to_business", "value_to_client", "group"], "plan")
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    for g, d in plan.groupby("group", sort=True):
+        ax.scatter(d["value_to_client"], d["value_to_business"], s=10, alpha=0.6,
+                   color=_GROUP_COLOURS.get(g), label=f"{g} ({len(d):,})")
+    ax.axhline(business_threshold, color="black", lw=0.8, ls="--")
+    ax.axvline(client_threshold, color="black", lw=0.8, ls="--")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("Value to the client (engagement, satisfaction, breadth, responsiveness)")
+    ax.set_ylabel("Value to the business (lifetime value, margin, growth, headroom)")
+    ax.set_title("Two-way value: where each client sits")
+    ax.legend(loc="lower right", fontsize=8, frameon=True)
+    return fig
+
+
+def plot_bridge(bridge: pd.DataFrame):
+    """Waterfall from last year's revenue to the bottom-up plan and the top-down target.
+
+    Parameters
+    ----------
+    bridge : DataFrame
+        Output of :func:`gap_bridge`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    _require(bridge, ["step", "amount"], "bridge")
+    totals = {"Last twelve months", "Bottom-up plan", "Top-down target"}
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    level = 0.0
+    for i, (step, amount) in enumerate(zip(bridge["step"], bridge["amount"])):
+        if step in totals:
+            ax.bar(i, amount, color="#4c72b0")
+            level = amount
+        else:
+            ax.bar(i, amount, bottom=level, color="#55a868" if amount >= 0 else "#c44e52")
+            level += amount
+    ax.set_xticks(range(len(bridge)))
+    ax.set_xticklabels([s.replace(" ", "\n", 1) for s in bridge["step"]], fontsize=8)
+    ax.set_ylabel("Revenue over twelve months")
+    ax.set_title("From last year to the plan, and the gap to the target")
+    return fig
+
+
+def plot_capacity(summary: pd.DataFrame, by: str = "service_level"):
+    """Promised versus delivered touches per group of clients.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Output of :func:`capacity_summary`.
+    by : str
+        Its grouping column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    _require(summary, [by, "touches_required", "touches_actual"], "summary")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    x = np.arange(len(summary))
+    ax.bar(x - 0.2, summary["touches_required"], width=0.4, label="Promised by the service level", color="#8172b2")
+    ax.bar(x + 0.2, summary["touches_actual"], width=0.4, label="Delivered last quarter", color="#55a868")
+    ax.set_xticks(x)
+    ax.set_xticklabels(summary[by].astype("str"))
+    ax.set_ylabel("Touches in the quarter")
+    ax.set_title("Service promised against people's actual time")
+    ax.legend()
+    return fig

@@ -1,0 +1,482 @@
+"""Check typed canonical tables: errors that stop a run, and suspicious items for data health.
+
+``validate`` collects every problem of every table (pandera per-table checks built from
+``schema``, plus the cross-table checks and the problems ``io`` found while reading) and raises
+one ``DataValidationError`` listing them all. ``health_checks``, ``completeness`` and
+``table_summary`` describe legal data for the data-health notebook.
+
+Examples show row numbers (1 = first data row), the row's id and the offending value of the
+offending column only, never other columns (PII).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from . import schema
+from .io import MAX_EXAMPLES, _value_examples, make_problem, problems_frame
+
+__all__ = [
+    "HEALTH_COLUMNS",
+    "LOW_RESPONSE_RATE",
+    "DataValidationError",
+    "completeness",
+    "health_checks",
+    "table_summary",
+    "validate",
+]
+
+#: Columns of ``health_checks``.
+HEALTH_COLUMNS = ["table", "check", "count", "detail"]
+
+#: A survey wave answered by fewer than this share of its invitations is flagged.
+LOW_RESPONSE_RATE = 0.10
+
+_CHECK_WORDS = {
+    "missing_table": "rows: the required table is missing",
+    "missing_column": "rows lacking a required column (the column is missing)",
+    "empty_table": "rows: the table is empty",
+    "undecodable_file": "lines that are not valid UTF-8 (save the file as UTF-8)",
+    "unreadable_file": "file that could not be read",
+    "unparseable_date": "values that are not dates",
+    "unparseable_number": "values that are not numbers",
+    "not_whole_number": "values that are not whole numbers",
+    "unparseable_bool": "values that are not true/false",
+    "wrong_type": "rows in a column of the wrong type",
+    "missing_values": "rows with no value in this required column",
+    "duplicate_ids": "rows sharing their id with another row",
+    "out_of_range": "values out of range",
+    "unknown_value": "values not in the allowed list",
+    "unknown_reference": "rows referencing an id that does not exist",
+    "no_rows_before_as_of": "rows on or before as_of",
+}
+
+_TYPE_TESTS = {
+    "id": (pd.api.types.is_string_dtype, "text"),
+    "str": (pd.api.types.is_string_dtype, "text"),
+    "date": (pd.api.types.is_datetime64_any_dtype, "datetime64"),
+    "datetime": (pd.api.types.is_datetime64_any_dtype, "datetime64"),
+    "float": (lambda d: pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d), "number"),
+    "int": (pd.api.types.is_integer_dtype, "whole number"),
+    "bool": (pd.api.types.is_bool_dtype, "true/false"),
+}
+
+# Value checks beyond types (schema.py names the columns, SPEC the ranges).
+_VALUE_CHECKS = {
+    ("surveys", "nps"): [pa.Check.in_range(0, 10)],
+    ("products", "margin_rate"): [pa.Check.in_range(0, 1)],
+    ("activities", "activity_type"): [pa.Check.isin(list(schema.ACTIVITY_TYPES))],
+}
+_RANGE_WORDS = {("surveys", "nps"): "0..10", ("products", "margin_rate"): "0..1",
+                ("activities", "activity_type"): ", ".join(schema.ACTIVITY_TYPES)}
+
+
+class DataValidationError(ValueError):
+    """Bad input: every problem found, at once.
+
+    Attributes
+    ----------
+    problems : pandas.DataFrame
+        One row per problem: table, column (``*`` for the whole table or file), check, count,
+        examples (list of up to 5 strings).
+    """
+
+    def __init__(self, problems: pd.DataFrame):
+        self.problems = problems_frame(problems)
+        super().__init__(_message(self.problems))
+
+
+def _message(problems: pd.DataFrame) -> str:
+    n_tables = problems["table"].nunique()
+    lines = [(f"data validation failed: {len(problems)} problem(s) in {n_tables} table(s) "
+             "(column * = the whole table or file; row 1 = the first data row)")]
+    for rec in problems.itertuples(index=False):
+        words = _CHECK_WORDS.get(rec.check, rec.check)
+        line = f"- table {rec.table}, column {rec.column}, count {rec.count}: {words} [{rec.check}]"
+        if len(rec.examples):
+            line += "; examples: " + "; ".join(rec.examples[:MAX_EXAMPLES])
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _type_ok(series: pd.Series, kind: str) -> bool:
+    test = _TYPE_TESTS.get(kind)
+    return True if test is None else bool(test[0](series.dtype))
+
+
+def _pandera_problems(table: str, df: pd.DataFrame) -> list[dict]:
+    """Per-table checks with pandera (lazy): nulls in required columns, unique key, ranges and lists.
+
+    Columns of the wrong type are reported as ``wrong_type`` instead of being checked further.
+    """
+    spec = schema.TABLES[table]
+    problems, columns = [], {}
+    for col in df.columns:
+        kind = spec.type_of(col)
+        if kind is None:
+            continue
+        if not _type_ok(df[col], kind):
+            problems.append(make_problem(table, col, "wrong_type", len(df),
+                                         [f"dtype {df[col].dtype}, expected {_TYPE_TESTS[kind][1]}"]))
+            continue
+        columns[col] = pa.Column(None, nullable=col not in spec.required, unique=(col == spec.key),
+                                 checks=_VALUE_CHECKS.get((table, col), []), required=False)
+    if not columns:
+        return problems
+    frame = df.reset_index(drop=True)
+    try:
+        pa.DataFrameSchema(columns, strict=False).validate(frame, lazy=True)
+    except SchemaErrors as err:
+        fc = err.failure_cases
+        fc = fc[fc["column"].notna()]
+        for (col, check), grp in fc.groupby(["column", "check"], sort=True):
+            rows = grp["index"].dropna().astype(int).unique()
+            bad = pd.Series(False, index=frame.index)
+            bad.iloc[rows] = True
+            if check == "not_nullable":
+                name, examples = "missing_values", [f"row {r + 1}" for r in rows[:MAX_EXAMPLES]]
+            elif check == "field_uniqueness":
+                bad &= frame[col].notna()  # missing ids are reported as missing values, not duplicates
+                if not bad.any():
+                    continue
+                dup = frame[col][bad]
+                name = "duplicate_ids"
+                examples = [f"{v!r} ({int((frame[col] == v).sum())} rows)" for v in pd.unique(dup)[:MAX_EXAMPLES]]
+            else:
+                name = "out_of_range" if str(check).startswith("in_range") else \
+                    "unknown_value" if str(check).startswith("isin") else str(check)
+                examples = _value_examples(frame, table, col, bad)
+                examples.append(f"allowed: {_RANGE_WORDS.get((table, col), check)}")
+            problems.append(make_problem(table, col, name, int(bad.sum()), examples[:MAX_EXAMPLES + 1]))
+    return problems
+
+
+def _reference_problems(table: str, df: pd.DataFrame, tables: dict) -> list[dict]:
+    spec = schema.TABLES[table]
+    problems = []
+    for col, (rt, rc) in spec.references.items():
+        if col not in df.columns or rt not in tables or rc not in tables[rt].columns or not len(tables[rt]):
+            continue  # nothing to check against (an empty table is reported by itself)
+        known = set(tables[rt][rc].dropna())
+        values = df[col]
+        bad = values.notna() & ~values.isin(known)
+        if bad.any():
+            unknown = pd.unique(values[bad])
+            problems.append(make_problem(
+                table, col, "unknown_reference", int(bad.sum()),
+                [f"{v!r} not in {rt}.{rc} ({int((values == v).sum())} rows)" for v in unknown[:MAX_EXAMPLES]]))
+    return problems
+
+
+def _check_as_of(as_of):
+    if as_of is None:
+        return None
+    try:
+        return pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"as_of: not a date: {as_of!r}") from exc
+
+
+def validate(tables: dict, problems=(), as_of=None) -> None:
+    """Raise one error listing every problem of the input, or return None when it is usable.
+
+    Checks: the required table (``revenue``) and required columns are present; no table is
+    empty; columns have their logical type; required columns have no missing values; keys are
+    unique; ``nps`` is in 0..10, ``margin_rate`` in 0..1, ``activity_type`` one of
+    ``schema.ACTIVITY_TYPES``; ids that reference another table exist there (when that table is
+    present); with ``as_of``, revenue has rows on or before it. Problems found while reading
+    (``io``: unparseable dates and numbers, undecodable or unreadable files) are added, both the
+    ``problems`` given and those carried by a ``LoadedTables`` (``tables.problems``).
+
+    Parameters
+    ----------
+    tables : dict
+        Table name -> typed DataFrame (``io.load_source``).
+    problems : pandas.DataFrame or iterable of dict, optional
+        Problems from ``io.coerce`` / ``io.load_source`` (``io.PROBLEM_COLUMNS``).
+    as_of : pandas.Timestamp, optional
+        The run's as-of date.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    DataValidationError
+        A ``ValueError`` whose ``.problems`` has one row per problem (table, column, check, count,
+        examples) and whose message lists them all.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2024-01-05"]), "client_id": ["C9"], "amount": [5.0]})
+    >>> cl = pd.DataFrame({"client_id": ["C1"]})
+    >>> try:
+    ...     validate({"revenue": rev, "clients": cl})
+    ... except DataValidationError as err:
+    ...     print(err.problems[["table", "column", "check", "count"]].values.tolist())
+    [['revenue', 'client_id', 'unknown_reference', 1]]
+    """
+    if not isinstance(tables, dict):
+        raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
+    for name, df in tables.items():
+        if name not in schema.TABLES:
+            raise ValueError(f"table {name!r} is not a canonical table; tables are {sorted(schema.TABLES)}")
+        if not isinstance(df, pd.DataFrame):
+            raise ValueError(f"table {name!r}: expected a DataFrame, got {type(df).__name__}")  # noqa: TRY004
+    as_of = _check_as_of(as_of)
+    given = problems_frame(problems)
+    carried = problems_frame(getattr(tables, "problems", []))
+    io_probs = pd.concat([given, carried], ignore_index=True)
+    if len(io_probs):
+        key = io_probs.assign(examples=io_probs["examples"].map(tuple))
+        io_probs = io_probs[~key.duplicated()].reset_index(drop=True)
+    found = io_probs.to_dict("records")
+    file_failed = set(io_probs.loc[io_probs["check"].isin(["undecodable_file", "unreadable_file"]), "table"])
+    for req in schema.REQUIRED_TABLES:
+        if req not in tables and req not in file_failed:
+            found.append(make_problem(req, "*", "missing_table", 0, [f"present: {sorted(tables) or 'none'}"]))
+    unparsed = io_probs[io_probs["check"].isin(["unparseable_date", "unparseable_number", "not_whole_number",
+                                                "unparseable_bool"])].groupby(["table", "column"])["count"].sum()
+    for name in schema.TABLES:
+        if name not in tables:
+            continue
+        df = tables[name]
+        spec = schema.TABLES[name]
+        for col in spec.required:
+            if col not in df.columns:
+                found.append(make_problem(name, col, "missing_column", len(df),
+                                          [f"columns present: {', '.join(map(str, df.columns[:12]))}"]))
+        if len(df) == 0:
+            found.append(make_problem(name, "*", "empty_table", 0))
+            continue
+        for prob in _pandera_problems(name, df):
+            if prob["check"] == "missing_values":
+                # values io could not parse are null now; they are reported as unparseable already
+                prob["count"] -= int(unparsed.get((name, prob["column"]), 0))
+                if prob["count"] <= 0:
+                    continue
+            found.append(prob)
+        found.extend(_reference_problems(name, df, tables))
+    rev = tables.get("revenue")
+    if as_of is not None and rev is not None and len(rev) and "date" in rev.columns \
+            and pd.api.types.is_datetime64_any_dtype(rev["date"].dtype) and not (rev["date"] <= as_of).any():
+        found.append(make_problem("revenue", "date", "no_rows_before_as_of", 0,
+                                  [f"as_of {as_of.date()}, first date {rev['date'].min()}"]))
+    if found:
+        order = {t: i for i, t in enumerate(schema.TABLES)}
+        frame = problems_frame(found)
+        frame = frame.assign(_o=frame["table"].map(order).fillna(len(order)))
+        frame = frame.sort_values(["_o", "table", "column", "check"], kind="stable").drop(columns="_o")
+        raise DataValidationError(frame.reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------- data health
+
+def _date_column(table: str, df: pd.DataFrame) -> str | None:
+    """The table's own date: its first required date/datetime column present and typed."""
+    spec = schema.TABLES.get(table)
+    if spec is None:
+        return None
+    for col, kind in list(spec.required.items()) + list(spec.optional.items()):
+        if kind in ("date", "datetime") and col in df.columns and pd.api.types.is_datetime64_any_dtype(df[col].dtype):
+            return col
+    return None
+
+
+def _ids_text(values, n=MAX_EXAMPLES) -> str:
+    values = list(values)
+    more = f" (+{len(values) - n} more)" if len(values) > n else ""
+    return ", ".join(map(str, values[:n])) + more
+
+
+def health_checks(tables: dict, as_of) -> pd.DataFrame:
+    """Legal but suspicious items, for the data-health notebook.
+
+    Checks: negative revenue amounts; rows dated after ``as_of`` (per table, compared by calendar
+    day: a timestamp on the as-of day is not after it); clients with no revenue on or before
+    ``as_of``; survey waves answered by fewer than ``LOW_RESPONSE_RATE`` of their invitations (by
+    ``wave``, or by calendar quarter of ``date`` where a table has no ``wave``); missing values in
+    optional columns; revenue lines identical to an earlier line in every column.
+
+    Parameters
+    ----------
+    tables : dict
+        Table name -> typed DataFrame.
+    as_of : pandas.Timestamp
+        The run's as-of date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``HEALTH_COLUMNS`` (table, check, count, detail), one row per finding with ``count > 0``
+        (one per low wave and per optional column with gaps); empty when nothing is suspicious.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-03-01"]),
+    ...                     "client_id": ["A", "A"], "amount": [-5.0, 10.0]})
+    >>> health_checks({"revenue": rev}, pd.Timestamp("2024-01-31"))[["check", "count"]].values.tolist()
+    [['negative_amount', 1], ['rows_after_as_of', 1]]
+    """
+    if not isinstance(tables, dict):
+        raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
+    if as_of is None:
+        raise ValueError("as_of: required (a pandas.Timestamp)")
+    as_of = _check_as_of(as_of)
+    day = as_of.normalize()
+    rows = []
+    rev = tables.get("revenue")
+    if rev is not None:
+        for col in ("date", "client_id", "amount"):
+            if col not in rev.columns:
+                raise ValueError(f"table 'revenue': column {col!r} is missing")
+        neg = rev["amount"] < 0
+        if neg.any():
+            rows.append(("revenue", "negative_amount", int(neg.sum()),
+                         (f"{int(neg.sum())} of {len(rev)} lines below zero (credits, returns), "
+                         f"total {rev.loc[neg, 'amount'].sum():,.2f}, {rev.loc[neg, 'client_id'].nunique()} clients")))
+    for name in schema.TABLES:
+        df = tables.get(name)
+        if df is None or not len(df):
+            continue
+        col = _date_column(name, df)
+        if col is None:
+            continue
+        after = df[col].dt.normalize() > day
+        if after.any():
+            rows.append((name, "rows_after_as_of", int(after.sum()),
+                         (f"{int(after.sum())} of {len(df)} rows with {col} after {day.date()} "
+                         f"(latest {df.loc[after, col].max().date()}); analyses ignore them")))
+    clients = tables.get("clients")
+    if clients is not None and rev is not None and "client_id" in clients.columns:
+        billed = set(rev.loc[rev["date"].dt.normalize() <= day, "client_id"].dropna())
+        never = clients.loc[clients["client_id"].notna() & ~clients["client_id"].isin(billed), "client_id"]
+        if len(never):
+            rows.append(("clients", "no_revenue", len(never),
+                         (f"{len(never)} of {len(clients)} clients have no revenue up to {day.date()}: "
+                         f"{_ids_text(sorted(never))}")))
+    rows.extend(_low_response_waves(tables))
+    for name in schema.TABLES:
+        df = tables.get(name)
+        if df is None or not len(df):
+            continue
+        spec = schema.TABLES[name]
+        optional = [c for c in df.columns if c not in spec.required and spec.type_of(c) is not None]
+        for col in optional:
+            n = int(df[col].isna().sum())
+            if n:
+                rows.append((name, "missing_values", n,
+                             f"column {col}: {n} of {len(df)} rows empty ({n / len(df):.1%})"))
+    if rev is not None and len(rev):
+        dup = rev.duplicated(keep="first")
+        if dup.any():
+            rows.append(("revenue", "duplicated_lines", int(dup.sum()),
+                         (f"{int(dup.sum())} lines identical to an earlier line in every column "
+                         f"(clients {_ids_text(pd.unique(rev.loc[dup, 'client_id']))})")))
+    return pd.DataFrame(rows, columns=HEALTH_COLUMNS).astype({"count": "int64"})
+
+
+def _low_response_waves(tables: dict) -> list[tuple]:
+    surveys, invites = tables.get("surveys"), tables.get("survey_invites")
+    if surveys is None or invites is None or not len(invites):
+        return []
+
+    def waves(df):
+        if "wave" in df.columns:
+            return df["wave"].astype(object), "wave"
+        if "date" in df.columns and pd.api.types.is_datetime64_any_dtype(df["date"].dtype):
+            return df["date"].dt.to_period("Q").astype(str).astype(object), "quarter of date"
+        raise ValueError("tables 'surveys'/'survey_invites': need a 'wave' or 'date' column")
+
+    # both sides must group the same way: waves only if both tables have them
+    if "wave" in surveys.columns and "wave" in invites.columns:
+        s_w, how = surveys["wave"].astype(object), "wave"
+        i_w = invites["wave"].astype(object)
+    else:
+        s_w, how = waves(surveys.drop(columns=["wave"], errors="ignore"))
+        i_w, _ = waves(invites.drop(columns=["wave"], errors="ignore"))
+    invited = i_w.value_counts(dropna=True)
+    answered = s_w.value_counts(dropna=True).reindex(invited.index, fill_value=0)
+    rate = answered / invited
+    out = []
+    for wave in sorted(invited.index[rate < LOW_RESPONSE_RATE], key=str):
+        out.append(("surveys", "low_response_rate", int(answered[wave]),
+                    (f"{how} {wave}: {int(answered[wave])} responses to {int(invited[wave])} invitations "
+                    f"({rate[wave]:.1%}, threshold {LOW_RESPONSE_RATE:.0%})")))
+    return out
+
+
+def completeness(tables: dict) -> pd.DataFrame:
+    """Share of non-missing values of every column of every table.
+
+    Parameters
+    ----------
+    tables : dict
+        Table name -> DataFrame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table``, ``column``, ``non_null_share`` (0..1; NaN for an empty table), tables in schema
+        order then others, columns in table order.
+
+    Examples
+    --------
+    >>> completeness({"clients": pd.DataFrame({"client_id": ["A", "B"], "region": ["EU", None]})})
+    ...     # doctest: +NORMALIZE_WHITESPACE
+         table     column  non_null_share
+    0  clients  client_id             1.0
+    1  clients     region             0.5
+    """
+    if not isinstance(tables, dict):
+        raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
+    rows = []
+    for name in _table_order(tables):
+        df = tables[name]
+        for col in df.columns:
+            share = float(df[col].notna().mean()) if len(df) else np.nan
+            rows.append((name, str(col), share))
+    return pd.DataFrame(rows, columns=["table", "column", "non_null_share"])
+
+
+def _table_order(tables: dict) -> list[str]:
+    return [t for t in schema.TABLES if t in tables] + sorted(t for t in tables if t not in schema.TABLES)
+
+
+def table_summary(tables: dict) -> pd.DataFrame:
+    """Rows, columns and date range of every table.
+
+    Parameters
+    ----------
+    tables : dict
+        Table name -> typed DataFrame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table``, ``rows``, ``columns``, ``date_min``, ``date_max`` (over the table's own date:
+        ``date``, ``timestamp``, ``as_of`` or ``onboarded_on``; NaT when it has none).
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-03-01"]),
+    ...                     "client_id": ["A", "B"], "amount": [1.0, 2.0]})
+    >>> table_summary({"revenue": rev})[["table", "rows", "columns"]].values.tolist()
+    [['revenue', 2, 3]]
+    """
+    if not isinstance(tables, dict):
+        raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
+    rows = []
+    for name in _table_order(tables):
+        df = tables[name]
+        col = _date_column(name, df)
+        lo = df[col].min() if col else pd.NaT
+        hi = df[col].max() if col else pd.NaT
+        rows.append((name, len(df), df.shape[1], lo, hi))
+    out = pd.DataFrame(rows, columns=["table", "rows", "columns", "date_min", "date_max"])
+    out["date_min"] = pd.to_datetime(out["date_min"]).astype("datetime64[ns]")
+    out["date_max"] = pd.to_datetime(out["date_max"]).astype("datetime64[ns]")
+    return out.astype({"rows": "int64", "columns": "int64"})

@@ -1,0 +1,188 @@
+"""ipywidgets explorers for analysts in JupyterLab, with a static form for reports.
+
+Each explorer is a pair: a pure renderer that returns escaped HTML for a choice (testable without a
+kernel) and a function that wraps it in widgets whose controls re-render on change. In a batch run
+(papermill, where the runner sets ``CLIENTSTRATEGY_BATCH=1``) or in the leadership HTML, only the
+static form is shown: :func:`display_explorer` decides.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+
+import pandas as pd
+
+__all__ = ["client_card", "client_lookup", "portfolio_view", "portfolio_filter", "display_explorer",
+           "is_batch", "FILTER_COLUMNS"]
+
+#: Profile columns the portfolio filter offers, in order.
+FILTER_COLUMNS = ("tier", "segment", "persona", "group", "intent", "service_level")
+
+
+def is_batch() -> bool:
+    """True in a papermill run started by the workbook's runner (no live kernel behind the page)."""
+    return os.environ.get("CLIENTSTRATEGY_BATCH") == "1"
+
+
+def _esc(v) -> str:
+    return html.escape("" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v), quote=True)
+
+
+def _fmt(v) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+    return str(v)
+
+
+def _table_html(df: pd.DataFrame, max_rows: int = 12) -> str:
+    d = df.head(max_rows).copy()
+    for c in d.columns:
+        d[c] = d[c].map(_fmt).astype(object)
+    return d.to_html(index=False, escape=True, border=0, classes="cs-table")
+
+
+def _figure_html(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return f"<img alt='figure' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'/>"
+
+
+def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | None = None,
+                clients: pd.DataFrame | None = None, actions: pd.DataFrame | None = None,
+                as_of: pd.Timestamp | None = None) -> str:
+    """One client's whole profile as HTML: key figures, quarterly revenue, next actions.
+
+    Parameters
+    ----------
+    client_id : str
+        The client to show.
+    profile : DataFrame
+        ``client_profile`` (one row per client).
+    revenue, clients, actions : DataFrame, optional
+        Canonical revenue and clients tables, and ``next_best_actions``.
+    as_of : Timestamp, optional
+        Revenue after it is not shown.
+
+    Returns
+    -------
+    str
+        Escaped HTML; a sentence saying so when the client is unknown.
+    """
+    if "client_id" not in profile.columns:
+        raise ValueError("profile: column 'client_id' is missing")
+    row = profile[profile["client_id"].astype(str) == str(client_id)]
+    if row.empty:
+        return f"<p>No client with id <code>{_esc(client_id)}</code>.</p>"
+    r = row.iloc[0]
+    name = ""
+    if clients is not None and "client_name" in clients.columns:
+        hit = clients.loc[clients["client_id"].astype(str) == str(client_id), "client_name"]
+        name = hit.iloc[0] if len(hit) else ""
+    parts = [f"<h3>{_esc(name) or _esc(client_id)} <small>({_esc(client_id)})</small></h3>"]
+    facts = [(c, r[c]) for c in profile.columns if c != "client_id" and not pd.isna(r[c])]
+    parts.append(_table_html(pd.DataFrame(facts, columns=["measure", "value"]), max_rows=40))
+    if revenue is not None and len(revenue):
+        rv = revenue[revenue["client_id"].astype(str) == str(client_id)]
+        if as_of is not None:
+            rv = rv[rv["date"] <= as_of]
+        if len(rv):
+            import matplotlib.pyplot as plt
+
+            q = rv.groupby(rv["date"].dt.to_period("Q"))["amount"].sum()
+            fig, ax = plt.subplots(figsize=(6, 2.6))
+            ax.bar(q.index.astype(str), q.to_numpy(), color="#1d4e89")
+            ax.set_title("Revenue by quarter")
+            ax.set_ylabel("Revenue")
+            ax.tick_params(axis="x", rotation=60, labelsize=7)
+            parts.append(_figure_html(fig))
+    if actions is not None and len(actions):
+        a = actions[actions["client_id"].astype(str) == str(client_id)]
+        if "control" in a.columns:
+            a = a[~a["control"].astype(bool)]
+        if len(a):
+            parts.append("<h4>Next best actions</h4>" + _table_html(a.drop(columns=["client_id"], errors="ignore")))
+    return "\n".join(parts)
+
+
+def portfolio_view(profile: pd.DataFrame, filters: dict | None = None) -> str:
+    """HTML summary of the clients matching ``filters`` (column -> value; "All" or None = any)."""
+    d = profile
+    for col, val in (filters or {}).items():
+        if col not in profile.columns:
+            raise ValueError(f"profile: column {col!r} is missing")
+        if val not in (None, "All"):
+            d = d[d[col].astype(str) == str(val)]
+    if d.empty:
+        return "<p>No client matches these filters.</p>"
+    head = (f"<p><strong>{len(d):,}</strong> clients; revenue over the last twelve months "
+            f"<strong>{_fmt(float(d['revenue_ltm'].sum()))}</strong>"
+            + (f"; lifetime value <strong>{_fmt(float(d['clv'].sum()))}</strong>" if d["clv"].notna().any() else "")
+            + ".</p>") if "revenue_ltm" in d.columns else f"<p>{len(d):,} clients.</p>"
+    cols = [c for c in ("client_id", "tier", "segment", "revenue_ltm", "growth", "p_alive", "clv", "group", "intent")
+            if c in d.columns]
+    top = d.sort_values("revenue_ltm", ascending=False) if "revenue_ltm" in d.columns else d
+    return head + _table_html(top[cols], max_rows=15)
+
+
+def client_lookup(profile: pd.DataFrame, **card_kwargs):
+    """A searchable client selector that re-renders :func:`client_card` on change.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Its ``children`` are the selector (``Combobox``) and the card (``HTML``).
+    """
+    import ipywidgets as w
+
+    ids = sorted(profile["client_id"].astype(str))
+    pick = w.Combobox(options=ids, placeholder="client id", description="Client", ensure_option=True)
+    card = w.HTML(value="<p>Choose a client.</p>")
+
+    def _update(change):
+        if change["new"] in ids:
+            card.value = client_card(change["new"], profile, **card_kwargs)
+
+    pick.observe(_update, names="value")
+    return w.VBox([pick, card])
+
+
+def portfolio_filter(profile: pd.DataFrame, columns=FILTER_COLUMNS):
+    """Dropdowns over profile columns that re-render :func:`portfolio_view` on change.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Children: an ``HBox`` of ``Dropdown``s (one per populated column) and the ``HTML`` view.
+    """
+    import ipywidgets as w
+
+    drops = {}
+    for col in columns:
+        if col in profile.columns and profile[col].notna().any():
+            opts = ["All"] + sorted(profile[col].dropna().astype(str).unique())
+            drops[col] = w.Dropdown(options=opts, value="All", description=col.replace("_", " ").capitalize())
+    view = w.HTML(value=portfolio_view(profile))
+
+    def _update(_change):
+        view.value = portfolio_view(profile, {c: d.value for c, d in drops.items()})
+
+    for d in drops.values():
+        d.observe(_update, names="value")
+    return w.VBox([w.HBox(list(drops.values())), view])
+
+
+def display_explorer(widget_factory, static_html: str) -> None:
+    """Show the live explorer in JupyterLab, or its static form in a batch run / report."""
+    from IPython.display import HTML, display
+
+    if is_batch():
+        display(HTML(static_html))
+    else:
+        display(widget_factory())

@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny canonical inputs, fixture notebooks, the small sample, a finished sample run."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def write_notebook(path: Path, *code_cells: str, params: str = 'data_dir = ""\nas_of = ""\nartifacts_dir = ""') -> Path:
+    """A numbered notebook: H1 title, a parameters cell, then ``code_cells``."""
+    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}\nA fixture notebook.")]
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    cells.append(p)
+    cells += [nbformat.v4.new_code_cell(c) for c in code_cells]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+OK_CELL = """
+import json, pathlib
+a = pathlib.Path(artifacts_dir); (a / "_metrics").mkdir(parents=True, exist_ok=True)
+(a / "_metrics" / "00_ok.json").write_text(json.dumps({"fixture": {"as_of": as_of}}))
+(a / "ok.csv").write_text("x\\n1\\n")
+print("fine")
+"""
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    """A minimal valid input: revenue for three clients and their clients table."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    pd.DataFrame({"date": ["2025-01-15", "2025-03-02", "2025-06-30", "2025-05-01"],
+                  "client_id": ["A", "A", "B", "C"], "amount": [100.0, 50.0, 80.0, 20.0]}).to_csv(d / "revenue.csv", index=False)
+    pd.DataFrame({"client_id": ["A", "B", "C"], "client_name": ["Alpha", "Beta", "Gamma"]}).to_csv(d / "clients.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    """The generator's small sample (300 clients) written once per session; returns its tables folder."""
+    from clientstrategy import sample
+
+    out = tmp_path_factory.mktemp("sample-small")
+    return Path(sample.write_sample(out, size="small"))
