@@ -23,12 +23,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PY) -m pip install -q -r requirements.txt
 	@touch $@
 
-.PHONY: help venv data run test test-heavy lab lint strip clean bench real acceptance
+.PHONY: help venv data run test test-heavy test-system system-packages lab lint strip clean bench real acceptance
 
 help: ## show this help
 	@echo "Client strategy workbook"
 	@echo
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables (make run ...):"
 	@echo "  DATA=<folder|file.duckdb|url>  input tables (default: the bundled sample)"
@@ -58,6 +58,24 @@ test: venv ## run the test suite (unit, planted truth, published results, notebo
 
 test-heavy: venv ## long checks kept out of make test
 	$(PY) -m pytest -q -m heavy
+
+# The browser and PostgreSQL tests need Debian's chromium and postgresql. They are part of make test and
+# skip there when the packages are absent; CI (.ci/run) installs them and sets
+# CLIENTSTRATEGY_SYSTEM_TESTS=required, under which a missing package fails the tests instead.
+SYSTEM_PACKAGES := chromium postgresql
+
+system-packages: ## install the Debian packages chromium and postgresql if missing (apt-get; root or sudo)
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "System packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "error: install$$missing with your system's package manager (no apt-get here)" >&2; exit 1; fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo="sudo"; fi; \
+	echo "Installing$$missing with apt-get"; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
+
+test-system: venv system-packages ## install chromium and postgresql if missing, then run the browser and postgres tests
+	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_postgres.py
 
 lab: venv ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/

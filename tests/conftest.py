@@ -53,3 +53,30 @@ def small_sample(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("sample-small")
     return Path(sample.write_sample(out, size="small"))
+
+
+#: Set to ``required`` (CI does) to make the browser and PostgreSQL tests fail, not skip, when
+#: Chromium, PostgreSQL or their Python drivers are absent.
+SYSTEM_TESTS_ENV = "CLIENTSTRATEGY_SYSTEM_TESTS"
+
+
+def _system_tests_required() -> bool:
+    return os.environ.get(SYSTEM_TESTS_ENV, "").strip().lower() == "required"
+
+
+@pytest.fixture(scope="session")
+def system_requirement():
+    """A function ``missing(message)`` for a test that needs a system component that is absent.
+
+    It skips the test with ``message`` (which should name the package and how to install it), or
+    fails it when ``CLIENTSTRATEGY_SYSTEM_TESTS=required`` is set, as in CI, so that a CI machine
+    without Chromium or PostgreSQL cannot pass by skipping.
+    """
+
+    def missing(message: str):
+        if _system_tests_required():
+            pytest.fail(f"{message} ({SYSTEM_TESTS_ENV}=required, so this is a failure, not a skip)",
+                        pytrace=False)
+        pytest.skip(message)
+
+    return missing

@@ -316,3 +316,25 @@ def test_engagement_and_coverage_on_the_sample(planted):
     assert len(cov) == len(tiers) and set(cov["status"]) <= {"ok", "under-served", "over-served"}
     med = cov.groupby("tier")["weighted_touches"].median()
     assert med["Platinum"] > med["Bronze"]  # touches follow size
+
+
+def test_naive_correlation_without_enough_touches_still_merges():
+    """A small CRM export (the worked example) has no touch kind with min_touches touches: the empty
+    result must keep text key columns so the notebook can merge it with the effects."""
+    r = pd.DataFrame({"date": pd.to_datetime(["2026-03-01"] * 3), "client_id": ["a", "b", "c"], "amount": [1.0, 2.0, 3.0]})
+    t = pd.DataFrame({"timestamp": pd.to_datetime(["2026-03-01"] * 3), "client_id": ["b", "c", "c"],
+                      "activity_type": "email", "outcome": "unopened"})
+    naive = act.naive_correlation(t, r, pd.Timestamp("2026-06-30"), min_touches=30)
+    assert naive.empty and list(naive.columns[:2]) == ["activity_type", "outcome"]
+    effects = pd.DataFrame({"activity_type": ["email"], "outcome": ["unopened"], "effect": [0.1]})
+    merged = effects.merge(naive[["activity_type", "outcome", "naive_corr"]], on=["activity_type", "outcome"], how="left")
+    assert len(merged) == 1 and merged["naive_corr"].isna().all()
+
+
+def test_naive_correlation_leaves_out_kinds_without_variation():
+    """Bank Marketing: one call per client, so the count does not vary and the correlation is
+    undefined; the kind is left out instead of reported as 'nan'."""
+    r = pd.DataFrame({"date": pd.to_datetime(["2026-03-01"] * 4), "client_id": list("abcd"), "amount": [1.0, 2.0, 3.0, 4.0]})
+    t = pd.DataFrame({"timestamp": pd.to_datetime(["2026-03-01"] * 4), "client_id": list("abcd"),
+                      "activity_type": "call", "outcome": "answered"})
+    assert act.naive_correlation(t, r, pd.Timestamp("2026-06-30"), min_touches=1).empty

@@ -269,3 +269,23 @@ def test_recovers_planted_person_client_fit(planted):
         assert a["ci_low"] < 0 < a["ci_high"]  # assertive touches do nothing here
         assert c["ci_low"] > 0 and c["outcome_per_touch"] > a["outcome_per_touch"]
     assert fit.loc[("assertive", "Relationship-led"), "outcome_per_touch"] > 0
+
+
+def test_personas_refused_in_words_when_every_client_looks_the_same():
+    """The Olist funnel's digital table holds one landing per lead: within the window a client has one
+    page view or none. fit_personas used to crash in the silhouette when every client looked the same;
+    now the reason is given in words, and two profiles are not called personas either."""
+    f = pd.DataFrame({"client_id": [f"c{i}" for i in range(50)], "logins": 0.0, "page_views": 0.0, "event_burst": 1.0})
+    why = ctx.persona_problem(f)
+    assert why and "same digital profile" in why and "50 clients" in why
+    with pytest.raises(ValueError, match="no personas: every client has the same digital profile"):
+        ctx.fit_personas(f)
+    # two profiles (one landing page view or none): a single fact, not personas
+    two = f.assign(page_views=[0.08] * 20 + [0.0] * 30)
+    assert "only 2 different digital profiles" in ctx.persona_problem(two)
+    # three profiles: k is capped at 3 instead of asking k-means for groups that cannot exist
+    three = f.assign(page_views=[0.08] * 20 + [0.0] * 20 + [0.5] * 10)
+    assert ctx.persona_problem(three) is None
+    fit = ctx.fit_personas(three, k_values=range(2, 8), random_state=0)
+    assert fit.scores["k"].tolist() == [2, 3] and fit.k == 3 and sorted(fit.centroids["clients"]) == [10, 20, 20]
+    assert "at least 3" in ctx.persona_problem(f.head(2))

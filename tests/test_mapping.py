@@ -257,3 +257,21 @@ def test_join_brings_columns_from_a_second_file(tmp_path):
     with pytest.raises(ValueError, match="key 'join.src'"):
         parse_mapping({"tables": {"revenue": {"from": "items.csv", "select": {"client_id": "x"},
                                               "join": {"src": {"from": "orders.csv", "on": "TRUE"}}}}})
+
+
+def test_chained_joins_reach_a_key_two_files_away(tmp_path):
+    """Olist's layout: an item reaches its customer through the order (the second join's `on`
+    names the first join's alias); an exclude rule may test a joined column."""
+    _write(tmp_path / "items.csv", "order_id,price\nA,10\nA,5\nB,7\nC,1\n")
+    _write(tmp_path / "orders.csv", "order_id,customer_id,status\nA,c1,ok\nB,c2,ok\nC,c3,canceled\n")
+    _write(tmp_path / "customers.csv", "customer_id,person\nc1,P1\nc2,P1\nc3,P2\n")
+    m = parse_mapping({"tables": {"revenue": {
+        "from": "items.csv",
+        "join": {"orders": {"from": "orders.csv", "on": "orders.order_id = src.order_id"},
+                 "customers": {"from": "customers.csv", "on": "customers.customer_id = orders.customer_id"}},
+        "exclude": {"cancelled": {"when": "orders.status = 'canceled'", "reason": "cancelled order"}},
+        "select": {"client_id": "person", "amount": "CAST(price AS DOUBLE)", "date": "'2024-01-01'",
+                   "transaction_id": "src.order_id"}}}})
+    out = apply_mapping(m, tmp_path)["revenue"]
+    assert out[["client_id", "transaction_id"]].values.tolist() == [["P1", "A"], ["P1", "A"], ["P1", "B"]]
+    assert m.report[["rule", "rows"]].values.tolist() == [["cancelled", 1]]

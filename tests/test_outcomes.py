@@ -431,3 +431,40 @@ def test_inputs_are_not_mutated(small_book):
     oc.revenue_by(rev, AS_OF, ["category", "region"], "Q", products, clients)
     oc.segment_features(rev, AS_OF, products)
     pd.testing.assert_frame_equal(rev, before)
+
+
+def test_segment_features_leave_out_trend_without_a_year_before():
+    """Online Retail starts inside the last twelve months: with no prior year, every client would be
+    'growing' from nothing, so the trend is left out rather than made up."""
+    rev = _rev([("2026-03-01", "a", 100), ("2026-06-01", "b", 50), ("2026-07-01", "a", 20)])
+    assert "trend" not in oc.segment_features(rev, AS_OF).columns
+    older = pd.concat([rev, _rev([("2025-06-01", "b", 10)])], ignore_index=True)
+    assert "trend" in oc.segment_features(older, AS_OF).columns
+
+
+def test_one_time_buyers_are_not_named_frequent():
+    """A random sample of Olist orders: nearly every client bought on one day. A centroid a hair off
+    one purchase (floating point) used to rank above or below the tied majority and read 'Frequent'
+    or 'Rare'; frequency now gets no word when one value fills its middle third, and spend still
+    separates the segments."""
+    n = 300
+    f = pd.DataFrame({"client_id": [f"c{i:03d}" for i in range(n)],
+                      "frequency": [1] * n,
+                      "monetary": np.r_[np.full(n // 2, 40.0), np.full(n - n // 2, 400.0)]
+                      * np.random.default_rng(3).lognormal(0, 0.1, n)})
+    res = oc.behavioural_segments(f, k_range=[2], random_state=0)
+    names = set(res.labels)
+    assert not any(w in name for name in names for w in ("Frequent", "Occasional", "Rare")), names
+    assert names == {"High-spend", "Low-spend"}
+
+
+def test_cross_holding_plot_keeps_the_most_held_items():
+    """Olist has 67 product categories: the heatmap shows the 20 held by the most clients."""
+    # item p<k> is held by clients c0 .. c(39-k): p00 by 40 clients, p39 by 1
+    rows = [("2026-06-01", f"c{i}", 1.0, f"p{k:02d}") for k in range(40) for i in range(40 - k)]
+    rev = _rev(rows, columns=("date", "client_id", "amount", "product_id"))
+    matrix = oc.cross_holding(rev, AS_OF, level="product")
+    assert len(matrix) == 40 and matrix.attrs["holders"]["p00"] == 40
+    ax = oc.plot_cross_holding(matrix).axes[0]
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    assert shown == [f"p{k:02d}" for k in range(20)] and "the 20 most held of 40" in ax.get_title()

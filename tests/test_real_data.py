@@ -68,8 +68,8 @@ def test_makefile_real_runs_every_mapping_on_its_folder():
     import re
 
     text = (paths.ROOT / "Makefile.real").read_text()
-    names = re.search(r"^REAL \?= (.+)$", text, re.M).group(1).split()
-    dirs = dict(re.findall(r"^REAL_DIR_(\w+) := (\S+)$", text, re.M))
+    names = re.search(r"^REAL \?= (.+)$", text, re.MULTILINE).group(1).split()
+    dirs = dict(re.findall(r"^REAL_DIR_(\w+) := (\S+)$", text, re.MULTILINE))
     assert sorted(names) == sorted(SOURCES) and dirs == SOURCES
 
 
@@ -92,7 +92,7 @@ PUBLISHED_ROWS = {
     "bank_marketing": {"clients": 41_188, "activities": 41_188, "revenue": 4_640, "market_events": 26},
     "olist_marketing_funnel": {"clients": 8_000, "digital": 8_000, "revenue": 842, "people": 22,
                                "third_party": 842},
-    "olist_ecommerce": {"clients": 4_000, "surveys": 3_986, "products": 3_132},
+    "olist_ecommerce": {"clients": 3_998, "surveys": 3_986, "products": 3_132},  # 3,998 customer_unique_id
 }
 
 
@@ -224,10 +224,58 @@ def test_olist_funnel_blank_origins_become_unknown():
     assert set(t["revenue"]["client_id"]) <= set(t["clients"]["client_id"])
 
 
-def test_olist_orders_are_one_order_clients():
-    rev = load("olist_ecommerce")["revenue"]
-    per_client = rev.groupby("client_id")["date"].nunique()
-    assert (per_client == 1).mean() > 0.99  # a random order sample: repeat purchases are next to none
+@pytest.fixture(scope="module")
+def olist_raw():
+    """The sample's items, orders, customers and reviews joined with pandas (independently of the mapping)."""
+    folder = _data("olist_ecommerce")
+
+    def read(name):
+        return pd.read_csv(folder / f"olist_{name}_dataset.csv", dtype=str)
+
+    orders = read("orders").merge(read("customers"), on="customer_id", how="left", validate="one_to_one")
+    items = read("order_items").merge(orders, on="order_id", how="left", validate="many_to_one")
+    reviews = read("order_reviews").merge(orders, on="order_id", how="left", validate="many_to_one")
+    return {"orders": orders, "items": items, "reviews": reviews}
+
+
+def test_olist_clients_are_customers_reached_through_two_joins(olist_raw):
+    t = load("olist_ecommerce")
+    orders, items, reviews = olist_raw["orders"], olist_raw["items"], olist_raw["reviews"]
+    # clients: one per customer_unique_id, region = the customer's state, onboarded on the first order
+    clients = t["clients"].set_index("client_id").sort_index()
+    state = orders.groupby("customer_unique_id")["customer_state"].first()
+    assert len(clients) == len(state) == 3_998
+    assert clients["region"].to_dict() == state.to_dict()
+    first = pd.to_datetime(orders["order_purchase_timestamp"]).dt.normalize().groupby(orders["customer_unique_id"]).min()
+    assert (clients["onboarded_on"] == first).all()
+    # revenue: items of orders not cancelled, credited to the customer, dated on the purchase day
+    cancelled = items["order_status"] == "canceled"
+    assert report_rows(t, "revenue", "cancelled_order") == int(cancelled.sum()) == 22
+    kept = items[~cancelled]
+    rev = t["revenue"]
+    assert len(rev) == len(kept) == 4_497
+    want = (kept["price"].astype(float) + kept["freight_value"].astype(float)).groupby(kept["customer_unique_id"]).sum()
+    got = rev.groupby("client_id")["amount"].sum()
+    assert got.index.tolist() == want.index.tolist() and np.allclose(got.to_numpy(), want.to_numpy())
+    date = rev.set_index("transaction_id")["date"].loc[(kept["order_id"] + "-" + kept["order_item_id"]).to_numpy()]
+    assert (date.to_numpy() == pd.to_datetime(kept["order_purchase_timestamp"]).dt.normalize().to_numpy()).all()
+    assert rev["transaction_id"].tolist() == (kept["order_id"] + "-" + kept["order_item_id"]).tolist()  # file order
+    assert (rev.groupby("client_id")["region"].first() == state.loc[got.index]).all()
+    # surveys: every review reaches its customer
+    assert Counter(t["surveys"]["client_id"]) == Counter(reviews["customer_unique_id"])
+    assert set(t["products"]["category"]) >= {"bed_bath_table", "health_beauty", "unknown"}  # English names
+
+
+def test_olist_one_order_customers_are_the_data(olist_raw):
+    """A random order sample: 2 of 3,998 customers ordered twice; both orders go to the one client."""
+    orders = olist_raw["orders"]
+    repeat = orders.groupby("customer_unique_id")["order_id"].nunique()
+    assert (repeat > 1).sum() == 2
+    t = load("olist_ecommerce")
+    rev = t["revenue"]
+    orders_per_client = rev["transaction_id"].str.split("-").str[0].groupby(rev["client_id"]).nunique()
+    assert set(orders_per_client[orders_per_client > 1].index) <= set(repeat[repeat > 1].index)
+    assert report_rows(t, "clients", "derive.onboarded_on") == 2
 
 
 # --------------------------------------------------------------------------- the worked example
@@ -251,6 +299,22 @@ def test_crm_example_maps_as_the_doc_says():
     assert t["third_party"].set_index("client_id").loc["001C", "annual_revenue"] == 1.1e9
 
 
+def test_readme_example_is_the_mapping_file():
+    """The README's CRM excerpt is the real crm_export.yaml (revenue and activities), not a paraphrase."""
+    import re
+
+    import yaml
+
+    text = (paths.ROOT / "README.md").read_text()
+    section = text[text.index("## Bring your own data"):text.index("## What a run writes")]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1)
+    shown = mapping.parse_mapping(yaml.safe_load(block)).tables
+    real = mapping.load_mapping(EXAMPLES / "crm_export.yaml").tables
+    assert set(shown) == {"revenue", "activities"} and all(shown[t] == real[t] for t in shown)
+    for doc in ("docs/bring-your-own-data.md", "docs/mapping.md", "docs/real-data.md"):
+        assert f"]({doc})" in section
+
+
 def test_mapping_files_parse_without_the_data():
     for path in [*MAPPINGS.glob("*.yaml"), EXAMPLES / "crm_export.yaml"]:
         m = mapping.load_mapping(path)
@@ -259,28 +323,92 @@ def test_mapping_files_parse_without_the_data():
 
 # --------------------------------------------------------------------------- end to end
 
-def _run(name: str, out: Path) -> Path:
+def real_params(name: str) -> dict:
+    """The notebook parameters `make real` gives a dataset (REAL_PARAMS_<name> in Makefile.real)."""
+    import re
+    import shlex
+
+    from clientstrategy.cli import parse_param
+
+    text = (paths.ROOT / "Makefile.real").read_text().replace("\\\n", " ")
+    found = re.search(rf"^REAL_PARAMS_{name} := (.+)$", text, re.MULTILINE)
+    words = shlex.split(found.group(1)) if found else []
+    assert words[::2] == ["--param"] * (len(words) // 2)
+    return dict(parse_param(w) for w in words[1::2])
+
+
+def test_makefile_real_parameters_are_declared_by_the_notebooks():
+    from clientstrategy.runner import check_parameters, declared_parameters, notebook_list
+
+    declared = {k for nb in notebook_list(paths.NOTEBOOKS) for k in declared_parameters(nb)}
+    params = real_params("olist_ecommerce")
+    assert params["comment_language"] == "portuguese" and "5 -> 10" in params["score_note"]
+    for name in SOURCES:
+        check_parameters(real_params(name), declared)
+
+
+def _run(name: str, out: Path, **kw) -> Path:
+    """One dataset through the runner as `make real` runs it (its mapping and REAL_PARAMS)."""
     from clientstrategy.runner import RunConfig, run
 
-    return run(RunConfig(data=str(_data(name)), mapping=str(MAPPINGS / f"{name}.yaml"), out=out, progress=False))
+    return run(RunConfig(data=str(_data(name)), mapping=str(MAPPINGS / f"{name}.yaml"), out=out, progress=False,
+                         params=real_params(name), **kw))
+
+
+def _published(published: Path) -> tuple[dict, pd.DataFrame]:
+    """metrics.json and the client profile of a run, after checking every page was written."""
+    names = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(p.stem for p in (published / "leadership").glob("*.html")) == names
+    assert (published / "index.html").is_file()
+    art = published / "artifacts"
+    return json.loads((art / "metrics.json").read_text()), pd.read_parquet(art / "client_profile.parquet")
 
 
 @pytest.mark.slow
 def test_online_retail_end_to_end(tmp_path):
+    """The whole file (541,909 lines) through every notebook, as `make real` runs it (about 45 s alone)."""
     published = _run("online_retail", tmp_path)
     assert published.name == "2011Q3"  # data end 2011-12-09: the latest complete quarter ends 2011-09-30
-    art = published / "artifacts"
-    profile = pd.read_parquet(art / "client_profile.parquet")
+    metrics, profile = _published(published)
     assert profile["client_id"].is_unique and len(profile) == 4_372
-    rep = pd.read_csv(art / "mapping_report.csv")
+    rep = pd.read_csv(published / "artifacts" / "mapping_report.csv")
     assert int(rep.loc[(rep["table"] == "revenue") & (rep["rule"] == "no_customer_id"), "rows"].iloc[0]) == 135_080
-    assert (published / "index.html").is_file()
-    json.loads((art / "metrics.json").read_text())
+    assert metrics["data_health"]["tables"]["revenue"] == 404_953
+    assert metrics["data_health"]["suspicious"]["revenue.negative_amount"] > 8_000  # cancellations kept as credits
+    # the purchase model is fitted and back-tested on the 26 weeks before 2011-09-30
+    assert {"r", "alpha", "a", "b"} <= set(metrics["purchase_model"]) and metrics["backtest"]["holdout_weeks"] == 26
+    assert 0.5 < metrics["outcomes"]["top_20pct_share"] < 0.9
+    # the data start inside the last twelve months: no prior year, so no segment is called "growing"
+    assert metrics["outcomes"]["revenue_prior_ltm"] == 0
+    assert not profile["segment"].dropna().str.contains("growing|declining").any()
+    assert "detractors (needs surveys)" in metrics["execution"]["signals_skipped"]
 
 
 @pytest.mark.slow
 def test_olist_end_to_end(tmp_path):
+    """The 4,000-order sample with clients = customer_unique_id, reviews in Portuguese (about 40 s alone)."""
     published = _run("olist_ecommerce", tmp_path)
-    profile = pd.read_parquet(published / "artifacts" / "client_profile.parquet")
-    assert len(profile) == 4_000
-    assert (published / "index.html").is_file()
+    assert published.name == "2018Q2"  # purchases up to 2018-08-29
+    metrics, profile = _published(published)
+    assert len(profile) == 3_998 and profile["client_id"].is_unique
+    assert metrics["run"]["parameters"]["comment_language"] == "portuguese"
+    # one-order customers: the purchase model refuses, and says why
+    assert metrics["purchase_model"]["fitted"] is False and "bought more than once" in metrics["purchase_model"]["reason"]
+    assert not profile["segment"].dropna().str.contains("Frequent|Occasional|Rare").any()
+    # reviews -> NPS: 56% fives (promoters) and 15% ones-and-twos among the answers up to 2018-06-30
+    assert 20 < metrics["voice"]["nps"] < 45 and metrics["voice"]["responses"] > 3_000
+    assert {"de", "o", "a", "que", "e"}.isdisjoint({w for t in metrics["voice"]["themes"] for w in t["name"].split(", ")})
+    assert (published / "artifacts" / "themes.csv").is_file()
+
+
+@pytest.mark.slow
+def test_crm_example_end_to_end(tmp_path):
+    """The worked example of README and docs/bring-your-own-data.md runs through every notebook."""
+    from clientstrategy.runner import RunConfig, run
+
+    published = run(RunConfig(data=str(EXAMPLES), mapping=str(EXAMPLES / "crm_export.yaml"), out=tmp_path,
+                              progress=False))
+    assert published.name == "2025Q4"  # the last opportunity closes in January 2026
+    metrics, profile = _published(published)
+    assert sorted(profile["client_id"]) == ["001A", "001B", "001C", "001D", "001E", "001F"]
+    assert metrics["data_health"]["tables"]["revenue"] == 12

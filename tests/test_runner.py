@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import time
 
 import pandas as pd
@@ -130,7 +129,7 @@ def _hold_run(nbdir, data, out, q):
     try:
         runner.run(_cfg(nbdir, data, out, as_of="2025-06-30"))
         q.put("ok")
-    except Exception as exc:  # reported to the parent
+    except Exception as exc:  # noqa: BLE001 (reported to the parent)
         q.put(f"{type(exc).__name__}: {exc}")
 
 
@@ -184,7 +183,7 @@ BAD_INPUTS = {
     "id that references nothing": ({"revenue.csv": "date,client_id,amount\n2025-01-01,A,1\n2025-01-02,GHOST,1\n",
                                     "clients.csv": "client_id\nA\n"}, ["revenue", "client_id", "GHOST"]),
     "empty table": ({"revenue.csv": "date,client_id,amount\n"}, ["revenue", "empty"]),
-    "undecodable file": ({"revenue.csv": "date,client_id,amount\n2025-01-01,A,1\n".encode() + b"2025-01-02,\xff\xfeA,1\n"},
+    "undecodable file": ({"revenue.csv": b"date,client_id,amount\n2025-01-01,A,1\n" + b"2025-01-02,\xff\xfeA,1\n"},
                          ["revenue"]),
     "NPS outside 0..10": ({"revenue.csv": "date,client_id,amount\n2025-01-01,A,1\n",
                            "surveys.csv": "date,client_id,nps\n2025-01-01,A,11\n"}, ["surveys", "nps", "11"]),

@@ -352,7 +352,11 @@ def test_notebook_04_runs_on_olist_reviews(tmp_path):
     raw = pd.read_csv(OLIST / "olist_order_reviews_dataset.csv", dtype=str)
     raw = raw.loc[pd.to_datetime(raw["review_answer_timestamp"]).dt.normalize() <= pd.Timestamp("2018-06-30")]
     cn = pd.read_parquet(art / "client_nps.parquet")
-    assert len(cn) == raw["order_id"].nunique()  # AS_OF defaults to 2018-06-30, the last complete quarter
+    # a client is the customer (customer_unique_id), reached through orders and customers
+    orders = pd.read_csv(OLIST / "olist_orders_dataset.csv", dtype=str).merge(
+        pd.read_csv(OLIST / "olist_customers_dataset.csv", dtype=str), on="customer_id")
+    customers = raw.merge(orders, on="order_id", how="left", validate="many_to_one")["customer_unique_id"]
+    assert len(cn) == customers.nunique() == 3_360  # AS_OF defaults to 2018-06-30, the last complete quarter
     prof = pd.read_parquet(art / "client_profile.parquet").set_index("client_id")
     assert (prof.loc[cn["client_id"], "nps_last"].to_numpy() == cn["nps"].to_numpy()).all()
     metrics = json.loads((art / "_metrics" / "04_voice.json").read_text())["voice"]

@@ -731,8 +731,10 @@ def _fe_resid_sse(v: np.ndarray, mask: np.ndarray) -> float:
 
 
 def _split_key(keys, names):
+    """Key columns from "type/outcome" keys, typed as text even when there are no keys (an empty
+    float column would not merge with the text columns of another result)."""
     parts = [k.split("/") for k in keys]
-    return {n: [p[i] if i < len(p) else _UNKNOWN for p in parts] for i, n in enumerate(names)}
+    return {n: pd.Series([p[i] if i < len(p) else _UNKNOWN for p in parts], dtype="str") for i, n in enumerate(names)}
 
 
 def _segment_map(segments) -> pd.Series | None:
@@ -857,7 +859,8 @@ def naive_correlation(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, ke
     -------
     DataFrame
         ``activity_type``, ``outcome``, ``naive_corr`` (Pearson across clients with revenue in the
-        window, untouched clients counted as zero), ``clients``, ``touches``.
+        window, untouched clients counted as zero), ``clients``, ``touches``. Kinds whose count or
+        whose clients' revenue does not vary have no correlation and are left out.
 
     Examples
     --------
@@ -885,6 +888,9 @@ def naive_correlation(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, ke
     out["naive_corr"] = corr.to_numpy()
     out["clients"] = len(rev)
     out["touches"] = counts.sum().to_numpy().astype("int64")
+    # a kind whose count (or revenue) is the same for every client has no correlation: left out
+    # (Bank Marketing: one call per client), rather than shown as "nan"
+    out = out.loc[out["naive_corr"].notna()]
     return out.sort_values("naive_corr", ascending=False, kind="mergesort").reset_index(drop=True)
 
 

@@ -77,6 +77,9 @@ def _validate(args) -> int:
     except validate.DataValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except (FileNotFoundError, ValueError) as exc:  # no such source, unreachable database, bad mapping
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print("The input passed validation: " + ", ".join(f"{k} ({len(v):,} rows)" for k, v in dict(loaded).items()))
     return 0
 

@@ -36,15 +36,15 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 __all__ = [
-    "WEEKS_PER_YEAR",
     "MIN_REPEAT_BUYERS",
-    "fit_readiness",
+    "WEEKS_PER_YEAR",
     "BetaGeoModel",
     "GammaGammaModel",
     "backtest",
     "calibration_by_frequency",
     "cumulative_purchases",
     "customer_value",
+    "fit_readiness",
     "plot_conditional",
     "plot_reliability",
     "plot_tracking",

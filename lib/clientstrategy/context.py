@@ -25,6 +25,7 @@ __all__ = [
     "market_responsiveness",
     "persona_features",
     "persona_fit",
+    "persona_problem",
     "plot_persona_fit",
     "plot_personas",
     "plot_responsiveness",
@@ -449,6 +450,39 @@ def _name(z: pd.Series) -> str:
     return "Mixed"
 
 
+def persona_problem(features: pd.DataFrame) -> str | None:
+    """Why no personas can be formed from ``features``, in plain words; None when they can.
+
+    Real digital data can be too thin to cluster: the Olist marketing funnel holds one landing-page
+    visit per lead, so within the window every client is either "one page view" or "nothing".
+    Personas need at least three clients and at least three different feature profiles: with one,
+    k-means returns a single group and the silhouette that picks k is undefined; with two, the
+    "personas" are just the two profiles (silhouette 1), a single fact rather than a behaviour.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"client_id": ["a", "b", "c", "d"], "logins": [0.0, 0.0, 0.0, 0.0]})
+    >>> persona_problem(f)
+    'every client has the same digital profile over the window (4 clients), so there is nothing to tell personas apart by'
+    >>> persona_problem(f.assign(logins=[0.0, 1.0, 0.0, 1.0]))
+    'the 4 clients show only 2 different digital profiles over the window, a single fact (e.g. visited or not) rather than behaviours to group'
+    >>> persona_problem(f.assign(logins=[0.0, 1.0, 2.0, 1.0])) is None
+    True
+    """
+    _check(features, ["client_id"], "persona features")
+    cols = [c for c in features.columns if c != "client_id"]
+    if len(features) < 3:
+        return f"only {len(features)} client(s) have digital features; personas need at least 3"
+    profiles = len(features[cols].astype("float64").fillna(0.0).round(12).drop_duplicates()) if cols else 1
+    if profiles < 2:
+        return (f"every client has the same digital profile over the window ({len(features):,} clients), "
+                "so there is nothing to tell personas apart by")
+    if profiles < 3:
+        return (f"the {len(features):,} clients show only 2 different digital profiles over the window, a single fact "
+                "(e.g. visited or not) rather than behaviours to group")
+    return None
+
+
 def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2, 8), random_state: int = 0,
                  n_init: int = 10) -> PersonaFit:
     """Behavioural personas: k-means on standardised features, k chosen by the silhouette score.
@@ -494,10 +528,15 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
             X[c] = np.log1p(X[c].clip(lower=0))
     X = X.fillna(0.0)
     keep = [c for c in cols if X[c].std() > 0]
+    problem = persona_problem(features)
+    if problem:
+        raise ValueError(f"no personas: {problem} (see persona_problem)")
     Z = StandardScaler().fit_transform(X[keep].to_numpy())
-    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(features)]
+    # k-means cannot make more groups than there are distinct profiles (nor n - 1 for the silhouette)
+    profiles = len(np.unique(Z.round(12), axis=0))
+    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(features) and kk <= profiles]
     if not candidates:
-        raise ValueError("column 'client_id': too few clients to form personas")
+        raise ValueError(f"column 'client_id': too few clients or distinct profiles ({profiles}) to form personas")
     rows, models = [], {}
     sample = min(len(Z), 3000)
     for kk in candidates:

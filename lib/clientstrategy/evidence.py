@@ -8,8 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["migration_sentences", "value_sentences", "plot_p_alive", "backtest_sentences",
-           "backtest_headline", "MEASURES"]
+__all__ = [
+    "MEASURES",
+    "backtest_headline",
+    "backtest_sentences",
+    "migration_sentences",
+    "plot_p_alive",
+    "value_sentences",
+]
 
 #: Back-test measures: name -> (plain words, True when higher is better).
 MEASURES = {
@@ -39,8 +45,8 @@ def migration_sentences(migration: pd.DataFrame) -> list[str]:
     stay = core[core["to_tier"] == core["from_tier"]]["clients"].sum()
     new = m[m["from_tier"] == "New"]["clients"].sum()
     lost = m[m["to_tier"] == "Lost"]["clients"].sum()
-    out = [f"Over the year, {int(up):,} clients moved up a tier or more, {int(down):,} moved down and "
-           f"{int(stay):,} stayed where they were."]
+    out = [(f"Over the year, {int(up):,} clients moved up a tier or more, {int(down):,} moved down and "
+            f"{int(stay):,} stayed where they were.")]
     if new or lost:
         out.append(f"{int(new):,} clients bought for the first time in the last twelve months and "
                    f"{int(lost):,} who bought the year before did not buy at all.")
@@ -62,7 +68,7 @@ def value_sentences(value: pd.DataFrame, client_rev: pd.DataFrame, level: float 
                    f"{level:.0%} is wide, so read client values as orders of magnitude, not points.")
     top = value.sort_values("clv", ascending=False)
     share = top["clv"].head(max(1, len(top) // 10)).sum() / total if total > 0 else np.nan
-    if share == share:
+    if pd.notna(share):
         out.append(f"The top tenth of clients by lifetime value hold {share:.0%} of it.")
     return out
 
@@ -87,9 +93,11 @@ def _money(x: float) -> str:
     return ("-" if x < 0 else "") + s
 
 
-def _compare(model: dict, baselines: dict) -> tuple[list, list]:
-    """Measures where the model beats every baseline that reports it, and where some baseline wins."""
-    wins, losses = [], []
+def _compare(model: dict, baselines: dict) -> tuple[list, list, list]:
+    """Measures where the model beats every baseline that reports it, where some baseline wins, and
+    where the best baseline only ties it (e.g. Maven CRM: every account buys in the held-out weeks,
+    so the model and 'same rate as before' both score a Brier of 0; a tie is not a win)."""
+    wins, losses, ties = [], [], []
     for key, (words, higher) in MEASURES.items():
         m = model.get(key)
         if m is None:
@@ -97,9 +105,10 @@ def _compare(model: dict, baselines: dict) -> tuple[list, list]:
         rivals = {name: b.get(key) for name, b in baselines.items() if isinstance(b, dict) and b.get(key) is not None}
         if not rivals:
             continue
-        better = [n for n, v in rivals.items() if (v > m if higher else v < m)]
-        (losses if better else wins).append((words, m, rivals, better))
-    return wins, losses
+        better = [n for n, v in rivals.items() if (v > m if higher else v < m) and not np.isclose(v, m, rtol=1e-6, atol=1e-9)]
+        level = [n for n, v in rivals.items() if np.isclose(v, m, rtol=1e-6, atol=1e-9)]
+        (losses if better else ties if level else wins).append((words, m, rivals, better or level))
+    return wins, losses, ties
 
 
 def backtest_sentences(bt: dict) -> list[str]:
@@ -119,10 +128,14 @@ def backtest_sentences(bt: dict) -> list[str]:
         out.append(f"The {lvl:.0%} prediction intervals held {cov:.0%} of clients' actual purchases"
                    + (" (purchases are whole numbers, so intervals include their end points and cover a little more)."
                       if cov > lvl else "."))
-    wins, losses = _compare(model, bt.get("baselines", {}))
+    wins, losses, ties = _compare(model, bt.get("baselines", {}))
     names = {"same_rate": "'same rate as before'", "nothing_happens": "'nothing happens'", "recency_rank": "'recency rank'"}
     if wins:
         out.append("The model beat every simple rule on " + "; ".join(f"{w} ({m:.3g})" for w, m, _, _ in wins) + ".")
+    if ties:
+        out.append("It only tied a simple rule on " + "; ".join(
+            f"{w} ({m:.3g}, as does {', '.join(names.get(b, b) for b in level)})" for w, m, _, level in ties)
+            + ": on these the held-out weeks cannot tell the model from the rule.")
     for words, m, rivals, better in losses:
         who = ", ".join(f"{names.get(b, b)} ({rivals[b]:.3g})" for b in better)
         out.append(f"It did **not** win on {words}: the model scored {m:.3g}, beaten by {who}. "
@@ -143,11 +156,13 @@ def backtest_headline(bt: dict) -> str:
     """One sentence for the executive summary."""
     tot = bt.get("totals", {})
     ap, pp = tot.get("actual_purchases"), tot.get("predicted_purchases")
-    wins, losses = _compare(bt.get("model", {}), bt.get("baselines", {}))
+    wins, losses, ties = _compare(bt.get("model", {}), bt.get("baselines", {}))
     s = f"Back-test over {bt.get('holdout_weeks')} weeks: "
     if ap and pp is not None:
         s += f"predicted {pp:,.0f} purchases against {ap:,.0f} actual ({pp / ap - 1:+.0%}); "
-    s += f"the model beat the simple rules on {len(wins)} of {len(wins) + len(losses)} measures"
+    s += f"the model beat the simple rules on {len(wins)} of {len(wins) + len(losses) + len(ties)} measures"
     if losses:
         s += " (not on " + ", ".join(w for w, *_ in losses) + ")"
+    if ties:
+        s += ("; it tied them on " if losses else " (it tied them on ") + ", ".join(w for w, *_ in ties) + ("" if losses else ")")
     return s + "."

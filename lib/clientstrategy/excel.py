@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["write_plan_workbook", "safe_text"]
+__all__ = ["safe_text", "write_plan_workbook"]
 
 _MONEY = "#,##0"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_completeness", "sentences", "bias_cautions"]
+__all__ = ["bias_cautions", "plot_completeness", "sentences"]
 
 
 def plot_completeness(completeness: pd.DataFrame, max_columns: int = 40):
@@ -78,9 +78,14 @@ def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
         both = both[both["revenue"] > 0]
         if len(both) > 10:
             rho = both["touches"].rank().corr(both["revenue"].rank())
-            out.append(f"Touches follow client size: the rank correlation between a client's touches and its "
-                       f"revenue is {rho:.2f}. A naive comparison would credit touches with what size explains; "
-                       "step 02 estimates effects within each client instead.")
+            if pd.notna(rho):
+                out.append(f"Touches follow client size: the rank correlation between a client's touches and its "
+                           f"revenue is {rho:.2f}. A naive comparison would credit touches with what size explains; "
+                           "step 02 estimates effects within each client instead.")
+            else:  # touches or revenue the same for every client (Bank Marketing: one call and one deposit each)
+                what = "touches" if both["touches"].nunique() <= 1 else "revenue"
+                out.append(f"Every client with revenue has the same {what} ({both[what].iloc[0]:g}), so whether touches "
+                           "follow client size cannot be read from this data.")
     inv, srv = tables.get("survey_invites"), tables.get("surveys")
     if inv is not None and srv is not None and len(inv) and len(srv):
         rate = srv["client_id"].nunique() / max(inv["client_id"].nunique(), 1)

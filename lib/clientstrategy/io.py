@@ -404,9 +404,36 @@ def _table_of_file(path: Path) -> tuple[str, str] | None:
 
 
 def _hide_password(url: str) -> str:
+    """A database URL as text with its password replaced by ``***`` (also for an unparseable URL)."""
     import sqlalchemy
 
-    return sqlalchemy.make_url(url).render_as_string(hide_password=True)
+    try:
+        return sqlalchemy.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return re.sub(r"//([^:/@]*):([^@]*)@", r"//\1:***@", str(url))
+
+
+def _database_error(url: str, exc: BaseException) -> ValueError:
+    """A ``ValueError`` naming the database (password hidden) and why it could not be read.
+
+    The driver's own message is kept (``password authentication failed for user ...``,
+    ``database "x" does not exist``, ``No module named 'psycopg'``) without SQLAlchemy's
+    decoration, and the password is masked in it too, should a driver ever echo it.
+    """
+    import sqlalchemy
+
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    reason = " ".join(line.strip() for line in reason.splitlines() if line.strip()
+                      and not line.strip().startswith("(Background on this error"))
+    try:
+        password = sqlalchemy.make_url(url).password
+    except sqlalchemy.exc.ArgumentError:
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    if isinstance(exc, (ImportError, sqlalchemy.exc.NoSuchModuleError)):
+        reason = f"its database driver is not installed ({reason})"
+    return ValueError(f"cannot read the database {_hide_password(url)}: {reason or type(exc).__name__}")
 
 
 def _db_tables(kind: str, where) -> list[str]:
@@ -421,10 +448,15 @@ def _db_tables(kind: str, where) -> list[str]:
     import sqlalchemy
 
     url = f"sqlite:///{where}" if kind == "sqlite" else where
-    engine = sqlalchemy.create_engine(url)
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except (ImportError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        raise _database_error(url, exc) from None
     try:
         insp = sqlalchemy.inspect(engine)
         return sorted(set(insp.get_table_names()) | set(insp.get_view_names()))
+    except sqlalchemy.exc.SQLAlchemyError as exc:  # cannot connect: wrong password, no such database...
+        raise _database_error(url, exc) from None
     finally:
         engine.dispose()
 
@@ -446,8 +478,10 @@ def list_tables(source) -> dict[str, str]:
     Raises
     ------
     ValueError
-        If the source does not exist, or a folder holds one table twice (``clients.csv`` and
-        ``clients.parquet``): which one is meant cannot be guessed.
+        If the source does not exist, a folder holds one table twice (``clients.csv`` and
+        ``clients.parquet``: which one is meant cannot be guessed), or a database cannot be read
+        (wrong password, missing database, driver not installed; the message names the database
+        with its password hidden).
 
     Examples
     --------
@@ -596,7 +630,8 @@ def load_source(source, mapping=None, tables=None) -> LoadedTables:
     Raises
     ------
     ValueError
-        If the source does not exist, ``tables`` names an unknown table, or the mapping is invalid.
+        If the source does not exist, a database cannot be read (the message names it, password
+        hidden), ``tables`` names an unknown table, or the mapping is invalid.
 
     Examples
     --------

@@ -45,6 +45,7 @@ _FILE_OPTIONS = {"file", "format", "sep", "header", "names", "encoding", "skip",
 _FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".dat": "csv", ".gz": "csv",
             ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 _NULL_TEXT = [""]
+_ROW = '"__mapping_row_number"'  # the main source's row number when a table has joins
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,9 @@ def apply_mapping(mapping: Mapping, source) -> dict[str, pd.DataFrame]:
             tm = mapping.tables[name]
             src_view, columns = _source_view(con, name, tm.source, base, kind, where, f"__src_{name}", "", report)
             joined = {}
-            from_sql = f"{_q(src_view)} AS src" if tm.join else _q(src_view)
+            # a hash join does not keep the main source's row order: number its rows and sort by them
+            from_sql = (f"(SELECT *, row_number() OVER () AS {_ROW} FROM {_q(src_view)}) AS src" if tm.join
+                        else _q(src_view))
             for alias, j in tm.join.items():
                 jview, jcols = _source_view(con, name, j["source"], base, kind, where, f"__join_{name}_{alias}",
                                             f"join.{alias}.", report)
@@ -474,6 +477,8 @@ def apply_mapping(mapping: Mapping, source) -> dict[str, pd.DataFrame]:
                 select_sql = ", ".join(f"{_column_sql(e, columns, joined)} AS {_q(k)}" for k, e in tm.select.items())
                 out_cols = list(tm.select)
             query = f"SELECT {select_sql} FROM {from_sql}{where_sql}"
+            if tm.join:
+                query += f" ORDER BY src.{_ROW}"
             if tm.values:
                 missing = [c for c in tm.values if c not in out_cols]
                 if missing:

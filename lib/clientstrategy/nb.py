@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import paths, periods, schema
 
-__all__ = ["Context", "say", "show", "table", "money", "pct", "num", "to_jsonable", "setup_plotting"]
+__all__ = ["Context", "money", "num", "pct", "say", "setup_plotting", "show", "table", "to_jsonable"]
 
 
 def setup_plotting() -> None:
@@ -351,7 +351,7 @@ def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, form
             if pd.api.types.is_datetime64_any_dtype(shown[col]):
                 f = _auto_date
             elif pd.api.types.is_float_dtype(shown[col]) and _is_share(col):
-                f = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}%"  # noqa: E731
+                f = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}%"
             elif pd.api.types.is_float_dtype(shown[col]):
                 f = _auto_float
             elif pd.api.types.is_integer_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):

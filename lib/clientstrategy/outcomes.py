@@ -692,6 +692,7 @@ def cross_holding(revenue: pd.DataFrame, as_of, products: pd.DataFrame | None = 
     DataFrame
         Square matrix: index ``holds`` (A), columns ``also_holds`` (B), value = clients holding
         A and B / clients holding A (diagonal 1), items sorted; items nobody holds are absent.
+        ``attrs["holders"]`` gives the number of clients holding each item.
 
     Examples
     --------
@@ -712,6 +713,7 @@ def cross_holding(revenue: pd.DataFrame, as_of, products: pd.DataFrame | None = 
     items = matrix.columns.astype(str)
     out = pd.DataFrame(co / holders[:, None], index=pd.Index(items, name="holds"),
                        columns=pd.Index(items, name="also_holds"))
+    out.attrs["holders"] = dict(zip(items, holders.astype(int).tolist()))
     return out
 
 
@@ -771,7 +773,9 @@ def segment_features(revenue: pd.DataFrame, as_of, products: pd.DataFrame | None
         to ``as_of``, sorted by ``client_id``: ``recency_days`` (days from the last purchase day
         to ``as_of``), ``frequency`` (purchase days in the last twelve months), ``monetary``
         (net revenue in the last twelve months), ``trend`` (``log((max(ltm,0)+1) /
-        (max(prior,0)+1))`` clipped to +-``TREND_CLIP``) and, with products, ``mix_<category>``:
+        (max(prior,0)+1))`` clipped to +-``TREND_CLIP``; left out when no revenue line is dated
+        before the last twelve months, as when the data start inside them: every client would
+        then read as "growing" from nothing) and, with products, ``mix_<category>``:
         each category's share of the client's positive net revenue by category over all history
         up to ``as_of`` (all history so lapsed clients have a mix too).
 
@@ -800,6 +804,8 @@ def segment_features(revenue: pd.DataFrame, as_of, products: pd.DataFrame | None
         "monetary": cr["revenue_ltm"],
         "trend": np.log((ltm + 1.0) / (prior + 1.0)).clip(-TREND_CLIP, TREND_CLIP),
     }, index=ids)
+    if not (rev["date"] <= ltm_start).any():  # no year before to compare with (e.g. Online Retail)
+        out = out.drop(columns="trend")
     if products is not None and "product_id" in rev.columns:
         _require(products, ("product_id", "category"), "products")
         mix = rev.merge(products[["product_id", "category"]], on="product_id", how="left",
@@ -877,6 +883,14 @@ def _level(p: float, words: tuple[str, str, str]) -> str:
     return words[0] if p < 1 / 3 else (words[1] if p < 2 / 3 else words[2])
 
 
+def _has_thirds(population: np.ndarray) -> bool:
+    """Whether low / mid / high thirds mean anything: False when one value fills the middle third
+    (e.g. frequency when nearly every client bought once, as in a random sample of Olist orders:
+    a centroid a hair above 1 would otherwise read as "Frequent")."""
+    q1, q2 = np.quantile(population, [1 / 3, 2 / 3])
+    return bool(q1 < q2)
+
+
 def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str, str]:
     """(short name, sentence stem, mix phrase) from a centroid in original units."""
     mix_cols = [c for c in centroid.index if str(c).startswith("mix_")]
@@ -890,10 +904,10 @@ def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str
         stem = "Lapsed clients with no purchase in the last twelve months"
         return name, stem, mix_phrase
     freq = spend = trend = None
-    if "frequency" in centroid.index:
+    if "frequency" in centroid.index and _has_thirds(original["frequency"].to_numpy()):
         freq = _level(_percentile(original["frequency"].to_numpy(), centroid["frequency"]),
                       ("Rare", "Occasional", "Frequent"))
-    if "monetary" in centroid.index:
+    if "monetary" in centroid.index and _has_thirds(original["monetary"].to_numpy()):
         spend = _level(_percentile(original["monetary"].to_numpy(), centroid["monetary"]),
                        ("low-spend", "mid-spend", "high-spend"))
     if "trend" in centroid.index:
@@ -934,7 +948,8 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     Names are built from the centroid mapped back to original units: a centroid with a last
     purchase 365+ days ago is "Lapsed"; otherwise frequency and spend are "Rare / Occasional /
     Frequent" and "low / mid / high-spend" by the centroid's percentile among the clustered
-    clients (thirds), and the trend is "growing" (> +0.1 log ratio), "declining" (< -0.1) or
+    clients (thirds; a feature whose middle third is a single value, such as frequency when
+    nearly every client bought once, gets no word), and the trend is "growing" (> +0.1 log ratio), "declining" (< -0.1) or
     "steady"; a centroid with half or more of its revenue in one category is prefixed
     "<category>-focused". Segments are ordered by centroid spend (largest first; "Lapsed" set
     aside last); a repeated name gets " #2", " #3", ... appended.
@@ -1440,13 +1455,17 @@ def plot_migration(migration: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_cross_holding(matrix: pd.DataFrame) -> Figure:
+def plot_cross_holding(matrix: pd.DataFrame, max_items: int = 20) -> Figure:
     """Heatmap of the share of holders of one category who also hold another.
 
     Parameters
     ----------
     matrix : DataFrame
         Output of :func:`cross_holding`.
+    max_items : int, default 20
+        At most this many items are drawn: those held by the most clients (``attrs["holders"]``;
+        without it, those most often co-held). Olist has 67 categories: a 67 x 67 annotated
+        heatmap took half a minute to draw and could not be read.
 
     Returns
     -------
@@ -1461,6 +1480,11 @@ def plot_cross_holding(matrix: pd.DataFrame) -> Figure:
 
     if not isinstance(matrix, pd.DataFrame):
         raise TypeError("matrix must be the DataFrame returned by cross_holding")
+    n_items = len(matrix)
+    if n_items > max_items:
+        held = matrix.attrs.get("holders") or matrix.mean(axis=0).to_dict()
+        keep = sorted(sorted(matrix.index, key=lambda i: (-held.get(i, 0), str(i)))[:max_items], key=str)
+        matrix = matrix.loc[keep, keep]
     values = matrix.astype(float)
     # the diagonal is 100% by definition: blank it so the colours show the off-diagonal contrast
     diagonal = np.zeros(values.shape, dtype=bool)
@@ -1476,5 +1500,6 @@ def plot_cross_holding(matrix: pd.DataFrame) -> Figure:
     ax.tick_params(axis="y", rotation=0)
     ax.set_xlabel("...who also hold")
     ax.set_ylabel("Clients holding")
-    ax.set_title("Cross-holding: who also buys what")
+    ax.set_title("Cross-holding: who also buys what" + (f" (the {len(matrix)} most held of {n_items})"
+                                                          if n_items > len(matrix) else ""))
     return fig

@@ -5,7 +5,7 @@ module where things are.
 """
 from pathlib import Path
 
-__all__ = ["ROOT", "NOTEBOOKS", "DATA", "SAMPLE", "MAPPINGS", "REPORTS", "DEV_ARTIFACTS"]
+__all__ = ["DATA", "DEV_ARTIFACTS", "MAPPINGS", "NOTEBOOKS", "REPORTS", "ROOT", "SAMPLE"]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"

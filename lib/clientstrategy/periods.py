@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["default_as_of", "quarter_label", "parse_as_of", "ltm_window"]
+__all__ = ["default_as_of", "ltm_window", "parse_as_of", "quarter_label"]
 
 
 def default_as_of(dates: pd.Series) -> pd.Timestamp:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-import pandas as pd
+import pandas as pd  # noqa: F401 (the doctests use it)
 
 __all__ = ["code_for", "pseudonymise"]
 

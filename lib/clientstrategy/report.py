@@ -8,6 +8,9 @@ data is escaped (jinja2 autoescape here; ``nb.say``/``nb.table`` in the notebook
 """
 from __future__ import annotations
 
+import html
+import itertools
+import re
 import time
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import pandas as pd
 from markupsafe import Markup
 from nbconvert import HTMLExporter
 
-__all__ = ["leadership_body", "render_run", "quarters_page", "CSS"]
+__all__ = ["CSS", "align_numbers", "leadership_body", "quarters_page", "render_run"]
 
 CSS = """
 :root { --ink:#1f2933; --muted:#5f6b7a; --accent:#1d4e89; --line:#d9dee5; --bg:#f7f9fb; }
@@ -26,7 +29,8 @@ CSS = """
 body { margin:0; font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: var(--ink); background: var(--bg); line-height: 1.5; }
 header.cs-top { background: var(--accent); color: #fff; padding: 0.6rem 1.5rem; }
-header.cs-top a { color: #fff; text-decoration: none; margin-right: 1rem; font-size: 0.92rem; }
+header.cs-top a { color: #fff; text-decoration: none; margin-right: 1rem; font-size: 0.92rem; white-space: nowrap;
+                  display: inline-block; }
 header.cs-top a.current { text-decoration: underline; font-weight: 600; }
 header.cs-top .cs-run { float: right; opacity: 0.85; font-size: 0.9rem; }
 main { max-width: 1100px; margin: 1.5rem auto; background: #fff; padding: 1.5rem 2.5rem 3rem;
@@ -36,9 +40,9 @@ h2 { border-bottom: 1px solid var(--line); padding-bottom: 0.2rem; margin-top: 2
 a { color: var(--accent); }
 img { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
-th, td { border-bottom: 1px solid var(--line); padding: 0.3rem 0.7rem; text-align: right; }
-th { background: #eef2f7; text-align: left; }
-td:first-child, th:first-child { text-align: left; }
+th, td { border-bottom: 1px solid var(--line); padding: 0.3rem 0.7rem; text-align: left; vertical-align: top; }
+th { background: #eef2f7; }
+td.cs-num, th.cs-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 blockquote { border-left: 4px solid #e0a800; margin: 1rem 0; padding: 0.4rem 1rem; background: #fff8e1; }
 .cs-caption { margin-bottom: 0.2rem; } .cs-note { color: var(--muted); font-size: 0.85rem; }
 .cs-summary li { margin-bottom: 0.35rem; }
@@ -89,6 +93,74 @@ def _clean_outputs(outputs: list) -> list:
     return kept
 
 
+_TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.DOTALL | re.IGNORECASE)
+_ROW = re.compile(r"(<tr\b[^>]*>)(.*?)(</tr>)", re.DOTALL | re.IGNORECASE)
+_CELL = re.compile(r"<(td|th)\b([^>]*)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_NUMBER = re.compile(r"^[-+\u2212]?[$\u20ac\u00a3]?\d[\d,]*(?:\.\d+)?\s*(?:%|pp|x|k|m|bn)?$", re.IGNORECASE)
+_NOT_A_VALUE = {"", "n/a", "-", "\u2013", "\u2014", "nan", "none"}
+
+
+def _add_class(attrs: str, cls: str) -> str:
+    m = re.search(r"""\bclass\s*=\s*(["'])(.*?)\1""", attrs, re.DOTALL | re.IGNORECASE)
+    if m is None:
+        return f'{attrs} class="{cls}"'
+    return f"{attrs[:m.start(2)]}{m.group(2)} {cls}{attrs[m.end(2):]}"
+
+
+def _align_table(table: str) -> str:
+    if re.search(r"\b(?:colspan|rowspan)\s*=", table, re.IGNORECASE):  # columns cannot be told apart simply
+        return table
+    rows = [[(c.group(1).lower(), html.unescape(_TAG.sub("", c.group(3))).strip())
+             for c in _CELL.finditer(r.group(2))] for r in _ROW.finditer(table)]
+    numeric = set()
+    for j in range(max((len(r) for r in rows), default=0)):
+        values = [text for r in rows for tag, text in r[j:j + 1] if tag == "td" and text.lower() not in _NOT_A_VALUE]
+        if values and all(_NUMBER.match(v) for v in values):
+            numeric.add(j)
+    if not numeric:
+        return table
+
+    def row(r: re.Match) -> str:
+        column = itertools.count()
+
+        def cell(c: re.Match) -> str:
+            if next(column) not in numeric:
+                return c.group(0)
+            return f"<{c.group(1)}{_add_class(c.group(2), 'cs-num')}>{c.group(3)}</{c.group(1)}>"
+
+        return r.group(1) + _CELL.sub(cell, r.group(2)) + r.group(3)
+
+    return _ROW.sub(row, table)
+
+
+def align_numbers(page_html: str) -> str:
+    """Mark every table column that holds only numbers with ``class="cs-num"`` (right-aligned).
+
+    Text columns (names, segments, reasons) stay left-aligned, which reads better when they wrap;
+    columns of amounts, shares and counts (``1,234``, ``-5.5%``, ``1.8m``) line up on the right.
+    Only attributes are added: cell contents, and so their escaping, are untouched. Tables with
+    merged cells are left as they are.
+
+    Parameters
+    ----------
+    page_html : str
+        HTML holding tables (a notebook body or a whole page).
+
+    Returns
+    -------
+    str
+        The same HTML with ``cs-num`` on the cells of numeric columns.
+
+    Examples
+    --------
+    >>> align_numbers("<table><tr><th>client</th><th>revenue</th></tr>"
+    ...               "<tr><td>&lt;b&gt;A</td><td>1,200</td></tr></table>")
+    '<table><tr><th>client</th><th class="cs-num">revenue</th></tr><tr><td>&lt;b&gt;A</td><td class="cs-num">1,200</td></tr></table>'
+    """
+    return _TABLE.sub(lambda m: _align_table(m.group(0)), page_html)
+
+
 def leadership_body(executed: Path) -> str:
     """HTML body of an executed notebook without code, parameter cells, stderr or widgets."""
     nb = nbformat.read(str(executed), as_version=4)
@@ -107,7 +179,7 @@ def leadership_body(executed: Path) -> str:
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=False)
     body, _ = exporter.from_notebook_node(nb)
-    return body
+    return align_numbers(body)
 
 
 def _page(title, body, quarter, as_of, fingerprint, nav) -> str:
@@ -200,9 +272,9 @@ def index_body(run_dir: Path, pages: list, metrics: dict, tables: dict) -> str:
             start, end = str(d.min().date()) if d.notna().any() else "", str(d.max().date()) if d.notna().any() else ""
         rows.append({"name": name, "rows": f"{len(df):,}", "start": start, "end": end})
     artifacts = sorted(p.name for p in (run_dir / "artifacts").iterdir() if p.is_file())
-    return _INDEX.render(quarter=run["quarter"], as_of=run["as_of"], data=run["data"], mapping=run.get("mapping"),
-                         summary=summary, pages=pages, params=params, fingerprint=run.get("data_fingerprint", ""),
-                         table_rows=rows, artifacts=artifacts)
+    return align_numbers(_INDEX.render(
+        quarter=run["quarter"], as_of=run["as_of"], data=run["data"], mapping=run.get("mapping"), summary=summary,
+        pages=pages, params=params, fingerprint=run.get("data_fingerprint", ""), table_rows=rows, artifacts=artifacts))
 
 
 _QUARTERS = jinja2.Environment(autoescape=True).from_string("""<!DOCTYPE html>

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -30,8 +31,15 @@ from pathlib import Path
 from . import io, paths, periods, validate
 from .nb import to_jsonable
 
-__all__ = ["RunConfig", "RunError", "run", "notebook_list", "declared_parameters", "check_parameters",
-           "VERSIONED_PACKAGES"]
+__all__ = [
+    "VERSIONED_PACKAGES",
+    "RunConfig",
+    "RunError",
+    "check_parameters",
+    "declared_parameters",
+    "notebook_list",
+    "run",
+]
 
 VERSIONED_PACKAGES = ("clientstrategy", "pandas", "numpy", "scipy", "scikit-learn", "seaborn", "matplotlib",
                       "papermill", "nbconvert", "nbclient", "duckdb", "pandera", "pyarrow", "ipywidgets")
@@ -118,7 +126,7 @@ def check_parameters(params: dict, declared: set) -> dict:
 
 def _json_value(v) -> bool:
     if v is None or isinstance(v, (bool, int, float, str)):
-        return not isinstance(v, float) or v == v
+        return not (isinstance(v, float) and math.isnan(v))
     if isinstance(v, list):
         return all(_json_value(x) for x in v)
     if isinstance(v, dict):
@@ -204,7 +212,9 @@ def _load_and_validate(cfg: RunConfig):
     except validate.DataValidationError:
         raise
     except (FileNotFoundError, ValueError) as exc:
-        raise RunError(f"cannot read the input {source}: {exc}", 2) from exc
+        msg = str(exc)  # a database's own error already names it (password hidden)
+        raise RunError(msg if msg.startswith("cannot read the database")
+                       else f"cannot read the input {_display_source(source, cfg)}: {msg}", 2) from exc
     validate.validate(loaded, problems=getattr(loaded, "problems", ()))
     report = getattr(loaded, "mapping_report", None)
     return dict(loaded), report, source
@@ -272,9 +282,7 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
     import papermill
     from tqdm import tqdm
 
-    from . import report
-
-    from . import excel, privacy
+    from . import excel, privacy, report
 
     table_dir = staging / "tables"
     if cfg.pseudonymise:
@@ -355,7 +363,7 @@ def _last_cell(executed: Path) -> str:
         for i, c in enumerate(nb.cells):
             if c.get("metadata", {}).get("papermill", {}).get("status") == "running":
                 return f"cell {i}"
-    except Exception:  # the partial notebook may be unreadable: then we only know the notebook
+    except Exception:  # noqa: BLE001, S110 (the partial notebook may be unreadable: then we only know the notebook)
         pass
     return "cell unknown"
 

@@ -19,8 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "Table", "TABLES", "REQUIRED_TABLES", "PROFILE_COLUMNS", "TIERS", "INTENTS",
-    "ACTIVITY_TYPES", "table_columns",
+    "ACTIVITY_TYPES",
+    "INTENTS",
+    "PROFILE_COLUMNS",
+    "REQUIRED_TABLES",
+    "TABLES",
+    "TIERS",
+    "Table",
+    "table_columns",
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["strip_notebook", "has_outputs", "main"]
+__all__ = ["has_outputs", "main", "strip_notebook"]
 
 
 def has_outputs(path) -> list[int]:

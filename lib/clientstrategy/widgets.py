@@ -14,8 +14,15 @@ import os
 
 import pandas as pd
 
-__all__ = ["client_card", "client_lookup", "portfolio_view", "portfolio_filter", "display_explorer",
-           "is_batch", "FILTER_COLUMNS"]
+__all__ = [
+    "FILTER_COLUMNS",
+    "client_card",
+    "client_lookup",
+    "display_explorer",
+    "is_batch",
+    "portfolio_filter",
+    "portfolio_view",
+]
 
 #: Profile columns the portfolio filter offers, in order.
 FILTER_COLUMNS = ("tier", "segment", "persona", "group", "intent", "service_level")
@@ -94,12 +101,16 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
             rv = rv[rv["date"] <= as_of]
         if len(rv):
             import matplotlib.pyplot as plt
+            from matplotlib.ticker import FuncFormatter
+
+            from .nb import money
 
             q = rv.groupby(rv["date"].dt.to_period("Q"))["amount"].sum()
             fig, ax = plt.subplots(figsize=(6, 2.6))
             ax.bar(q.index.astype(str), q.to_numpy(), color="#1d4e89")
             ax.set_title("Revenue by quarter")
             ax.set_ylabel("Revenue")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: money(v)))  # 1.2m, not a "1e6" offset
             ax.tick_params(axis="x", rotation=60, labelsize=7)
             parts.append(_figure_html(fig))
     if actions is not None and len(actions):
