@@ -54,7 +54,7 @@ params: venv ## list every notebook's parameters
 	$(PY) -m clientstrategy.cli params
 
 test: venv ## run the test suite (unit, planted truth, published results, notebooks end to end)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not heavy"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not heavy" --doctest-modules tests lib/clientstrategy
 
 test-heavy: venv ## long checks kept out of make test
 	$(PY) -m pytest -q -m heavy

@@ -420,3 +420,28 @@ def test_missing_columns_raise_naming_them():
 
 def test_docstring_examples():
     assert doctest.testmod(clv, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+@needs_cdnow
+@pytest.mark.slow
+def test_cdnow_backtest_through_the_runner_and_notebook_01(cdnow, tmp_path):
+    """The paper's 39-week case as a user runs it: make run DATA=<CDNOW> AS_OF=1998-06-30 HOLDOUT_WEEKS=39."""
+    import json
+
+    from clientstrategy import runner
+
+    data = tmp_path / "cdnow"
+    data.mkdir()
+    cdnow[["date", "client_id", "amount"]].to_csv(data / "revenue.csv", index=False)
+    published = runner.run(runner.RunConfig(data=str(data), out=tmp_path / "out", as_of="1998-06-30",
+                                            holdout_weeks=39, notebooks=["00", "01"], progress=False))
+    bt = json.loads((published / "artifacts" / "metrics.json").read_text())["backtest"]
+    assert bt["holdout_weeks"] == 39 and str(bt["calibration_end"]).startswith("1997-09-30")
+    fit = bt["purchase_model"]
+    assert fit["r"] == pytest.approx(PAPER["r"], rel=0.03) and fit["a"] == pytest.approx(PAPER["a"], rel=0.03)
+    assert fit["b"] == pytest.approx(PAPER["b"], rel=0.03)
+    clients = pd.read_csv(published / "artifacts" / "backtest_clients.csv")
+    assert len(clients) == cdnow["client_id"].nunique() == 2357
+    inside = (clients["actual_purchases"] >= clients["purchases_low"]) & (clients["actual_purchases"] <= clients["purchases_high"])
+    assert 0.75 <= inside.mean() <= 0.97  # an 80% interval on counts is conservative, not wild
+    assert clients["actual_purchases"].sum() == 1882  # repeat purchase days in weeks 40-78 (as the paper counts)

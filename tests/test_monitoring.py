@@ -152,3 +152,13 @@ def test_uplift_says_when_counts_are_too_small():
     assert out["verdict"].str.startswith("too few clients to tell").all()
     # purchases: one purchase day per quarter each -> no change anywhere -> no estimate, no crash
     assert out.loc[out["metric"] == "purchases", "uplift"].isna().all()
+
+
+def test_run_as_of_reads_the_recorded_date_not_the_quarter_end(tmp_path):
+    import json
+
+    run = tmp_path / "2026Q2"
+    (run / "artifacts").mkdir(parents=True)
+    (run / "artifacts" / "metrics.json").write_text(json.dumps({"run": {"as_of": "2026-05-15", "quarter": "2026Q2"}}))
+    assert mo.run_as_of(mo.load_run(run), "2026Q2") == pd.Timestamp("2026-05-15")
+    assert mo.run_as_of({}, "2026Q2") == pd.Timestamp("2026-06-30")

@@ -51,6 +51,8 @@ def test_notebook_is_committed_clean_and_well_shaped(path):
 
 
 PAYLOADS = ["<script>alert('x')</script>", "<img src=x onerror=alert(1)>"]
+# markdown payloads: harmless as text, dangerous if a page renders them as a link or an image
+MD_PAYLOADS = ["[click](javascript:alert(1))", "![x](https://evil.example/p.png)"]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,8 @@ def payload_sample(small_sample, tmp_path_factory):
         for col in targets.get(name, []):
             if col in df.columns:
                 idx = df.index[df[col].notna()][:25]
-                df.loc[idx, col] = [PAYLOADS[i % 2] + " " + str(v) for i, v in enumerate(df.loc[idx, col])]
+                every = PAYLOADS + MD_PAYLOADS
+                df.loc[idx, col] = [every[i % len(every)] + " " + str(v) for i, v in enumerate(df.loc[idx, col])]
         if name == "market_events":
             extra = df.iloc[:1].copy()
             extra["topic"] = PAYLOADS[1]
@@ -104,6 +107,9 @@ def test_no_payload_survives_in_any_page(sample_run):
             assert payload not in text, f"{page.name} carries a live payload"
         assert not re.search(r"<img[^>]*onerror", text), f"{page.name} carries a live <img onerror>"
         assert not re.search(r"<script>alert", text), f"{page.name} carries a live <script>"
+        assert not re.search(r"href=[\"']?\s*javascript:", text, re.IGNORECASE), f"{page.name} carries a javascript: link"
+        assert not re.search(r"<img[^>]*evil\.example", text), f"{page.name} loads an image from a data value"
+        assert not re.search(r"(src|href)=[\"']?https?://", text, re.IGNORECASE), f"{page.name} refers to the network"
 
 
 @pytest.mark.slow
@@ -117,9 +123,13 @@ def test_sample_run_has_no_errors_and_every_artifact(sample_run):
     assert list(prof.columns) == list(schema.PROFILE_COLUMNS)
     assert prof["client_id"].is_unique and prof["tier"].dropna().isin(schema.TIERS).all()
     for name, cols in SPEC_ARTIFACT_COLUMNS.items():
-        if (art / name).exists():
-            got = pd.read_csv(art / name)
-            assert [c for c in cols if c not in got.columns] == [], name
+        assert (art / name).exists(), f"SPEC artifact {name} is missing from a full sample run"
+        got = pd.read_csv(art / name)
+        assert len(got) > 0, name
+        assert [c for c in cols if c not in got.columns] == [], name
+    budget = pd.read_csv(art / "budget.csv")
+    assert any("target" in c for c in budget.columns), "budget.csv has no top-down target beside the plan"
+    assert (art / "plan.xlsx").exists()
     m = json.loads((art / "metrics.json").read_text())
     assert {"r", "alpha", "a", "b"} <= set(m["purchase_model"]) and "backtest" in m
     assert list(m).index("purchase_model") < list(m).index("backtest")
@@ -167,19 +177,33 @@ def test_workbook_runs_on_revenue_alone(small_sample, tmp_path):
     prof = pd.read_parquet(published / "artifacts" / "client_profile.parquet")
     assert list(prof.columns) == list(schema.PROFILE_COLUMNS)
     assert prof["persona"].isna().all() and prof["nps_last"].isna().all() and prof["clv"].notna().any()
-    page = (published / "leadership" / "02_activities.html").read_text()
-    assert "This step needs the" in page and "activities" in page
+    for stem, table in (("02_activities", "activities"), ("03_context", "market_events"), ("04_voice", "surveys"),
+                        ("05_third_party", "third_party")):
+        page = (published / "leadership" / f"{stem}.html").read_text()
+        assert ("This step needs the" in page or "has no <code>" in page) and table in page, stem
 
 
 @pytest.mark.slow
 def test_pseudonymised_run_holds_no_names(small_sample, tmp_path):
-    names = pd.read_parquet(Path(small_sample) / "clients.parquet")["client_name"].dropna().tolist()
-    names += pd.read_parquet(Path(small_sample) / "people.parquet")["person_name"].dropna().tolist()
-    published = runner.run(runner.RunConfig(data=str(small_sample), out=tmp_path / "out", progress=False,
-                                            notebooks=["00", "01", "09"], pseudonymise=True))
+    src = tmp_path / "named"
+    shutil.copytree(small_sample, src)
+    names = pd.read_parquet(src / "clients.parquet")["client_name"].dropna().tolist()
+    names += pd.read_parquet(src / "people.parquet")["person_name"].dropna().tolist()
+    # names also reach free text: search queries, comments and activity topics that mention them
+    dig = pd.read_parquet(src / "digital.parquet")
+    q = dig.index[dig["search_query"].notna()][:60]
+    dig.loc[q, "search_query"] = [f"{v} {names[i % len(names)].upper()}" for i, v in enumerate(dig.loc[q, "search_query"])]
+    dig.to_parquet(src / "digital.parquet", index=False)
+    sur = pd.read_parquet(src / "surveys.parquet")
+    c = sur.index[sur["comment"].notna()][:20]
+    sur.loc[c, "comment"] = [f"ask {names[-1 - i]} about it" for i in range(len(c))]
+    sur.to_parquet(src / "surveys.parquet", index=False)
+    published = runner.run(runner.RunConfig(data=str(src), out=tmp_path / "out", progress=False, pseudonymise=True))
     blobs = [p.read_bytes().decode("utf-8", "ignore") for p in published.rglob("*")
              if p.is_file() and p.suffix in (".html", ".ipynb", ".csv", ".json")]
     blobs += [pd.read_parquet(p).to_csv() for p in published.rglob("*.parquet")]
-    leaked = [n for n in names if any(n in b for b in blobs)]
+    blobs = [b.lower() for b in blobs]
+    leaked = [n for n in names if any(n.lower() in b for b in blobs)]
     assert leaked == []
+    assert len(list((published / "leadership").glob("*.html"))) == 10  # every step ran
     assert "Client-" in (published / "leadership" / "09_explorers.html").read_text()

@@ -55,41 +55,74 @@ def test_failing_cell_names_notebook_cell_and_error_and_keeps_last_good_run(tmp_
         runner.run(_cfg(nbdir, tiny_data, tmp_path / "out", as_of="2025-06-30"))
     msg = str(e.value)
     assert "01_fails.ipynb" in msg and "cell" in msg and "planted failure" in msg and "ValueError" in msg
-    assert (tmp_path / "out" / "failed" / "2025Q2" / "01_fails.ipynb").exists()
+    assert "raise ValueError('planted failure" in msg  # the cell's first line
+    _kept_failed(tmp_path, "01_fails", "planted failure in column amount")
     _unchanged(tmp_path, before)
 
 
-def test_hung_cell_times_out(tmp_path, tiny_data):
+def _kept_failed(tmp_path, stem, line):
+    """The partial executed notebook is in OUT/failed/<quarter>/, with the cell that was running."""
+    import nbformat
+
+    kept = tmp_path / "out" / "failed" / "2025Q2"
+    nb = nbformat.read(str(kept / f"{stem}.ipynb"), as_version=4)
+    assert any(line in c.source for c in nb.cells), f"{line!r} not in the kept notebook"
+    assert (kept / "error.txt").read_text().startswith(f"{stem}.ipynb: ")
+
+
+def _quiet(capfd):
+    """Nothing but the runner's own message reaches the terminal: no kernel or ZMQ traceback."""
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "ZMQError" not in out + err and "IPKernelApp" not in out + err, err
+
+
+def test_hung_cell_times_out(tmp_path, tiny_data, capfd):
     before = _publish_good(tmp_path, tiny_data)
     nbdir = tmp_path / "hang"
-    write_notebook(nbdir / "00_sleeps.ipynb", "import time\ntime.sleep(60)")
+    write_notebook(nbdir / "00_sleeps.ipynb", "import time", "time.sleep(60)  # planted hang\nx = 1")
+    capfd.readouterr()
     t0 = time.time()
     with pytest.raises(runner.RunError) as e:
         runner.run(_cfg(nbdir, tiny_data, tmp_path / "out", as_of="2025-06-30", cell_timeout=3))
     assert time.time() - t0 < 45
-    assert "timeout" in str(e.value).lower() and "00_sleeps" in str(e.value)
+    msg = str(e.value)
+    assert "timeout" in msg.lower() and "00_sleeps" in msg
+    # markdown 0, parameters 1, injected parameters 2, import 3, the hung cell 4
+    assert "cell 4" in msg and "time.sleep(60)  # planted hang" in msg and "unknown" not in msg, msg
+    _quiet(capfd)
+    _kept_failed(tmp_path, "00_sleeps", "planted hang")
     _unchanged(tmp_path, before)
 
 
-def test_killed_kernel_is_reported(tmp_path, tiny_data):
+def test_killed_kernel_is_reported(tmp_path, tiny_data, capfd):
+    # What the out-of-memory killer does to a kernel: SIGKILL.
     before = _publish_good(tmp_path, tiny_data)
     nbdir = tmp_path / "die"
-    write_notebook(nbdir / "00_dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    write_notebook(nbdir / "00_dies.ipynb", "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)  # planted kill")
+    capfd.readouterr()
     with pytest.raises(runner.RunError) as e:
         runner.run(_cfg(nbdir, tiny_data, tmp_path / "out", as_of="2025-06-30"))
-    assert "kernel died" in str(e.value) and "00_dies" in str(e.value)
+    msg = str(e.value)
+    assert "kernel died" in msg and "00_dies" in msg
+    assert "cell 4" in msg and "os.kill(os.getpid(), signal.SIGKILL)  # planted kill" in msg and "unknown" not in msg, msg
+    _quiet(capfd)
+    _kept_failed(tmp_path, "00_dies", "planted kill")
     _unchanged(tmp_path, before)
 
 
 def test_memory_exhaustion_is_reported(tmp_path, tiny_data):
+    before = _publish_good(tmp_path, tiny_data)
     nbdir = tmp_path / "oom"
     write_notebook(nbdir / "00_oom.ipynb",
-                   "import resource\nresource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))\n"
-                   "blocks = [bytearray(256 * 1024**2) for _ in range(64)]")
+                   "import resource\nresource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))",
+                   "blocks = [bytearray(256 * 1024**2) for _ in range(64)]  # planted oom")
     with pytest.raises(runner.RunError) as e:
         runner.run(_cfg(nbdir, tiny_data, tmp_path / "out", as_of="2025-06-30"))
-    assert "00_oom" in str(e.value) and ("MemoryError" in str(e.value) or "kernel died" in str(e.value))
-    assert not (tmp_path / "out" / "2025Q2").exists()
+    msg = str(e.value)
+    assert "00_oom" in msg and ("MemoryError" in msg or "kernel died" in msg)
+    assert "cell 4" in msg and "# planted oom" in msg, msg
+    _kept_failed(tmp_path, "00_oom", "planted oom")
+    _unchanged(tmp_path, before)
 
 
 def test_bad_input_writes_nothing_and_names_the_problem(tmp_path, tiny_data):
@@ -149,6 +182,58 @@ def test_two_runs_for_one_quarter_cannot_interleave(tmp_path, tiny_data):
     first.join(60)
     assert q.get(timeout=5) == "ok"
     assert (out / "2025Q2" / "index.html").exists()
+
+
+def _logged_run(nbdir, data, out, log, q):
+    try:
+        runner.run(_cfg(nbdir, data, out, as_of="2025-06-30"))
+        q.put("ok")
+    except Exception as exc:  # noqa: BLE001 (reported to the parent)
+        q.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_a_waiting_run_starts_after_the_first_and_succeeds(tmp_path, tiny_data, capsys):
+    log = tmp_path / "order.log"
+    nbdir = tmp_path / "slow"
+    write_notebook(nbdir / "00_slow.ipynb", f"open({str(log)!r}, 'a').write('start\\n')",
+                   "import time\ntime.sleep(5)", f"open({str(log)!r}, 'a').write('end\\n')",
+                   OK_CELL.replace("00_ok", "00_slow"))
+    out = tmp_path / "out"
+    q = mp.get_context("fork").Queue()
+    first = mp.get_context("fork").Process(target=_logged_run, args=(nbdir, tiny_data, out, log, q))
+    first.start()
+    deadline = time.time() + 30
+    while not list(out.glob(".staging-*")) and time.time() < deadline:
+        time.sleep(0.2)
+    assert list(out.glob(".staging-*")), "the first run did not start"
+    published = runner.run(_cfg(nbdir, tiny_data, out, as_of="2025-06-30", lock_wait=True))
+    first.join(60)
+    assert q.get(timeout=5) == "ok"
+    assert log.read_text().split() == ["start", "end", "start", "end"]  # one after the other, not interleaved
+    assert (published / "index.html").exists() and (published / "artifacts" / "metrics.json").exists()
+    assert "waiting" in capsys.readouterr().err
+    assert not list(out.glob(".staging-*"))
+
+
+def test_metrics_record_the_parameters_used_and_the_render_time(tmp_path, tiny_data):
+    nbdir = tmp_path / "nbs"
+    base = 'data_dir = ""\nas_of = ""\nartifacts_dir = ""\n'
+    write_notebook(nbdir / "00_ok.ipynb", OK_CELL,
+                   params=base + 'level = 0.8\nlabel = "quarterly"  # a comment\ntop_n = 10\nweights = {"a": 1}')
+    write_notebook(nbdir / "01_other.ipynb", "x = 1", params=base + "top_n = 20\nlevel = 0.8\nholdout_weeks = 26")
+    published = runner.run(_cfg(nbdir, tiny_data, tmp_path / "out", as_of="2025-06-30", params={"level": 0.9},
+                                holdout_weeks=13))
+    m = json.loads((published / "artifacts" / "metrics.json").read_text())
+    assert m["run"]["parameters"] == {"level": 0.9, "holdout_weeks": 13}  # what was passed, as before
+    # run-wide: defaults overridden by the run's values; a name whose value differs by notebook is per notebook only
+    assert m["parameters"] == {"as_of": "2025-06-30", "holdout_weeks": 13, "label": "quarterly", "level": 0.9,
+                               "weights": {"a": 1}}
+    assert m["notebook_parameters"] == {
+        "00_ok": {"as_of": "2025-06-30", "level": 0.9, "label": "quarterly", "top_n": 10, "weights": {"a": 1}},
+        "01_other": {"as_of": "2025-06-30", "top_n": 20, "level": 0.9, "holdout_weeks": 13}}
+    t = m["timings"]
+    assert isinstance(t["render"], float) and t["render"] >= 0 and "render" not in t["seconds"]
+    assert t["total"] == pytest.approx(sum(t["seconds"].values()) + t["render"], abs=0.02)
 
 
 def test_cli_exit_codes(tmp_path, tiny_data, capsys):
@@ -214,7 +299,7 @@ def test_ctrl_c_stops_the_run_and_publishes_nothing(tmp_path, tiny_data):
 
     before = _publish_good(tmp_path, tiny_data)
     nbdir = tmp_path / "slow"
-    write_notebook(nbdir / "00_slow.ipynb", "import time\ntime.sleep(60)")
+    write_notebook(nbdir / "00_slow.ipynb", "import time", "time.sleep(60)  # planted slow cell")
     code = ("import sys; from pathlib import Path; from clientstrategy import runner\n"
             f"cfg = runner.RunConfig(data={str(tiny_data)!r}, out=Path({str(tmp_path / 'out')!r}), "
             f"notebooks_dir=Path({str(nbdir)!r}), as_of='2025-06-30', progress=False)\n"
@@ -228,4 +313,7 @@ def test_ctrl_c_stops_the_run_and_publishes_nothing(tmp_path, tiny_data):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "00_slow" in err
+    assert "cell 4" in err and "time.sleep(60)  # planted slow cell" in err, err
+    assert "Traceback" not in err and "ZMQError" not in err, err
+    _kept_failed(tmp_path, "00_slow", "planted slow cell")
     _unchanged(tmp_path, before)

@@ -366,3 +366,17 @@ def test_notebook_04_runs_on_olist_reviews(tmp_path):
     # the real finding: "not received (yet)" is the detractors' theme
     undelivered = themes.loc[themes["top_terms"].str.contains("recebi")]
     assert len(undelivered) and undelivered["detractor_share"].max() > 0.5
+
+
+def test_ratings_change_interval_finds_a_planted_shift_and_not_noise():
+    rng = np.random.default_rng(7)
+    n = 400
+    dates = pd.to_datetime(["2026-02-01"] * n + ["2026-05-01"] * n)
+    waves = ["2026Q1"] * n + ["2026Q2"] * n
+    service = np.r_[rng.normal(7.0, 1.5, n), rng.normal(7.6, 1.5, n)]   # +0.6 planted
+    platform = np.r_[rng.normal(6.0, 1.5, n), rng.normal(6.0, 1.5, n)]  # no change
+    s = pd.DataFrame({"date": dates, "wave": waves, "rating_service": service, "rating_platform": platform})
+    out = voice.ratings_change(s).set_index("rating")
+    assert out.loc["service", "significant"] and out.loc["service", "ci_low"] < 0.6 < out.loc["service", "ci_high"]
+    assert not out.loc["platform", "significant"] and out.loc["platform", "ci_low"] < 0 < out.loc["platform", "ci_high"]
+    assert voice.ratings_change(s[s["wave"] == "2026Q1"]).empty

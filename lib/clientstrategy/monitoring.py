@@ -31,6 +31,7 @@ __all__ = [
     "plot_uplift",
     "previous_runs",
     "quarter_end",
+    "run_as_of",
     "snapshot",
 ]
 
@@ -507,6 +508,35 @@ def measure_uplift(
     out = pd.DataFrame(rows)
     out["enough"] = out["enough"].astype(bool)
     return out
+
+
+def run_as_of(run: dict, quarter: str) -> pd.Timestamp:
+    """The ``AS_OF`` date a previous run analysed up to, as its ``metrics.json`` records it.
+
+    A run with ``AS_OF`` inside a quarter (e.g. 2026-05-15 for 2026Q2) must be compared from that
+    date, not from the quarter's end: plan vs actual and uplift windows start there.
+
+    Parameters
+    ----------
+    run : dict
+        A previous run as :func:`load_run` returns it (its ``metrics`` entry is read).
+    quarter : str
+        The run's quarter label, used only when its metrics carry no date (older runs).
+
+    Returns
+    -------
+    Timestamp
+
+    Examples
+    --------
+    >>> run_as_of({"metrics": {"run": {"as_of": "2026-05-15"}}}, "2026Q2")
+    Timestamp('2026-05-15 00:00:00')
+    >>> run_as_of({}, "2026Q2")
+    Timestamp('2026-06-30 00:00:00')
+    """
+    metrics = run.get("metrics") or {}
+    recorded = (metrics.get("run") or {}).get("as_of") or (metrics.get("parameters") or {}).get("as_of")
+    return pd.Timestamp(recorded).normalize() if recorded else quarter_end(quarter)
 
 
 def quarter_end(quarter: str) -> pd.Timestamp:

@@ -248,10 +248,34 @@ def _esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
+# Characters that start markdown syntax (links, images, emphasis, code, tables, headings, HTML
+# blocks). A value written into markdown as a numeric entity shows as the character itself but
+# cannot open a link such as ``[x](javascript:...)`` or an image that fetches a URL.
+_MD_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#!|~"})
+
+
+def _esc_md(value) -> str:
+    """``value`` as inert text inside markdown: HTML-escaped, markdown syntax as entities.
+
+    Examples
+    --------
+    >>> _esc_md("[x](javascript:alert(1))")
+    '&#91;x&#93;&#40;javascript:alert&#40;1&#41;&#41;'
+    >>> _esc_md("<b>A & B</b>")
+    '&lt;b&gt;A &amp; B&lt;/b&gt;'
+    """
+    # and "://": renderers that link bare URLs would otherwise make a link of a value
+    return html.escape(str(value), quote=True).translate(_MD_ENTITIES).replace("://", "&#58;//")
+
+
 def _fill(text: str, values: dict) -> str:
-    """``text.format(**values)`` with every string value HTML-escaped (numbers pass as they are)."""
+    """``text.format(**values)`` with every string value made inert (numbers pass as they are).
+
+    Strings are HTML-escaped and their markdown syntax characters written as entities, so client
+    names, comments, queries and topics show as text whatever they contain.
+    """
     safe = {k: (v if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                else _esc(v)) for k, v in values.items()}
+                else _esc_md(v)) for k, v in values.items()}
     return text.format(**safe)
 
 

@@ -3,17 +3,27 @@
 Names of clients and people are replaced by stable codes derived from their ids before any
 notebook runs, so executed notebooks, leadership pages and artifacts never hold a name. The code
 is a short SHA-256 digest of the id: the same client gets the same code in every run and quarter,
-so quarter-on-quarter monitoring still lines up. Ids are kept (they are already codes in a CRM);
-free-text comments are not rewritten, so the voice-of-client themes show no example comments
-(``voice`` receives ``comment`` only for theme extraction) when pseudonymised.
+so quarter-on-quarter monitoring still lines up. Ids are kept (they are already codes in a CRM).
+
+Free text is handled by what it is: survey comments are dropped (a comment can name anyone, and
+no list of names catches them all), so a pseudonymised run shows no comment themes; search
+queries and activity topics, which the workbook counts and groups, keep their words but every
+known client or person name in them is replaced by that name's code (:func:`scrub_text`), and
+e-mail addresses and phone numbers by ``[email]`` and ``[phone]``.
 """
 from __future__ import annotations
 
 import hashlib
+import re
 
-import pandas as pd  # noqa: F401 (the doctests use it)
+import pandas as pd
 
-__all__ = ["code_for", "pseudonymise"]
+__all__ = ["code_for", "pseudonymise", "scrub_text"]
+
+#: Free-text columns whose names are replaced (table -> columns); survey comments are dropped instead.
+FREE_TEXT = {"digital": ["search_query", "page"], "activities": ["topic", "subject", "notes"]}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\w)\+?\d[\d ()./-]{7,}\d(?!\w)")
 
 #: Table -> (id column, name column, code prefix).
 NAMED = {"clients": ("client_id", "client_name", "Client"), "people": ("person_id", "person_name", "Person")}
@@ -23,6 +33,41 @@ def code_for(value: str, prefix: str) -> str:
     """A stable code for an id: ``code_for("C0001", "Client") -> 'Client-5b1f0c'``."""
     digest = hashlib.sha256(f"{prefix}:{value}".encode()).hexdigest()[:6]
     return f"{prefix}-{digest}"
+
+
+def scrub_text(text: pd.Series, codes: dict) -> pd.Series:
+    """Replace known names in free text by their codes, and e-mail addresses and phone numbers.
+
+    Parameters
+    ----------
+    text : Series
+        Free text (nulls stay null).
+    codes : dict
+        Name -> code. Names are matched whole-word and case-insensitively, longest first, so
+        "Acme Holdings" is replaced before "Acme".
+
+    Returns
+    -------
+    Series
+        The scrubbed text, same index.
+
+    Examples
+    --------
+    >>> scrub_text(pd.Series(["fees for Acme Ltd", "call jo@acme.com or +44 20 7946 0958", None]),
+    ...            {"Acme Ltd": "Client-1a2b3c"}).tolist()[:2]
+    ['fees for Client-1a2b3c', 'call [email] or [phone]']
+    """
+    out = text.astype("object")
+    mask = out.notna()
+    vals = out[mask].astype(str)
+    names = sorted((n for n in codes if isinstance(n, str) and n.strip()), key=len, reverse=True)
+    if names:
+        pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.IGNORECASE)
+        lookup = {n.lower(): c for n, c in codes.items() if isinstance(n, str)}
+        vals = vals.map(lambda v: pattern.sub(lambda m: lookup.get(m.group(0).lower(), "[name]"), v))
+    vals = vals.map(lambda v: _PHONE.sub("[phone]", _EMAIL.sub("[email]", v)))
+    out[mask] = vals
+    return out.astype(text.dtype) if isinstance(text.dtype, pd.StringDtype) else out
 
 
 def pseudonymise(tables: dict) -> dict:
@@ -36,8 +81,9 @@ def pseudonymise(tables: dict) -> dict:
     Returns
     -------
     dict
-        New tables; tables without names are passed through unchanged. Survey comments are
-        dropped, since free text can name people.
+        New tables; tables without names or free text are passed through unchanged. Survey
+        comments are dropped, since free text can name anyone; known names in search queries,
+        pages and activity topics are replaced by their codes (:func:`scrub_text`).
 
     Examples
     --------
@@ -46,6 +92,7 @@ def pseudonymise(tables: dict) -> dict:
     np.True_
     """
     out = dict(tables)
+    codes: dict = {}
     for table, (id_col, name_col, prefix) in NAMED.items():
         df = tables.get(table)
         if df is None or name_col not in df.columns:
@@ -53,8 +100,18 @@ def pseudonymise(tables: dict) -> dict:
         if id_col not in df.columns:
             raise ValueError(f"table {table!r}: column {id_col!r} is missing, cannot pseudonymise {name_col!r}")
         df = df.copy()
-        df[name_col] = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p)).astype("str")
+        coded = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p)).astype("str")
+        codes.update({n: c for n, c in zip(df[name_col], coded) if isinstance(n, str)})
+        df[name_col] = coded
         out[table] = df
+    for table, cols in FREE_TEXT.items():
+        df = out.get(table)
+        present = [c for c in cols if df is not None and c in df.columns]
+        if present:
+            df = df.copy()
+            for col in present:
+                df[col] = scrub_text(df[col], codes)
+            out[table] = df
     if "surveys" in tables and "comment" in tables["surveys"].columns:
         out["surveys"] = tables["surveys"].drop(columns=["comment"])
     return out

@@ -9,14 +9,23 @@ A run promises (README, "what a run promises"):
   failing cell, a dead kernel, a cell past its timeout or Ctrl-C ends the run with a message naming
   the notebook, the cell and the cause, keeps the partial executed notebook in
   ``OUT/failed/<quarter>/`` and leaves the last good run of that quarter as it was.
-* **One run per quarter and OUT at a time** (a file lock; a second run refuses with a message).
+* **One run per quarter and OUT at a time** (a file lock; a second run refuses with a message, or
+  with ``--wait`` waits for the first to finish).
+* **A clean terminal.** The kernels' own output (stderr/stdout) and papermill's log go to a log file
+  per notebook; on failure it is kept as ``OUT/failed/<quarter>/<notebook>.log``.
+* **metrics.json says what ran**: ``run.parameters`` the values passed; ``parameters`` and
+  ``notebook_parameters`` the values the notebooks used (defaults overridden by the run's values);
+  ``timings`` the seconds per notebook and for rendering.
 * **Known parameters only.** Extra parameters must be declared in some notebook's ``parameters``
   cell and carry JSON values: papermill writes names into code, so nothing else is let through.
 """
 from __future__ import annotations
 
+import ast
+import contextlib
 import fcntl
 import json
+import logging
 import math
 import os
 import re
@@ -47,6 +56,13 @@ VERSIONED_PACKAGES = ("clientstrategy", "pandas", "numpy", "scipy", "scikit-lear
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: Parameters the runner sets itself; a user may not override them with --param.
 RUNNER_PARAMETERS = ("data_dir", "mapping", "as_of", "artifacts_dir", "history_dir")
+#: Runner parameters that are paths of one run (staging folders, OUT): not recorded in metrics.json's
+#: ``parameters`` (they would differ between identical runs; ``run.data`` and ``run.mapping`` say what was read).
+_PATH_PARAMETERS = ("data_dir", "mapping", "artifacts_dir", "history_dir")
+#: Loggers whose records would otherwise reach the terminal during a notebook (nbclient logs through papermill's).
+_QUIET_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client")
+#: State shared with the papermill engine and the kernel manager while one notebook executes.
+_ACTIVE: dict = {"manager": None, "kernel_log": None}
 
 
 class RunError(RuntimeError):
@@ -161,9 +177,26 @@ def _kernel_manager_class():
     from traitlets import Unicode
 
     class _IPCKernelManager(AsyncKernelManager):
-        """Kernels over local IPC sockets: nothing listens on TCP, and no transport warning."""
+        """Kernels over local IPC sockets: nothing listens on TCP, and no transport warning.
+
+        The kernel's stdout and stderr go to the current notebook's log file (when the runner set
+        one), so that a kernel's own tracebacks (e.g. ZMQError while it is being shut down after a
+        timeout) never reach the user's terminal.
+        """
 
         transport = Unicode("ipc")
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log = _ACTIVE.get("kernel_log")
+            if log is None:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:  # the child keeps its own copy of the descriptor
+                kw.setdefault("stdout", fd)
+                kw.setdefault("stderr", fd)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                os.close(fd)
 
     return _IPCKernelManager
 
@@ -172,6 +205,53 @@ def __getattr__(name):  # the manager class is built lazily so that importing th
     if name == "LocalKernelManager":
         return _kernel_manager_class()
     raise AttributeError(name)
+
+
+_ENGINE = "clientstrategy"
+
+
+def _register_engine() -> str:
+    """Register (once) papermill's nbclient engine with a hook that keeps the notebook being executed.
+
+    Papermill writes the output notebook only at the end or on a cell error; with a cell past its
+    timeout, a dead kernel or Ctrl-C the runner still has the in-memory notebook (cells executed so
+    far, and the one that was running: the last with a ``start_time``) to keep and to name.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    if papermill_engines._engines.get(_ENGINE) is None:
+
+        class _TrackingEngine(NBClientEngine):
+            @classmethod
+            def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+                _ACTIVE["manager"] = nb_man
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+        papermill_engines.register(_ENGINE, _TrackingEngine)
+    return _ENGINE
+
+
+@contextlib.contextmanager
+def _notebook_logs(log: Path):
+    """Send the kernel's output and papermill/nbclient/jupyter_client log records to ``log``, not the terminal."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    saved = []
+    for name in _QUIET_LOGGERS:
+        lg = logging.getLogger(name)
+        saved.append((lg, lg.propagate))
+        lg.addHandler(handler)
+        lg.propagate = False
+    _ACTIVE.update(manager=None, kernel_log=log)
+    try:
+        yield
+    finally:
+        _ACTIVE["kernel_log"] = None
+        for lg, propagate in saved:
+            lg.removeHandler(handler)
+            lg.propagate = propagate
+        handler.close()
 
 
 class _Lock:
@@ -186,13 +266,22 @@ class _Lock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = open(self.path, "a+")
         try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.fh.seek(0)
             holder = self.fh.read().strip() or "another process"
-            self.fh.close()
-            raise RunError(f"another run for {self.path.parent}/{self.path.stem.lstrip('.')} is in progress "
-                           f"({holder}); wait for it to finish or use another OUT", 3) from None
+            where = f"{self.path.parent}/{self.path.stem.lstrip('.')}"
+            if not self.wait:
+                self.fh.close()
+                raise RunError(f"another run for {where} is in progress ({holder}); wait for it to finish "
+                               "(--wait) or use another OUT", 3) from None
+            print(f"Another run for {where} is in progress ({holder}); waiting for it to finish...",
+                  file=sys.stderr, flush=True)
+            try:
+                fcntl.flock(self.fh, fcntl.LOCK_EX)
+            except BaseException:
+                self.fh.close()
+                raise
         self.fh.seek(0)
         self.fh.truncate()
         self.fh.write(f"pid {os.getpid()}")
@@ -305,23 +394,29 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
             wanted = {**base, **params}
             nb_params = {k: v for k, v in wanted.items() if k in declared[nb_path.stem]}
             executed = run_dir / "notebooks" / nb_path.name
+            log = staging / "logs" / f"{nb_path.stem}.log"
             t0 = time.perf_counter()
             try:
-                papermill.execute_notebook(
-                    str(nb_path), str(executed), parameters=nb_params, kernel_name=cfg.kernel,
-                    progress_bar=False, execution_timeout=cfg.cell_timeout, cwd=str(run_dir),
-                    log_output=False, request_save_on_cell_execute=False,
-                    kernel_manager_class="clientstrategy.runner.LocalKernelManager",
-                )
+                with _notebook_logs(log):
+                    papermill.execute_notebook(
+                        str(nb_path), str(executed), parameters=nb_params, kernel_name=cfg.kernel,
+                        progress_bar=False, execution_timeout=cfg.cell_timeout, cwd=str(run_dir),
+                        log_output=False, request_save_on_cell_execute=False, engine_name=_register_engine(),
+                        kernel_manager_class="clientstrategy.runner.LocalKernelManager",
+                    )
             except KeyboardInterrupt:
-                _keep_failed(out, quarter, executed, "interrupted (Ctrl-C)")
-                raise RunError(f"run interrupted (Ctrl-C) during {nb_path.name}; nothing was published, "
-                               f"the last good run of {quarter} is unchanged", 130) from None
+                cell = _running_cell(executed)
+                kept = _keep_failed(out, quarter, executed, f"interrupted (Ctrl-C) while running {cell}", log)
+                raise RunError(f"run interrupted (Ctrl-C) during {nb_path.name} while running {cell}.\nThe partial "
+                               f"executed notebook is in {kept}; nothing was published, the last good run of "
+                               f"{quarter} is unchanged.", 130) from None
             except Exception as exc:  # papermill/nbclient raise many types: each is described below
                 why = _describe_failure(exc, executed, cfg.cell_timeout)
-                kept = _keep_failed(out, quarter, executed, why)
-                raise RunError(f"{nb_path.name} failed: {why}\nThe partial executed notebook is in {kept}; "
+                kept = _keep_failed(out, quarter, executed, why, log)
+                raise RunError(f"{nb_path.name} failed: {why}.\nThe partial executed notebook is in {kept}; "
                                f"nothing was published, the last good run of {quarter} is unchanged.") from exc
+            finally:
+                _ACTIVE["manager"] = None
             timings[nb_path.stem] = round(time.perf_counter() - t0, 2)
             bar.set_postfix_str(f"{nb_path.stem} {timings[nb_path.stem]:.1f}s")
             if cfg.progress:
@@ -332,53 +427,135 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
         signal.signal(signal.SIGINT, old_int)
 
     excel.write_plan_workbook(artifacts)
-    metrics = _merge_metrics(artifacts, nbs, params, source, cfg, as_of, quarter, fingerprint, timings)
+    used, per_notebook = _used_parameters(declared, {**base, **params})
+    metrics = _merge_metrics(artifacts, nbs, params, source, cfg, as_of, quarter, fingerprint, timings,
+                             used, per_notebook)
     pages = report.render_run(run_dir, nbs, metrics, tables)
-    timings["render"] = pages.get("_seconds", 0.0)
+    # the render time is known only now: record it in metrics.json too (timings are the one clocked section)
+    metrics["timings"]["render"] = float(pages.get("_seconds", 0.0))
+    metrics["timings"]["total"] = round(sum(timings.values()) + metrics["timings"]["render"], 2)
+    _write_metrics(artifacts, metrics)
     return _publish(run_dir, out, quarter)
+
+
+def _default_value(text: str):
+    """A parameter default as papermill reports it (source text) -> its value; an expression stays text."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text.strip()
+
+
+def _used_parameters(declared: dict, values: dict) -> tuple[dict, dict]:
+    """The parameters each notebook ran with: its declared defaults overridden by the run's ``values``.
+
+    Returns ``(run_wide, per_notebook)``: ``per_notebook[stem] = {name: value}``; ``run_wide`` holds
+    each name whose value is the same in every notebook that declares it (a name whose default
+    differs between notebooks, e.g. ``top_n``, is only in ``per_notebook``). The runner's path
+    parameters (staging folders) are left out.
+    """
+    per_notebook: dict = {}
+    for stem, decl in declared.items():
+        per_notebook[stem] = {name: (values[name] if name in values else _default_value(str(default)))
+                              for name, default in decl.items() if name not in _PATH_PARAMETERS}
+    seen: dict = {}
+    for used in per_notebook.values():
+        for name, value in used.items():
+            seen.setdefault(name, set()).add(json.dumps(to_jsonable(value), sort_keys=True))
+    run_wide = {}
+    for used in per_notebook.values():
+        for name, value in used.items():
+            if len(seen[name]) == 1:
+                run_wide.setdefault(name, value)
+    return dict(sorted(run_wide.items())), per_notebook
+
+
+def _running_nb(executed: Path):
+    """The notebook being executed when a run stopped: papermill's in-memory copy, else the file written."""
+    manager = _ACTIVE.get("manager")
+    if manager is not None:
+        return manager.nb
+    try:
+        import nbformat
+
+        return nbformat.read(str(executed), as_version=4)
+    except Exception:  # noqa: BLE001 (the partial notebook may be absent or unreadable)
+        return None
+
+
+def _started_cells(nb) -> list:
+    return [i for i, c in enumerate(nb.cells) if (c.get("metadata", {}).get("papermill") or {}).get("start_time")]
+
+
+def _running_cell(executed: Path) -> str:
+    """``cell N (`first line`)`` of the cell that was running: the last one papermill started.
+
+    Papermill stamps ``start_time`` on a cell before executing it (and clears every stamp at the
+    start), then marks it completed even when it timed out or its kernel died, so the status says
+    nothing; the last started cell is the one that was running.
+    """
+    nb = _running_nb(executed)
+    if nb is None:
+        return "a cell that could not be determined (no partial notebook)"
+    started = _started_cells(nb)
+    if not started:
+        return "no cell yet (while starting the kernel)"
+    return _cell_label(started[-1], nb.cells[started[-1]].get("source", ""))
+
+
+def _cell_label(index, source: str) -> str:
+    lines = [ln for ln in str(source or "").splitlines() if ln.strip()]
+    first = lines[0].strip()[:100] if lines else ""
+    return f"cell {index if index is not None else '?'} (`{first}`)"
 
 
 def _describe_failure(exc, executed: Path, timeout: int) -> str:
     name = type(exc).__name__
     if name == "PapermillExecutionError":
         cell = getattr(exc, "exec_count", None)
-        idx = getattr(exc, "cell_index", None)
-        src = (getattr(exc, "source", "") or "").strip().splitlines()
-        first = src[0][:80] if src else ""
-        return (f"cell {idx if idx is not None else '?'} (execution {cell}; `{first}`) raised "
-                f"{getattr(exc, 'ename', '')}: {getattr(exc, 'evalue', '')}")
+        label = _cell_label(getattr(exc, "cell_index", None), getattr(exc, "source", ""))
+        return (f"{label[:-1]}, execution {cell}) raised "
+                f"{getattr(exc, 'ename', '')}: {str(getattr(exc, 'evalue', '')).strip()}")
     if name in ("DeadKernelError",) or "kernel died" in str(exc).lower():
-        return ("the kernel died (killed, most often for lack of memory; papermill's exit 138). "
-                f"Cell at {_last_cell(executed)}")
+        return ("the kernel died (killed, most often for lack of memory) while running "
+                f"{_running_cell(executed)}")
     if name in ("CellTimeoutError", "TimeoutError") or "timed out" in str(exc).lower():
-        return f"a cell ran longer than the per-cell timeout of {timeout} s ({_last_cell(executed)})"
-    return f"{name}: {str(exc).strip()[:400]}"
+        return f"{_running_cell(executed)} ran longer than the per-cell timeout of {timeout} s"
+    return f"{name}: {str(exc).strip()[:400]} (while running {_running_cell(executed)})"
 
 
-def _last_cell(executed: Path) -> str:
-    try:
-        import nbformat
-
-        nb = nbformat.read(str(executed), as_version=4)
-        for i, c in enumerate(nb.cells):
-            if c.get("metadata", {}).get("papermill", {}).get("status") == "running":
-                return f"cell {i}"
-    except Exception:  # noqa: BLE001, S110 (the partial notebook may be unreadable: then we only know the notebook)
-        pass
-    return "cell unknown"
-
-
-def _keep_failed(out: Path, quarter: str, executed: Path, why: str) -> Path:
+def _keep_failed(out: Path, quarter: str, executed: Path, why: str, log: Path | None = None) -> Path:
+    """Keep the partial executed notebook (and the notebook's log) in ``OUT/failed/<quarter>/``."""
     dest = out / "failed" / quarter
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True, exist_ok=True)
-    if executed.exists():
+    if executed.exists():  # papermill wrote it (a cell raised)
         shutil.copy2(executed, dest / executed.name)
+    else:  # timeout, dead kernel, Ctrl-C: papermill wrote nothing, the runner has the notebook in memory
+        nb = _running_nb(executed)
+        if nb is not None:
+            import nbformat
+
+            with contextlib.suppress(Exception):
+                started = _started_cells(nb)
+                if started:  # mark where it stopped, as papermill does for a cell that raised
+                    cell = nb.cells[started[-1]]
+                    cell.metadata.papermill.update(status="failed", exception=True)
+                    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr",
+                                                               text=f"[run stopped here: {why}]\n"))
+                nbformat.write(nb, str(dest / executed.name))
+    if log is not None and log.exists() and log.stat().st_size:
+        shutil.copy2(log, dest / f"{executed.stem}.log")
     (dest / "error.txt").write_text(f"{executed.name}: {why}\n")
     return dest
 
 
-def _merge_metrics(artifacts: Path, nbs, params, source, cfg, as_of, quarter, fingerprint, timings) -> dict:
+def _write_metrics(artifacts: Path, m: dict) -> None:
+    (artifacts / "metrics.json").write_text(json.dumps(to_jsonable(m), indent=2) + "\n")
+
+
+def _merge_metrics(artifacts: Path, nbs, params, source, cfg, as_of, quarter, fingerprint, timings,
+                   used=None, per_notebook=None) -> dict:
     m: dict = {"run": {"quarter": quarter, "as_of": as_of.strftime("%Y-%m-%d"),
                        "data": _display_source(source, cfg), "mapping": cfg.mapping or None,
                        "data_fingerprint": fingerprint, "parameters": params,
@@ -398,9 +575,11 @@ def _merge_metrics(artifacts: Path, nbs, params, source, cfg, as_of, quarter, fi
                 m[k] = v
     shutil.rmtree(part_dir, ignore_errors=True)
     m["headlines"] = headlines
+    m["parameters"] = used or {}  # what the notebooks ran with (run["parameters"]: what was passed)
+    m["notebook_parameters"] = per_notebook or {}
     m["versions"] = _versions()
-    m["timings"] = {"seconds": timings, "total": round(sum(timings.values()), 2)}
-    (artifacts / "metrics.json").write_text(json.dumps(to_jsonable(m), indent=2) + "\n")
+    m["timings"] = {"seconds": dict(timings), "total": round(sum(timings.values()), 2)}
+    _write_metrics(artifacts, m)
     return m
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "plot_response_bias",
     "plot_themes",
     "post_stratified_nps",
+    "ratings_change",
     "ratings_summary",
     "response_features",
     "response_rates",
@@ -467,6 +468,59 @@ def ratings_summary(surveys: pd.DataFrame, as_of=None, by=None, level: float = 0
             rows.append({**dict(zip(keys, k)), "rating": c[len("rating_"):], "n": n, "mean": mean,
                          "sd": sd, "se": se, "ci_low": mean - t * se, "ci_high": mean + t * se})
     cols_out = [*keys, "rating", "n", "mean", "sd", "se", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=cols_out)
+
+
+def ratings_change(surveys: pd.DataFrame, as_of=None, level: float = 0.95) -> pd.DataFrame:
+    """Each rating's mean in the latest wave against the wave before, with an interval.
+
+    The ratings get the same wave-on-wave reading as NPS: the change in mean with a Welch
+    interval, sqrt(se_last^2 + se_prev^2), and whether it excludes zero.
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        ``date``, ``wave`` (see :func:`add_wave`) and the ``rating_*`` columns.
+    as_of : Timestamp, optional
+        Responses after it are ignored.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        ``rating``, ``wave_prev``, ``wave_last``, ``mean_prev``, ``mean_last``, ``change``,
+        ``ci_low``, ``ci_high``, ``significant``; empty with fewer than two waves or no rating.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2026-02-01"] * 3 + ["2026-05-01"] * 3),
+    ...                   "wave": ["Q1"] * 3 + ["Q2"] * 3, "rating_service": [5, 6, 7, 8, 9, 10.0]})
+    >>> ratings_change(s)[["rating", "wave_prev", "wave_last", "change"]].values.tolist()
+    [['service', 'Q1', 'Q2', 3.0]]
+    """
+    cols_out = ["rating", "wave_prev", "wave_last", "mean_prev", "mean_last", "change", "ci_low", "ci_high",
+                "significant"]
+    _require(surveys, ["date", "wave"], "surveys")
+    s = _upto(surveys, "date", as_of)
+    waves = wave_order(s) if len(s) else []
+    by = ratings_summary(s, by="wave", level=level)
+    if len(waves) < 2 or by.empty:
+        return pd.DataFrame(columns=cols_out)
+    prev, last = waves[-2], waves[-1]
+    z = _z(level)
+    rows = []
+    for rating, g in by.groupby("rating", sort=True):
+        g = g.set_index("wave")
+        if prev not in g.index or last not in g.index:
+            continue
+        a, b = g.loc[prev], g.loc[last]
+        change = float(b["mean"] - a["mean"])
+        se = float(np.sqrt(a["se"] ** 2 + b["se"] ** 2))
+        lo, hi = change - z * se, change + z * se
+        rows.append({"rating": rating, "wave_prev": prev, "wave_last": last, "mean_prev": float(a["mean"]),
+                     "mean_last": float(b["mean"]), "change": change, "ci_low": lo, "ci_high": hi,
+                     "significant": bool(np.isfinite(se) and (lo > 0 or hi < 0))})
     return pd.DataFrame(rows, columns=cols_out)
 
 
