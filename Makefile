@@ -77,6 +77,10 @@ system-packages: ## install the Debian packages chromium and postgresql if missi
 test-system: venv system-packages ## install chromium and postgresql if missing, then run the browser and postgres tests
 	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_postgres.py
 
+BENCH_SIZES ?= default x4 x16
+bench: venv ## time, peak memory and aggregation throughput at 1x, 4x, 16x the sample (reports/bench.json, .png)
+	$(PY) -m clientstrategy.bench --sizes $(BENCH_SIZES) --out $(OUT)
+
 lab: venv ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 

@@ -31,6 +31,8 @@ least their level.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
@@ -57,6 +59,7 @@ _WEEKS_PER_MONTH = WEEKS_PER_YEAR / 12
 _SUMMARY_COLUMNS = ["client_id", "x", "t_x", "T", "monetary", "first_purchase", "last_purchase",
                     "purchase_days", "revenue_total"]
 _CHUNK_PAIRS = 2_000_000  # client x draw pairs simulated at once (bounds memory)
+_CHUNK_PURCHASES = 5_000_000  # simulated purchases valued at once in customer_value (bounds memory)
 
 
 # --------------------------------------------------------------------------------------------
@@ -686,6 +689,45 @@ class GammaGammaModel:
 # --------------------------------------------------------------------------------------------
 # customer value
 # --------------------------------------------------------------------------------------------
+def _simulated_value(budget, arrivals, row0, x, mon, spend_params, disc, horizon_months, level, rng):
+    """Interval bounds of first-year purchases and of discounted value for a block of clients.
+
+    ``budget`` and ``arrivals`` are (clients, draws) purchase and arrival counts of the block whose
+    first client is row ``row0`` of the summary. Purchases K = min(N, J) over the horizon are the
+    first K of the N Poisson arrivals. Given N, the arrival times are N sorted uniforms on the
+    horizon, and the first K of them are S_j / S_{N+1} (j <= K) with S_j sums of standard
+    exponentials (Renyi's representation): S_{N+1} = S_K + Gamma(N + 1 - K). Vectorised over all
+    purchases of all draws of the block at once.
+    """
+    pp, qq, vv = spend_params
+    n_draws = budget.shape[1]
+    shape = budget.shape
+    flat = budget.ravel()
+    buy = np.flatnonzero(flat > 0)
+    kk = flat[buy]
+    nn = arrivals.ravel()[buy]
+    owner = np.repeat(np.arange(buy.size), kk)  # purchase -> buying draw
+    ends = np.cumsum(kk)
+    cs = np.cumsum(rng.standard_exponential(int(ends[-1]) if buy.size else 0))
+    base = np.concatenate([[0.0], cs[ends[:-1] - 1]]) if buy.size else np.zeros(0)
+    s_j = cs - base[owner]
+    s_total = (cs[ends - 1] - base) + rng.gamma((nn - kk + 1).astype(float)) if buy.size else base
+    month = np.minimum((s_j / s_total[owner] * horizon_months).astype(np.int64), horizon_months - 1)
+    # spend: nu ~ Gamma(p x + q, rate v + x m_x) per buying draw, z ~ Gamma(p, rate nu) per purchase
+    row = buy // n_draws + row0
+    nu = rng.gamma(pp * x[row] + qq) / (vv + x[row] * mon[row])
+    z = rng.gamma(pp, size=owner.size) / nu[owner]
+    value = np.zeros(flat.size)
+    value[buy] = np.bincount(owner, weights=z * disc[month], minlength=buy.size)
+    first_year = np.zeros(flat.size, dtype=np.int64)
+    first_year[buy] = np.bincount(owner, weights=(month < 12), minlength=buy.size).astype(np.int64)
+    value = value.reshape(shape)
+    first_year = first_year.reshape(shape)
+    lo12, hi12 = _discrete_bounds(first_year, level)
+    qv = np.quantile(value, [(1 - level) / 2, (1 + level) / 2], axis=1)
+    return lo12, hi12, qv[0], qv[1]
+
+
 def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFrame,
                    horizon_months: int = 36, annual_discount: float = 0.10, level: float = 0.8,
                    n_draws: int = 2000, random_state: int = 0) -> pd.DataFrame:
@@ -754,35 +796,23 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
     mon = np.where(x > 0, pd.to_numeric(summary["monetary"]).to_numpy(float), 0.0)
     horizon = horizon_months * _WEEKS_PER_MONTH
     for sl, budget, arrivals in bgf._simulate_counts(summary, int(n_draws), horizon, rng):
-        # purchases K = min(N, J) over the horizon are the first K of the N Poisson arrivals. Given
-        # N, the arrival times are N sorted uniforms on the horizon, and the first K of them are
-        # S_j / S_{N+1} (j <= K) with S_j sums of standard exponentials (Renyi's representation):
-        # S_{N+1} = S_K + Gamma(N + 1 - K). Vectorised over all purchases of all draws at once.
-        shape = budget.shape
-        flat = budget.ravel()
-        buy = np.flatnonzero(flat > 0)
-        kk = flat[buy]
-        nn = arrivals.ravel()[buy]
-        owner = np.repeat(np.arange(buy.size), kk)  # purchase -> buying draw
-        ends = np.cumsum(kk)
-        cs = np.cumsum(rng.standard_exponential(int(ends[-1]) if buy.size else 0))
-        base = np.concatenate([[0.0], cs[ends[:-1] - 1]]) if buy.size else np.zeros(0)
-        s_j = cs - base[owner]
-        s_total = (cs[ends - 1] - base) + rng.gamma((nn - kk + 1).astype(float)) if buy.size else base
-        month = np.minimum((s_j / s_total[owner] * horizon_months).astype(np.int64), horizon_months - 1)
-        # spend: nu ~ Gamma(p x + q, rate v + x m_x) per buying draw, z ~ Gamma(p, rate nu) per purchase
-        row = buy // n_draws + sl.start
-        nu = rng.gamma(pp * x[row] + qq) / (vv + x[row] * mon[row])
-        z = rng.gamma(pp, size=owner.size) / nu[owner]
-        value = np.zeros(flat.size)
-        value[buy] = np.bincount(owner, weights=z * disc[month], minlength=buy.size)
-        first_year = np.zeros(flat.size, dtype=np.int64)
-        first_year[buy] = np.bincount(owner, weights=(month < 12), minlength=buy.size).astype(np.int64)
-        value = value.reshape(shape)
-        first_year = first_year.reshape(shape)
-        lo12[sl], hi12[sl] = _discrete_bounds(first_year, level)
-        qv = np.quantile(value, [(1 - level) / 2, (1 + level) / 2], axis=1)
-        clv_lo[sl], clv_hi[sl] = qv[0], qv[1]
+        # Frequent buyers make hundreds of purchases per draw over a multi-year horizon, so the
+        # per-purchase arrays below are processed in blocks of clients holding at most
+        # _CHUNK_PURCHASES purchases (memory stays bounded whatever the buying rate).
+        per_client = budget.sum(axis=1)
+        edges = [0]
+        acc = 0
+        for i, c in enumerate(per_client):
+            if acc and acc + c > _CHUNK_PURCHASES:
+                edges.append(i)
+                acc = 0
+            acc += int(c)
+        edges.append(len(per_client))
+        for b0, b1 in itertools.pairwise(edges):
+            rows_sl = slice(sl.start + b0, sl.start + b1)
+            lo12[rows_sl], hi12[rows_sl], clv_lo[rows_sl], clv_hi[rows_sl] = _simulated_value(
+                budget[b0:b1], arrivals[b0:b1], rows_sl.start, x, mon, (pp, qq, vv), disc, horizon_months,
+                level, rng)
     return pd.DataFrame({
         "client_id": summary["client_id"].astype(str).to_numpy(),
         "expected_purchases_12m": e12,

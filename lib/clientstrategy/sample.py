@@ -24,6 +24,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -362,12 +363,21 @@ def _pick_rows(cum: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
     return (cum[rows] < u[:, None]).sum(axis=1).clip(max=cum.shape[1] - 1)
 
 
+def _scaled(size: str) -> tuple[int, int] | None:
+    """``"x4"`` -> four times the default's clients and people (for benchmarks); None otherwise."""
+    m = re.fullmatch(r"x(\d{1,3})", str(size))
+    if not m or int(m.group(1)) < 1:
+        return None
+    k = int(m.group(1))
+    return SIZES["default"][0] * k, SIZES["default"][1] * k
+
+
 def _check_args(size: str, random_state) -> tuple[int, int]:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    if size not in SIZES and _scaled(size) is None:
+        raise ValueError(f"size must be one of {sorted(SIZES)} or x<k> (k times the default), got {size!r}")
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
         raise ValueError(f"random_state must be a non-negative int, got {random_state!r}")
-    return SIZES[size]
+    return SIZES[size] if size in SIZES else _scaled(size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1137,7 +1147,8 @@ def main(argv=None) -> int:
                                      description="Write the Northbridge Markets sample (fictional).")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "data" / "sample"),
                         help="folder; tables go to OUT/tables, truth to OUT/truth")
-    parser.add_argument("--size", default="default", choices=sorted(SIZES))
+    parser.add_argument("--size", default="default",
+                        help=f"one of {sorted(SIZES)}, or x<k> for k times the default (benchmarks)")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--format", dest="fmt", default="parquet", choices=["parquet", "csv"])
     args = parser.parse_args(argv)

@@ -1,0 +1,245 @@
+"""Benchmarks of the workbook (``make bench``): time, memory and throughput at growing sizes.
+
+For each size of the generated sample (the default, and ``x4``, ``x16``: four and sixteen times its
+clients, people and events) the benchmark
+
+* runs the whole workbook in a child process (``clientstrategy.cli run``), as ``make run`` does,
+  and samples the resident memory of that process and all its children (the notebook kernels)
+  every 0.2 s: **peak RSS of the process tree**;
+* reads the run's own per-notebook wall times from ``metrics.json``;
+* times the **aggregation stage** the way the workbook does it (load the revenue table through
+  :func:`clientstrategy.io.load_source`, then :func:`clientstrategy.outcomes.revenue_by` per client and
+  quarter) and, **in the same process and on the same files**, a baseline: one plain DuckDB query
+  doing the same aggregation. The ratio ours / baseline does not depend on the machine.
+
+Results go to ``<out>/bench.json`` and ``<out>/bench.png``. Nothing here runs in ``make test``:
+performance is measured, never asserted in a timed unit test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["PeakRSS", "aggregation_stage", "fit_cdnow", "main", "run_size", "tree_rss"]
+
+BASELINE_SQL = """
+SELECT CAST(client_id AS VARCHAR) AS client_id, date_trunc('quarter', CAST(date AS DATE)) AS period,
+       sum(amount) AS revenue
+FROM read_parquet(?) WHERE CAST(date AS DATE) <= ? GROUP BY 1, 2
+"""
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory in bytes of process ``pid`` and all its descendants (0 if it is gone)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+class PeakRSS:
+    """Sample :func:`tree_rss` of ``pid`` in a background thread; ``peak`` holds the maximum seen.
+
+    Examples
+    --------
+    >>> with PeakRSS(os.getpid()) as m:
+    ...     _ = bytearray(10_000_000)
+    >>> m.peak > 10_000_000
+    True
+    """
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRSS:  # noqa: PYI034 (returns self, typed plainly)
+        self.peak = tree_rss(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def aggregation_stage(tables: str | Path, as_of, repeat: int = 3) -> dict:
+    """Revenue by client and quarter, the workbook's way and by a plain DuckDB query, timed.
+
+    Parameters
+    ----------
+    tables : path
+        A folder holding ``revenue.parquet``.
+    as_of : date-like
+        End of the analysed period.
+    repeat : int
+        Runs of each; the best time counts (the usual convention for throughput).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``ours_seconds``, ``baseline_seconds``, ``ratio`` (ours / baseline),
+        ``ours_rows_per_second``, ``baseline_rows_per_second`` and ``same_result`` (both give the
+        same per-client totals to the cent).
+    """
+    import duckdb
+
+    from . import io, outcomes
+
+    tables = Path(tables)
+    file = tables / "revenue.parquet"
+    if not file.exists():
+        raise ValueError(f"benchmark: {file} is missing (column 'revenue' table expected as parquet)")
+    as_of = pd.Timestamp(as_of)
+    ours_t, base_t, ours, base = [], [], None, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        rev = io.load_source(tables, tables=["revenue"])["revenue"]
+        ours = outcomes.revenue_by(rev, as_of, by="client_id", freq="Q")
+        ours_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        con = duckdb.connect()
+        base = con.execute(BASELINE_SQL, [str(file), as_of.date()]).df()
+        con.close()
+        base_t.append(time.perf_counter() - t0)
+    rows = len(rev)
+    value = next(c for c in ("revenue", "amount") if c in ours.columns)
+    a = ours.groupby("client_id")[value].sum().round(2).sort_index()
+    b = base.groupby("client_id")["revenue"].sum().round(2).sort_index()
+    same = bool(len(a) == len(b) and (a.index == b.index).all() and ((a - b).abs() < 0.01).all())
+    best_o, best_b = min(ours_t), min(base_t)
+    return {"rows": rows, "ours_seconds": round(best_o, 3), "baseline_seconds": round(best_b, 3),
+            "ratio": round(best_o / best_b, 2), "ours_rows_per_second": round(rows / best_o),
+            "baseline_rows_per_second": round(rows / best_b), "same_result": same}
+
+
+def fit_cdnow(cdnow_dir: str | Path) -> dict | None:
+    """Seconds to summarise and fit BG/NBD on the full CDNOW data (None if it is not on this machine)."""
+    from . import clv, io, paths
+
+    cdnow_dir = Path(cdnow_dir)
+    if not (cdnow_dir / "CDNOW_master.txt").exists():
+        return None
+    rev = io.load_source(cdnow_dir, mapping=paths.MAPPINGS / "cdnow.yaml")["revenue"]
+    t0 = time.perf_counter()
+    summary = clv.rfm_summary(rev, as_of="1998-06-30")
+    clv.BetaGeoModel().fit(summary)
+    return {"customers": len(summary), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def run_size(size: str, work: Path, timeout: int = 3600) -> dict:
+    """Generate the sample at ``size`` and run the whole workbook on it; time and memory.
+
+    Returns
+    -------
+    dict
+        ``size``, ``rows`` per table, ``generate_seconds``, ``run_seconds`` (wall, whole run),
+        ``notebook_seconds`` (from ``metrics.json``), ``peak_rss_mb`` and ``aggregation``.
+    """
+    import pyarrow.parquet as pq
+
+    from . import sample
+
+    data = work / f"sample-{size}"
+    t0 = time.perf_counter()
+    tables = Path(sample.write_sample(data, size=size))
+    gen = time.perf_counter() - t0
+    rows = {p.stem: pq.ParquetFile(p).metadata.num_rows for p in sorted(tables.glob("*.parquet"))}
+    out = work / f"out-{size}"
+    cmd = [sys.executable, "-m", "clientstrategy.cli", "run", "--data", str(tables), "--out", str(out), "--quiet",
+           "--timeout", str(timeout)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "CLIENTSTRATEGY_BATCH": "1"})
+    with PeakRSS(proc.pid) as mem:
+        log, _ = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark run at size {size} failed (exit {proc.returncode}):\n{log[-2000:]}")
+    metrics = json.loads(next(out.glob("*/artifacts/metrics.json")).read_text())
+    return {"size": size, "rows": rows, "generate_seconds": round(gen, 2), "run_seconds": round(wall, 2),
+            "notebook_seconds": metrics["timings"]["seconds"], "peak_rss_mb": round(mem.peak / 2**20),
+            "aggregation": aggregation_stage(tables, metrics["run"]["as_of"])}
+
+
+def _plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = result["runs"]
+    lines = [r["rows"]["revenue"] + r["rows"].get("activities", 0) + r["rows"].get("digital", 0) for r in runs]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    nbs = list(runs[0]["notebook_seconds"])
+    bottom = [0.0] * len(runs)
+    for nb in nbs:
+        vals = [r["notebook_seconds"].get(nb, 0.0) for r in runs]
+        axes[0].bar([r["size"] for r in runs], vals, bottom=bottom, label=nb)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    axes[0].set(title="Wall time per notebook (s)", ylabel="seconds")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(lines, [r["peak_rss_mb"] for r in runs], "o-")
+    axes[1].set(title="Peak memory, whole process tree", xlabel="input rows (revenue + touches + events)",
+                ylabel="MB")
+    axes[2].plot(lines, [r["aggregation"]["ours_seconds"] for r in runs], "o-", label="workbook (load + pandas)")
+    axes[2].plot(lines, [r["aggregation"]["baseline_seconds"] for r in runs], "s--", label="plain DuckDB query")
+    axes[2].set(title="Aggregation stage: revenue by client-quarter", xlabel="input rows", ylabel="seconds")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    """``python -m clientstrategy.bench [--sizes default x4 x16] [--out reports]``."""
+    from . import paths
+
+    ap = argparse.ArgumentParser(prog="clientstrategy.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", nargs="+", default=["default", "x4", "x16"])
+    ap.add_argument("--out", default=str(paths.ROOT / "reports"))
+    ap.add_argument("--cdnow", default=str(paths.ROOT.parent / "shared" / "datasets" / "cdnow"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
+        for size in args.sizes:
+            print(f"== size {size}", flush=True)
+            r = run_size(size, Path(tmp))
+            print(f"   {r['run_seconds']:.0f} s, peak {r['peak_rss_mb']} MB, aggregation x{r['aggregation']['ratio']} "
+                  f"of the DuckDB baseline", flush=True)
+            result["runs"].append(r)
+    result["cdnow_fit"] = fit_cdnow(args.cdnow)
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    _plot(result, out / "bench.png")
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
