@@ -380,3 +380,14 @@ def test_ratings_change_interval_finds_a_planted_shift_and_not_noise():
     assert out.loc["service", "significant"] and out.loc["service", "ci_low"] < 0.6 < out.loc["service", "ci_high"]
     assert not out.loc["platform", "significant"] and out.loc["platform", "ci_low"] < 0 < out.loc["platform", "ci_high"]
     assert voice.ratings_change(s[s["wave"] == "2026Q1"]).empty
+
+
+def test_ratings_change_carries_the_trend_across_waves():
+    rng = np.random.default_rng(3)
+    waves = [f"2026Q{q}" for q in (1, 2, 3, 4)]
+    dates = pd.to_datetime(["2026-02-01", "2026-05-01", "2026-08-01", "2026-11-01"])
+    parts = [pd.DataFrame({"date": d, "wave": w, "rating_service": rng.normal(6 + 0.5 * i, 1.0, 300)})
+             for i, (w, d) in enumerate(zip(waves, dates))]
+    out = voice.ratings_change(pd.concat(parts, ignore_index=True)).set_index("rating")
+    assert out.loc["service", "trend_per_wave"] == pytest.approx(0.5, abs=0.15)
+    assert out.loc["service", "trend_p_value"] < 0.01

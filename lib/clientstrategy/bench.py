@@ -113,7 +113,7 @@ def aggregation_stage(tables: str | Path, as_of, repeat: int = 3) -> dict:
     tables = Path(tables)
     file = tables / "revenue.parquet"
     if not file.exists():
-        raise ValueError(f"benchmark: {file} is missing (column 'revenue' table expected as parquet)")
+        raise ValueError(f"benchmark: table 'revenue' is missing: expected {file}")
     as_of = pd.Timestamp(as_of)
     ours_t, base_t, ours, base = [], [], None, None
     for _ in range(repeat):

@@ -474,8 +474,9 @@ def ratings_summary(surveys: pd.DataFrame, as_of=None, by=None, level: float = 0
 def ratings_change(surveys: pd.DataFrame, as_of=None, level: float = 0.95) -> pd.DataFrame:
     """Each rating's mean in the latest wave against the wave before, with an interval.
 
-    The ratings get the same wave-on-wave reading as NPS: the change in mean with a Welch
-    interval, sqrt(se_last^2 + se_prev^2), and whether it excludes zero.
+    The ratings get the same wave-on-wave reading as NPS (:func:`nps_trend` on the per-wave
+    means): the change in mean with the interval sqrt(se_last^2 + se_prev^2), whether it
+    excludes zero, and the weighted trend across waves.
 
     Parameters
     ----------
@@ -490,7 +491,9 @@ def ratings_change(surveys: pd.DataFrame, as_of=None, level: float = 0.95) -> pd
     -------
     DataFrame
         ``rating``, ``wave_prev``, ``wave_last``, ``mean_prev``, ``mean_last``, ``change``,
-        ``ci_low``, ``ci_high``, ``significant``; empty with fewer than two waves or no rating.
+        ``ci_low``, ``ci_high``, ``significant``, and the weighted trend over all waves
+        (``trend_per_wave``, ``trend_p_value``; NaN with fewer than three waves) as
+        :func:`nps_trend` computes it for the score; empty with fewer than two waves or no rating.
 
     Examples
     --------
@@ -500,27 +503,27 @@ def ratings_change(surveys: pd.DataFrame, as_of=None, level: float = 0.95) -> pd
     [['service', 'Q1', 'Q2', 3.0]]
     """
     cols_out = ["rating", "wave_prev", "wave_last", "mean_prev", "mean_last", "change", "ci_low", "ci_high",
-                "significant"]
+                "significant", "trend_per_wave", "trend_p_value"]
     _require(surveys, ["date", "wave"], "surveys")
     s = _upto(surveys, "date", as_of)
     waves = wave_order(s) if len(s) else []
     by = ratings_summary(s, by="wave", level=level)
     if len(waves) < 2 or by.empty:
         return pd.DataFrame(columns=cols_out)
-    prev, last = waves[-2], waves[-1]
-    z = _z(level)
     rows = []
     for rating, g in by.groupby("rating", sort=True):
-        g = g.set_index("wave")
-        if prev not in g.index or last not in g.index:
+        g = g.set_index("wave").reindex(waves).dropna(subset=["mean"]).reset_index()
+        if len(g) < 2 or g["wave"].iloc[-1] != waves[-1] or g["wave"].iloc[-2] != waves[-2]:
             continue
-        a, b = g.loc[prev], g.loc[last]
-        change = float(b["mean"] - a["mean"])
-        se = float(np.sqrt(a["se"] ** 2 + b["se"] ** 2))
-        lo, hi = change - z * se, change + z * se
-        rows.append({"rating": rating, "wave_prev": prev, "wave_last": last, "mean_prev": float(a["mean"]),
-                     "mean_last": float(b["mean"]), "change": change, "ci_low": lo, "ci_high": hi,
-                     "significant": bool(np.isfinite(se) and (lo > 0 or hi < 0))})
+        # the same tests as the score's: nps_trend reads any per-wave mean with its standard error
+        tests = nps_trend(g.rename(columns={"mean": "nps"})[["wave", "n", "nps", "se"]], level).set_index("test")
+        last, trend = tests.loc["last_vs_previous"], tests.loc["trend_per_wave"]
+        rows.append({"rating": rating, "wave_prev": waves[-2], "wave_last": waves[-1],
+                     "mean_prev": float(g["mean"].iloc[-2]), "mean_last": float(g["mean"].iloc[-1]),
+                     "change": float(last["estimate"]), "ci_low": float(last["ci_low"]),
+                     "ci_high": float(last["ci_high"]),
+                     "significant": bool(np.isfinite(last["se"]) and (last["ci_low"] > 0 or last["ci_high"] < 0)),
+                     "trend_per_wave": float(trend["estimate"]), "trend_p_value": float(trend["p_value"])})
     return pd.DataFrame(rows, columns=cols_out)
 
 
