@@ -62,9 +62,9 @@ test-heavy: venv ## long checks kept out of make test
 # The browser and PostgreSQL tests need Debian's chromium and postgresql. They are part of make test and
 # skip there when the packages are absent; CI (.ci/run) installs them and sets
 # CLIENTSTRATEGY_SYSTEM_TESTS=required, under which a missing package fails the tests instead.
-SYSTEM_PACKAGES := chromium postgresql
+SYSTEM_PACKAGES := chromium postgresql openjdk-17-jre-headless
 
-system-packages: ## install the Debian packages chromium and postgresql if missing (apt-get; root or sudo)
+system-packages: ## install the Debian packages chromium, postgresql and a Java 17 runtime (Spark) if missing (apt-get; root or sudo)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "System packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import features
+
 __all__ = [
     "DEFAULT_WEIGHTS",
     "digital_engagement",
@@ -322,25 +324,19 @@ def digital_engagement(digital: pd.DataFrame, as_of, window_days: int = 365,
     >>> digital_engagement(d, pd.Timestamp("2026-06-30"), clients=["a", "b", "c"])["engagement_score"].round(1).tolist()
     [88.9, 55.6, 0.0]
     """
-    _check(digital, ["timestamp", "client_id", "event_type"], "digital")
     as_of = _as_of(as_of)
-    upto = _upto(digital, "timestamp", as_of)
-    last = upto.groupby("client_id")["timestamp"].max()
-    d = _upto(upto, "timestamp", as_of, as_of - pd.Timedelta(days=window_days)).copy()
-    et = d["event_type"].astype("str").str.strip().str.lower()
-    ids = sorted(set(d["client_id"]) | set(last.index)) if clients is None else sorted(set(map(str, clients)))
+    # counted where the table lives (DuckDB or Spark): the event rows never reach pandas
+    counts = features.digital_counts(digital, as_of, window_days, {k: v for k, v in _EVENT_ALIASES.items()})
+    counts = counts.set_index("client_id")
+    ids = sorted(counts.index) if clients is None else sorted(set(map(str, clients)))
     out = pd.DataFrame({"client_id": pd.Series(ids, dtype="str")}).set_index("client_id")
-    for name, aliases in _EVENT_ALIASES.items():
-        out[name] = d.loc[et.isin(aliases)].groupby("client_id").size().reindex(out.index).fillna(0).astype("int64")
-    if "session_id" in d.columns and d["session_id"].notna().any():
-        sess = d.dropna(subset=["session_id"]).groupby("client_id")["session_id"].nunique()
-    else:  # without session ids, each login opens a session
-        sess = d.loc[et.isin(_EVENT_ALIASES["logins"])].groupby("client_id").size()
+    for name in _EVENT_ALIASES:
+        out[name] = counts[name].reindex(out.index).fillna(0).astype("int64")
+    # without session ids (or none in the window), each login opens a session
+    sess = counts["sessions"] if counts["sessions"].fillna(0).gt(0).any() else counts["logins"]
     out["sessions"] = sess.reindex(out.index).fillna(0).astype("int64")
-    if "duration_s" in d.columns:
-        out["minutes"] = (d.groupby("client_id")["duration_s"].sum() / 60.0).reindex(out.index).fillna(0.0)
-    else:
-        out["minutes"] = 0.0
+    out["minutes"] = counts["minutes"].reindex(out.index).fillna(0.0).astype("float64")
+    last = counts["last_digital"]
     ranks = []
     for m in _ENGAGEMENT_METRICS:
         if not (out[m] > 0).any():
@@ -348,7 +344,7 @@ def digital_engagement(digital: pd.DataFrame, as_of, window_days: int = 365,
         r = out[m].rank(method="average", pct=True)
         ranks.append(r.where(out[m] > 0, 0.0))
     out["engagement_score"] = (100.0 * pd.concat(ranks, axis=1).mean(axis=1)) if ranks else 0.0
-    out["last_digital"] = last.reindex(out.index)
+    out["last_digital"] = last.reindex(out.index).astype("datetime64[ns]")
     out = out.reset_index()
     return out[["client_id", "engagement_score", *_ENGAGEMENT_METRICS, "last_digital"]]
 
@@ -396,28 +392,22 @@ def people_also_viewed(digital: pd.DataFrame, as_of, item: str = "page",
       item_a item_b  lift
     0      x      y   1.5
     """
-    _check(digital, ["timestamp", "client_id", "event_type", item], "digital")
+    t = features.as_table(digital, "digital")
+    features.require(t, ["timestamp", "client_id", "event_type", item])
     as_of = _as_of(as_of)
     if basket is None:
-        basket = "session_id" if "session_id" in digital.columns and digital["session_id"].notna().any() \
-            else "client_id"
-    _check(digital, [basket], "digital")
+        has_sessions = "session_id" in t.columns and features.count_where(t, '"session_id" IS NOT NULL') > 0
+        basket = "session_id" if has_sessions else "client_id"
+    features.require(t, [basket])
     start = as_of - pd.Timedelta(days=window_days) if window_days else None
-    d = _upto(digital, "timestamp", as_of, start)
-    d = d.loc[d["event_type"].astype("str").str.lower().isin(event_types) & d[item].notna() & d[basket].notna()]
-    d = pd.DataFrame({"basket": d["client_id"].astype("str") + "|" + d[basket].astype("str"),
-                      "client_id": d["client_id"], "item": d[item].astype("str")}).drop_duplicates()
     cols = ["item_a", "item_b", "baskets_a", "baskets_b", "baskets_both", "clients_both", "support",
             "confidence_a_to_b", "confidence_b_to_a", "lift"]
-    n_all = d["basket"].nunique()
-    if d.empty:
+    # the self-join of baskets runs in the engine; pandas gets the pairs
+    out, per_item, n_all = features.view_pairs(t, as_of, item, [str(e).lower() for e in event_types], basket,
+                                               start, min_clients)
+    if n_all == 0:
         return pd.DataFrame(columns=cols)
-    per_item = d.groupby("item")["basket"].nunique()
-    pairs = d.merge(d[["basket", "item"]], on="basket", suffixes=("_a", "_b"))
-    pairs = pairs.loc[pairs["item_a"] < pairs["item_b"]]
-    g = pairs.groupby(["item_a", "item_b"], sort=True)
-    out = pd.DataFrame({"baskets_both": g["basket"].nunique(), "clients_both": g["client_id"].nunique()}).reset_index()
-    out = out.loc[out["clients_both"] >= min_clients]
+    per_item = per_item.set_index("item")["baskets"]
     out["baskets_a"] = out["item_a"].map(per_item).astype("int64")
     out["baskets_b"] = out["item_b"].map(per_item).astype("int64")
     out["support"] = out["baskets_both"] / n_all
@@ -498,28 +488,27 @@ def top_questions(digital: pd.DataFrame, as_of, freq: str = "Q", top: int = 10) 
          question  searches  variants  change
     0  FX outlook         3         3     1.0
     """
-    _check(digital, ["timestamp", "client_id", "search_query"], "digital")
+    t = features.as_table(digital, "digital")
+    features.require(t, ["timestamp", "client_id", "search_query"])
     as_of = _as_of(as_of)
-    d = _upto(digital, "timestamp", as_of)
-    d = d.loc[d["search_query"].notna(), ["timestamp", "client_id", "search_query"]].copy()
-    d["search_query"] = d["search_query"].astype("str").str.strip()
-    d["key"] = d["search_query"].map(normalise_query)
-    d = d.loc[d["key"] != ""]
     cols = ["rank", "question", "key", "searches", "clients", "variants", "last_period", "previous_period",
             "change"]
-    if d.empty:
+    # distinct wordings come from the engine and are keyed here (the wording rules are Python);
+    # the key lookup goes back to the engine, which counts searches, clients and periods per key
+    raw = features.search_counts(t, as_of, None)
+    raw["wording"] = raw["query"].str.strip()
+    raw["key"] = raw["wording"].map(normalise_query)
+    raw = raw.loc[raw["key"] != ""]
+    if raw.empty:
         return pd.DataFrame(columns=cols)
-    d["period"] = d["timestamp"].dt.to_period(freq)
     last_p = as_of.to_period(freq)
-    wording = (d.groupby(["key", "search_query"]).size().rename("n").reset_index()
-               .sort_values(["key", "n", "search_query"], ascending=[True, False, True], kind="mergesort")
-               .drop_duplicates("key").set_index("key")["search_query"])
-    g = d.groupby("key")
-    out = pd.DataFrame({"searches": g.size(), "clients": g["client_id"].nunique(),
-                        "variants": g["search_query"].nunique(),
-                        "last_period": d.loc[d["period"] == last_p].groupby("key").size(),
-                        "previous_period": d.loc[d["period"] == last_p - 1].groupby("key").size()})
-    out[["last_period", "previous_period"]] = out[["last_period", "previous_period"]].fillna(0).astype("int64")
+    prev_p = last_p - 1
+    end = as_of + pd.Timedelta(days=1)
+    periods = [("last_period", last_p.start_time, end), ("previous_period", prev_p.start_time, last_p.start_time)]
+    wording = (raw.groupby(["key", "wording"])["n"].sum().rename("n").reset_index()
+               .sort_values(["key", "n", "wording"], ascending=[True, False, True], kind="mergesort")
+               .drop_duplicates("key").set_index("key")["wording"])
+    out = features.search_counts(t, as_of, raw[["query", "wording", "key"]], periods).set_index("key")
     out["question"] = wording.reindex(out.index)
     prev = out["previous_period"].astype("float64")
     out["change"] = (out["last_period"] / prev.where(prev > 0)) - 1.0

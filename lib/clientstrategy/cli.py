@@ -69,18 +69,17 @@ def _run(args) -> int:
 
 
 def _validate(args) -> int:
-    from . import io, validate
+    from . import validate
 
     try:
-        loaded = io.load_source(args.data, mapping=args.mapping or None)
-        validate.validate(loaded, problems=getattr(loaded, "problems", ()))
+        loaded, _ = validate.load_checked(args.data, mapping=args.mapping or None)
     except validate.DataValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError) as exc:  # no such source, unreachable database, bad mapping
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("The input passed validation: " + ", ".join(f"{k} ({len(v):,} rows)" for k, v in dict(loaded).items()))
+    print("The input passed validation: " + ", ".join(f"{k} ({len(v):,} rows)" for k, v in loaded.items()))
     return 0
 
 

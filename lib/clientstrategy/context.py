@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import activities as _act
+from . import features
 
 __all__ = [
     "PersonaFit",
@@ -364,41 +365,40 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
        logins  download_share
     0    1.01             0.5
     """
-    _check(digital, ["timestamp", "client_id", "event_type"], "digital")
+    t = features.as_table(digital, "digital")
+    features.require(t, ["timestamp", "client_id", "event_type"])
     as_of = _as_of(as_of)
     start = as_of - pd.Timedelta(days=window_days)
-    eng = _act.digital_engagement(digital, as_of, window_days=window_days, clients=clients)
+    eng = _act.digital_engagement(t, as_of, window_days=window_days, clients=clients)
     months = window_days / (365.25 / 12)
     f = pd.DataFrame({"client_id": eng["client_id"]})
     for c in ("logins", "page_views", "searches", "downloads"):
         f[c] = eng[c] / months
     f["minutes_per_session"] = (eng["minutes"] / eng["sessions"].where(eng["sessions"] > 0)).fillna(0.0)
-    d = _upto(digital, "timestamp", as_of, start)
-    total = d.groupby("client_id").size().reindex(f["client_id"]).fillna(0).to_numpy()
+    days = pd.date_range(start + pd.Timedelta(days=1), as_of, freq="D")
+    covered = np.zeros(len(days), bool)
+    if market_events is not None and len(market_events):
+        _check(market_events, ["date", "topic"], "market_events")
+        for e in market_events["date"].dt.normalize().unique():
+            i = (e - days[0]).days
+            covered[max(i + 1, 0): max(min(i + burst_days + 1, len(days)), 0)] = True
+    # events and events on burst days per client, counted in the engine
+    win = features.digital_windows(t, as_of, window_days, days[covered]).set_index("client_id")
+    total = win["events"].reindex(f["client_id"]).fillna(0).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         f["download_share"] = np.where(total > 0, eng["downloads"].to_numpy() / total, 0.0)
         f["search_share"] = np.where(total > 0, eng["searches"].to_numpy() / total, 0.0)
     f["event_burst"] = 1.0
-    if market_events is not None and len(market_events) and len(d):
-        _check(market_events, ["date", "topic"], "market_events")
-        days = pd.date_range(start + pd.Timedelta(days=1), as_of, freq="D")
-        covered = np.zeros(len(days), bool)
-        for e in market_events["date"].dt.normalize().unique():
-            i = (e - days[0]).days
-            covered[max(i + 1, 0): max(min(i + burst_days + 1, len(days)), 0)] = True
-        share_days = covered.mean()
-        if 0 < share_days < 1:
-            off = (d["timestamp"].dt.normalize() - days[0]).dt.days.to_numpy()
-            inb = covered[np.clip(off, 0, len(days) - 1)]
-            g = pd.Series(inb, index=d.index).groupby(d["client_id"])
-            hits = g.sum().reindex(f["client_id"]).fillna(0.0).to_numpy()
-            n = g.size().reindex(f["client_id"]).fillna(0.0).to_numpy()
-            # shrunk towards "no burst" with burst_prior pseudo-events, so that a client with two
-            # events is not read as a trader (or as event-averse) by luck
-            denom = n + burst_prior
-            with np.errstate(invalid="ignore", divide="ignore"):
-                f["event_burst"] = np.where(denom > 0, (hits + burst_prior * share_days) / np.maximum(denom, 1e-12)
-                                            / share_days, 1.0)
+    share_days = covered.mean() if len(days) else 0.0
+    if market_events is not None and len(market_events) and len(win) and 0 < share_days < 1:
+        hits = win["hits"].reindex(f["client_id"]).fillna(0.0).to_numpy(dtype=float)
+        n = total.astype(float)
+        # shrunk towards "no burst" with burst_prior pseudo-events, so that a client with two
+        # events is not read as a trader (or as event-averse) by luck
+        denom = n + burst_prior
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f["event_burst"] = np.where(denom > 0, (hits + burst_prior * share_days) / np.maximum(denom, 1e-12)
+                                        / share_days, 1.0)
     if activities is not None and len(activities):
         a = _act.touch_weights(_upto(activities, "timestamp", as_of, start))
         pos = a["outcome"].isin(_POSITIVE).groupby(a["client_id"]).mean()

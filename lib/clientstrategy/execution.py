@@ -23,6 +23,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from . import features
+
 __all__ = [
     "ACTION_ASSUMPTIONS",
     "PERSONA_CHANNELS",
@@ -653,11 +655,12 @@ def digital_interest_signals(
     """
     if digital is None or len(digital) == 0:
         return _empty()
-    _require(digital, ["timestamp", "client_id", "event_type"], "digital")
+    t = features.as_table(digital, "digital")
+    features.require(t, ["timestamp", "client_id", "event_type"])
     a = _assume(assumptions)
-    d = digital.loc[(digital["timestamp"] > as_of - pd.Timedelta(days=window_days))
-                    & (digital["timestamp"] < _end(as_of))]
-    d = d.loc[d["event_type"].astype("str").isin(["page_view", "search", "download"])]
+    # the window's events, counted per distinct (client, type, product, query, page) in the engine
+    d = features.digital_recent(t, as_of - pd.Timedelta(days=window_days), _end(as_of),
+                                ["page_view", "search", "download"])
     if d.empty:
         return _empty()
     cat = _category_of(products)
@@ -675,8 +678,9 @@ def digital_interest_signals(
     d = d.assign(topic=topic).dropna(subset=["topic"])
     if plan is not None and "intent" in plan.columns:
         d = d.loc[~d["client_id"].isin(plan.loc[plan["intent"] == "retire", "client_id"])]
-    counts = d.groupby(["client_id", "topic"]).agg(n=("event_type", "size"), last=("timestamp", "max"),
-                                                   searches=("event_type", lambda s: int((s == "search").sum())))
+    d = d.assign(searches=d["n"].where(d["event_type"].astype("str") == "search", 0))
+    counts = d.groupby(["client_id", "topic"]).agg(n=("n", "sum"), last=("last", "max"),
+                                                   searches=("searches", "sum"))
     counts = counts.reset_index().sort_values(["client_id", "n", "topic"], ascending=[True, False, True])
     counts = counts.groupby("client_id", as_index=False).first()
     counts = counts.loc[counts["n"] >= min_events]

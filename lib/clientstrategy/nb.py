@@ -75,7 +75,7 @@ class Context:
 
     def __init__(self, data_dir: str = "", mapping: str = "", as_of: str = "", artifacts_dir: str = "",
                  name: str = "notebook", history_dir: str = ""):
-        from . import io, validate  # bottom layer; imported here to keep `nb` light to import
+        from . import validate  # bottom layer; imported here to keep `nb` light to import
 
         setup_plotting()
         self.name = name
@@ -87,10 +87,8 @@ class Context:
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else paths.DEV_ARTIFACTS
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.history_dir = Path(history_dir) if history_dir else paths.REPORTS
-        loaded = io.load_source(self.data_dir, mapping=self.mapping)
-        problems = getattr(loaded, "problems", ())
-        validate.validate(loaded, problems=problems)
-        self.tables: dict[str, pd.DataFrame] = dict(loaded)
+        # event tables (features.ENGINE_TABLES) stay in the engine, typed and checked in SQL
+        self.tables, _ = validate.load_checked(self.data_dir, mapping=self.mapping)
         self.as_of = periods.parse_as_of(as_of, self.tables["revenue"]["date"])
         self.quarter = periods.quarter_label(self.as_of)
 
@@ -100,8 +98,12 @@ class Context:
         t = self.tables.get(table_name)
         return t is not None and len(t) > 0
 
-    def table(self, table_name: str) -> pd.DataFrame | None:
-        """The typed table (all rows, including those after ``as_of``), or None when absent."""
+    def table(self, table_name: str):
+        """The typed table (all rows, including those after ``as_of``), or None when absent.
+
+        A pandas DataFrame, or for the event tables of ``features.ENGINE_TABLES`` a
+        ``features.EngineTable`` that the analysis functions aggregate in the engine.
+        """
         return self.tables.get(table_name)
 
     def needs(self, *table_names: str) -> bool:

@@ -18,7 +18,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["code_for", "pseudonymise", "scrub_text"]
+__all__ = ["code_for", "name_codes", "pseudonymise", "scrub_text", "text_lookups"]
 
 #: Free-text columns whose names are replaced (table -> columns); survey comments are dropped instead.
 FREE_TEXT = {"digital": ["search_query", "page"], "activities": ["topic", "subject", "notes"]}
@@ -70,6 +70,67 @@ def scrub_text(text: pd.Series, codes: dict) -> pd.Series:
     return out.astype(text.dtype) if isinstance(text.dtype, pd.StringDtype) else out
 
 
+def name_codes(tables: dict) -> dict:
+    """Every client and person name of ``tables`` -> its code (:func:`code_for` of the id).
+
+    Raises
+    ------
+    ValueError
+        If a table has names but not the id column they are coded from.
+
+    Examples
+    --------
+    >>> name_codes({"clients": pd.DataFrame({"client_id": ["C1"], "client_name": ["Acme"]})})
+    {'Acme': 'Client-315b8d'}
+    """
+    codes: dict = {}
+    for table, (id_col, name_col, prefix) in NAMED.items():
+        df = tables.get(table)
+        if df is None or name_col not in df.columns:
+            continue
+        if id_col not in df.columns:
+            raise ValueError(f"table {table!r}: column {id_col!r} is missing, cannot pseudonymise {name_col!r}")
+        coded = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p))
+        codes.update({n: c for n, c in zip(df[name_col], coded) if isinstance(n, str)})
+    return codes
+
+
+def text_lookups(values_of, table: str, columns, codes: dict) -> dict:
+    """Replacement lookups for the free text of a table too large to copy in memory.
+
+    Parameters
+    ----------
+    values_of : callable
+        Column -> Series of its distinct values (e.g. ``features.distinct_values``).
+    table : str
+        Canonical table name (its :data:`FREE_TEXT` columns are scrubbed).
+    columns : iterable of str
+        Columns the table has.
+    codes : dict
+        Name -> code (:func:`name_codes`).
+
+    Returns
+    -------
+    dict
+        Column -> DataFrame ``old``, ``new`` of the values :func:`scrub_text` changes.
+
+    Examples
+    --------
+    >>> vals = {"search_query": pd.Series(["fees Acme", "fx"])}
+    >>> text_lookups(vals.get, "digital", ["search_query"], {"Acme": "Client-1"})["search_query"].values.tolist()
+    [['fees Acme', 'fees Client-1']]
+    """
+    out = {}
+    for col in FREE_TEXT.get(table, []):
+        if col not in columns:
+            continue
+        old = pd.Series(values_of(col), dtype=object).astype(str)
+        new = scrub_text(old, codes)
+        changed = old != new
+        out[col] = pd.DataFrame({"old": old[changed].to_numpy(dtype=object), "new": new[changed].to_numpy(dtype=object)})
+    return out
+
+
 def pseudonymise(tables: dict) -> dict:
     """A copy of ``tables`` with client and person names replaced by stable codes.
 
@@ -92,7 +153,7 @@ def pseudonymise(tables: dict) -> dict:
     np.True_
     """
     out = dict(tables)
-    codes: dict = {}
+    codes = name_codes(tables)
     for table, (id_col, name_col, prefix) in NAMED.items():
         df = tables.get(table)
         if df is None or name_col not in df.columns:
@@ -100,12 +161,12 @@ def pseudonymise(tables: dict) -> dict:
         if id_col not in df.columns:
             raise ValueError(f"table {table!r}: column {id_col!r} is missing, cannot pseudonymise {name_col!r}")
         df = df.copy()
-        coded = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p)).astype("str")
-        codes.update({n: c for n, c in zip(df[name_col], coded) if isinstance(n, str)})
-        df[name_col] = coded
+        df[name_col] = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p)).astype("str")
         out[table] = df
     for table, cols in FREE_TEXT.items():
         df = out.get(table)
+        if df is not None and not isinstance(df, pd.DataFrame):
+            continue  # an event table kept in the engine: its text is replaced by text_lookups
         present = [c for c in cols if df is not None and c in df.columns]
         if present:
             df = df.copy()

@@ -21,6 +21,8 @@ import pandas as pd
 from markupsafe import Markup
 from nbconvert import HTMLExporter
 
+from . import features
+
 __all__ = ["CSS", "align_numbers", "leadership_body", "quarters_page", "render_run"]
 
 CSS = """
@@ -267,7 +269,11 @@ def index_body(run_dir: Path, pages: list, metrics: dict, tables: dict) -> str:
     for name, df in sorted(tables.items()):
         dcol = next((c for c in ("date", "timestamp", "as_of") if c in df.columns), None)
         start = end = ""
-        if dcol is not None and len(df):
+        if dcol is not None and len(df) and not isinstance(df, pd.DataFrame):  # an event table in the engine
+            sm = features.summary(df)
+            start = "" if pd.isna(sm["date_min"]) else str(sm["date_min"].date())
+            end = "" if pd.isna(sm["date_max"]) else str(sm["date_max"].date())
+        elif dcol is not None and len(df):
             d = pd.to_datetime(df[dcol], errors="coerce")
             start, end = str(d.min().date()) if d.notna().any() else "", str(d.max().date()) if d.notna().any() else ""
         rows.append({"name": name, "rows": f"{len(df):,}", "start": start, "end": end})

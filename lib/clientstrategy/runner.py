@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import math
@@ -37,7 +38,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from . import io, paths, periods, validate
+import pandas as pd
+
+from . import features, io, paths, periods, validate
 from .nb import to_jsonable
 
 __all__ = [
@@ -297,16 +300,27 @@ def _load_and_validate(cfg: RunConfig):
     """Load, map and validate the input; nothing is written. Returns (tables, mapping_report)."""
     source = cfg.data or str(_sample_tables())
     try:
-        loaded = io.load_source(source, mapping=cfg.mapping or None)
+        # event tables stay in DuckDB: typed, checked and later copied to the staging folder in SQL
+        tables, report = validate.load_checked(source, mapping=cfg.mapping or None)
     except validate.DataValidationError:
         raise
     except (FileNotFoundError, ValueError) as exc:
         msg = str(exc)  # a database's own error already names it (password hidden)
         raise RunError(msg if msg.startswith("cannot read the database")
                        else f"cannot read the input {_display_source(source, cfg)}: {msg}", 2) from exc
-    validate.validate(loaded, problems=getattr(loaded, "problems", ()))
-    report = getattr(loaded, "mapping_report", None)
-    return dict(loaded), report, source
+    return tables, report, source
+
+
+def _fingerprint(tables: dict) -> str:
+    """The data fingerprint: ``io.fingerprint`` of the pandas tables, extended by the engine's
+    fingerprint of each event table kept in DuckDB."""
+    frames = {t: df for t, df in tables.items() if isinstance(df, pd.DataFrame)}
+    fp = io.fingerprint(frames)
+    held = sorted(t for t in tables if t not in frames)
+    if not held:
+        return fp
+    text = fp + "".join(f"\x1e{t}\x1f{features.fingerprint(tables[t])}" for t in held)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sample_tables() -> Path:
@@ -345,7 +359,7 @@ def run(cfg: RunConfig) -> Path:
     tables, mapping_report, source = _load_and_validate(cfg)
     as_of = periods.parse_as_of(cfg.as_of, tables["revenue"]["date"])
     quarter = periods.quarter_label(as_of)
-    fingerprint = io.fingerprint(tables)
+    fingerprint = _fingerprint(tables)
 
     out.mkdir(parents=True, exist_ok=True)
     with _Lock(out, quarter, cfg.lock_wait):
@@ -360,10 +374,21 @@ def run(cfg: RunConfig) -> Path:
     return published
 
 
-def _stage_tables(tables: dict, folder: Path) -> None:
+def _stage_tables(tables: dict, folder: Path, pseudonymise: bool = False) -> None:
+    """Write the typed tables the notebooks read; event tables are copied by DuckDB, streamed."""
+    from . import privacy
+
     folder.mkdir(parents=True, exist_ok=True)
+    codes = privacy.name_codes(tables) if pseudonymise else {}
+    if pseudonymise:
+        tables = privacy.pseudonymise(tables)
     for name, df in tables.items():
-        df.to_parquet(folder / f"{name}.parquet", index=False)
+        if isinstance(df, pd.DataFrame):
+            df.to_parquet(folder / f"{name}.parquet", index=False)
+        else:
+            lookups = (privacy.text_lookups(lambda c, t=df: features.distinct_values(t, c), name, df.columns, codes)
+                       if pseudonymise else None)
+            features.write_parquet(df, folder / f"{name}.parquet", replace=lookups)
 
 
 def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, quarter, fingerprint, out,
@@ -371,12 +396,10 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
     import papermill
     from tqdm import tqdm
 
-    from . import excel, privacy, report
+    from . import excel, report
 
     table_dir = staging / "tables"
-    if cfg.pseudonymise:
-        tables = privacy.pseudonymise(tables)
-    _stage_tables(tables, table_dir)
+    _stage_tables(tables, table_dir, pseudonymise=cfg.pseudonymise)
     for sub in ("notebooks", "leadership", "artifacts"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     artifacts = run_dir / "artifacts"

@@ -46,6 +46,11 @@ __all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PRODUCTS", "SIZES", "WAVES", "S
 
 #: size name -> (clients, people)
 SIZES = {"small": (300, 8), "default": (2000, 40), "large": (100_000, 2000)}
+#: size name -> (revenue lines, touches, digital sessions) per client, as multiples of the default.
+#: ``large`` is the scale benchmark of issue 7: 100,000 clients with about 20 million revenue lines,
+#: 50 million touches and 200 million digital events. Each touch then lifts revenue a ninth as much
+#: (nine times as many touches, the same revenue) and each line is half as large.
+VOLUME = {"large": (2, 9.0, 8.7)}
 
 START = np.datetime64("2023-10-01", "D")          # first revenue day
 AS_OF = pd.Timestamp("2026-09-30")                 # default AS_OF of the workbook
@@ -559,7 +564,7 @@ def _activities(c: dict, lo: int, hi: int, people: pd.DataFrame, rng) -> tuple[p
     cols = {k: [] for k in ("ci", "day", "type", "outcome", "person")}
     for t, (base, outcomes) in _ACTIVITY.items():
         # touches scale with size**0.5 and with the time the client is with us; rarely after churn
-        lam = base / 3.0 * root * (alive_years + 0.1 * after_years)
+        lam = base / 3.0 * root * (alive_years + 0.1 * after_years) * c.get("volume", (1, 1.0, 1.0))[1]
         k = rng.poisson(lam)
         ci = np.repeat(np.arange(n_b), k)
         share_alive = alive_years[ci] / np.maximum(alive_years[ci] + 0.1 * after_years[ci], 1e-9)
@@ -585,7 +590,7 @@ def _activities(c: dict, lo: int, hi: int, people: pd.DataFrame, rng) -> tuple[p
     beta = np.array([BETAS.get((a, b), 0.0) for a, b in zip(typ, outcome)])
     persona = c["persona"][lo:hi][ci]
     fit = np.array([[FIT[(s, p)] for p in PERSONAS] for s in _STYLES])[p_style[person], persona]
-    eff = beta * fit
+    eff = beta * fit / c.get("volume", (1, 1.0, 1.0))[1]
     # timestamps in business hours; duration by type
     sec = rng.integers(8 * 3600, 18 * 3600, len(ci))
     ts = day.astype("int64") * _NS_DAY + sec.astype("int64") * 10**9
@@ -633,13 +638,14 @@ def _revenue(c: dict, lo: int, hi: int, touches: dict, events: pd.DataFrame, peo
     buy = alive & (rng.random((n_b, N_DAYS)) < -np.expm1(-lam))
     mean_mult = np.where(alive.any(axis=1), (mult * alive).sum(axis=1) / np.maximum(alive.sum(axis=1), 1), 1.0)
     ci, day = np.nonzero(buy)
-    n_lines = rng.choice(3, len(ci), p=_LINES_P) + 1
+    lines_mult = c.get("volume", (1, 1.0, 1.0))[0]
+    n_lines = (rng.choice(3, len(ci), p=_LINES_P) + 1) * lines_mult
     li = np.repeat(ci, n_lines)
     ld = np.repeat(day, n_lines)
     cum = np.cumsum(c["weights"][lo:hi], axis=1)
     prod = _pick_rows(cum, li, rng.random(len(li)))
     # lognormal line amounts with mean = the client's mean line (sigma 0.7)
-    amount = c["order"][lo:hi][li] * np.exp(rng.normal(-0.245, 0.7, len(li)))
+    amount = c["order"][lo:hi][li] / lines_mult * np.exp(rng.normal(-0.245, 0.7, len(li)))
 
     # market responders: within 1-21 days after an event on their topic, p = 0.7, an extra order
     topic = c["topic"][lo:hi]
@@ -692,7 +698,8 @@ def _digital(c: dict, lo: int, hi: int, events: pd.DataFrame, rng) -> pd.DataFra
     first = np.maximum(c["onboard"][lo:hi], 0)
     end = c["churn_day"][lo:hi]
     alive = (days[None, :] >= first[:, None]) & (days[None, :] < end[:, None])
-    daily = sessions[persona][:, None] / 7.0 * np.where(_weekday(days) < 5, 1.2, 0.5)[None, :]
+    daily = (sessions[persona][:, None] / 7.0 * np.where(_weekday(days) < 5, 1.2, 0.5)[None, :]
+             * c.get("volume", (1, 1.0, 1.0))[2])
     daily = np.where((persona == EDT)[:, None] & burst[None, :], daily * 4.0, daily)
     k = rng.poisson(daily * alive)
     ci, day = np.nonzero(k)
@@ -885,6 +892,7 @@ def _statics(size: str, random_state: int) -> dict:
     people = _people(n_people, random_state)
     events = _market_events(random_state)
     c = _clients(n, people, random_state)
+    c["volume"] = VOLUME.get(size, (1, 1.0, 1.0))
     return {"people": people, "products": _products(), "events": events, "c": c}
 
 
@@ -969,7 +977,8 @@ def generate(size: str = "default", random_state: int = 20261123) -> Sample:
     ----------
     size : {"small", "default", "large"}
         ``small``: 300 clients and 8 people (a few seconds); ``default``: 2,000 clients and 40
-        people; ``large``: 100,000 clients and 2,000 people (several GB in memory; prefer
+        people; ``large``: 100,000 clients and 2,000 people with :data:`VOLUME` (about 20 million
+        revenue lines, 50 million touches and 200 million digital events: use
         :func:`write_sample`, which streams it block by block).
     random_state : int
         Seed; the same seed gives equal tables.

@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from . import schema
+from . import features, schema
 from .io import MAX_EXAMPLES, _value_examples, make_problem, problems_frame
 
 __all__ = [
@@ -342,6 +342,16 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
         df = tables.get(name)
         if df is None or not len(df):
             continue
+        if isinstance(df, features.EngineTable):  # counted in the engine
+            col = features.summary(df)["date_column"]
+            if col:
+                k = features.count_where(df, f"{features.q(col)} >= {features.lit(day + pd.Timedelta(days=1))}")
+                if k:
+                    latest = df.sql(f"SELECT MAX({features.q(col)}) AS m FROM {{t}}")["m"].iloc[0]
+                    rows.append((name, "rows_after_as_of", k,
+                                 (f"{k} of {len(df)} rows with {col} after {day.date()} "
+                                  f"(latest {pd.Timestamp(latest).date()}); analyses ignore them")))
+            continue
         col = _date_column(name, df)
         if col is None:
             continue
@@ -365,8 +375,9 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
             continue
         spec = schema.TABLES[name]
         optional = [c for c in df.columns if c not in spec.required and spec.type_of(c) is not None]
+        missing = features.summary(df)["missing"] if isinstance(df, features.EngineTable) else None
         for col in optional:
-            n = int(df[col].isna().sum())
+            n = missing[col] if missing is not None else int(df[col].isna().sum())
             if n:
                 rows.append((name, "missing_values", n,
                              f"column {col}: {n} of {len(df)} rows empty ({n / len(df):.1%})"))
@@ -436,7 +447,11 @@ def completeness(tables: dict) -> pd.DataFrame:
     rows = []
     for name in _table_order(tables):
         df = tables[name]
+        shares = features.summary(df)["non_null"] if isinstance(df, features.EngineTable) else None
         for col in df.columns:
+            if shares is not None:
+                rows.append((name, str(col), shares[col]))
+                continue
             share = float(df[col].notna().mean()) if len(df) else np.nan
             rows.append((name, str(col), share))
     return pd.DataFrame(rows, columns=["table", "column", "non_null_share"])
@@ -472,6 +487,10 @@ def table_summary(tables: dict) -> pd.DataFrame:
     rows = []
     for name in _table_order(tables):
         df = tables[name]
+        if isinstance(df, features.EngineTable):  # one scan in the engine
+            sm = features.summary(df)
+            rows.append((name, sm["rows"], len(df.columns), sm["date_min"], sm["date_max"]))
+            continue
         col = _date_column(name, df)
         lo = df[col].min() if col else pd.NaT
         hi = df[col].max() if col else pd.NaT
@@ -480,3 +499,47 @@ def table_summary(tables: dict) -> pd.DataFrame:
     out["date_min"] = pd.to_datetime(out["date_min"]).astype("datetime64[ns]")
     out["date_max"] = pd.to_datetime(out["date_max"]).astype("datetime64[ns]")
     return out.astype({"rows": "int64", "columns": "int64"})
+
+
+def load_checked(source, mapping=None) -> tuple[dict, object]:
+    """Read and validate every canonical table of a source, event tables kept in the engine.
+
+    Tables of ``features.ENGINE_TABLES`` are opened in DuckDB (``features.open_table``) and
+    checked in SQL; the others are read into pandas (``io.load_source``). All problems are
+    reported together.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        As ``io.load_source``.
+    mapping : str, pathlib.Path or mapping.Mapping, optional
+        As ``io.load_source``.
+
+    Returns
+    -------
+    tables : dict
+        Table name -> DataFrame or ``features.EngineTable``, in schema order.
+    mapping_report : DataFrame or None
+        The mapping's report, if a mapping was used.
+
+    Raises
+    ------
+    DataValidationError
+        Bad input, every problem listed.
+    ValueError
+        If the source cannot be read.
+    """
+    from . import io
+
+    in_pandas = [t for t in schema.TABLES if t not in features.ENGINE_TABLES]
+    loaded = io.load_source(source, mapping=mapping, tables=in_pandas)
+    frames = dict(loaded)
+    held = {t: et for t in features.ENGINE_TABLES
+            if (et := features.open_table(source, t, mapping=mapping)) is not None}
+    problems = problems_frame(getattr(loaded, "problems", [])).to_dict("records")
+    for et in held.values():
+        problems.extend(features.problems(et, frames))
+    validate(frames, problems=problems)
+    tables = {**frames, **held}
+    return {t: tables[t] for t in schema.TABLES if t in tables}, getattr(loaded, "mapping_report", None)
+

@@ -1,0 +1,827 @@
+"""Event tables kept where they live: typing, checks and aggregations in SQL, results in pandas.
+
+Event tables are large (a firm's web analytics holds hundreds of millions of rows), so the
+workbook never loads the tables of :data:`ENGINE_TABLES` into pandas. They stay in an
+*engine*: an embedded DuckDB over the source's files (the default), or Apache Spark for data in
+a lakehouse. Each analysis that reads them is split in two: the aggregation, written once here
+as SQL, runs in the engine and returns a compact per-client (or per-item) result; the rest
+(ranks, shares, wording) is plain pandas on that result.
+
+The SQL is DuckDB's dialect kept to what every engine has (``CASE``, ``COUNT(DISTINCT)``,
+joins, ``CAST``); :func:`transpile` turns it into Spark SQL with `sqlglot
+<https://sqlglot.com>`_, the translator Ibis uses, and a test asserts that Spark and DuckDB give
+the same results. The engine is chosen by the data's URL (:func:`open_table`): a folder, table
+file or DuckDB file opens in DuckDB; ``spark://<master>/<folder>`` or ``spark:///<folder>``
+(local mode) in Spark.
+
+Functions that take an event table accept either a pandas DataFrame (registered with a private
+DuckDB, so small inputs and tests need no setup) or an :class:`EngineTable`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+
+__all__ = [
+    "ENGINE_TABLES",
+    "DuckDBEngine",
+    "EngineTable",
+    "SparkEngine",
+    "as_table",
+    "digital_counts",
+    "digital_recent",
+    "digital_windows",
+    "fingerprint",
+    "open_table",
+    "problems",
+    "search_counts",
+    "transpile",
+    "view_pairs",
+    "write_parquet",
+]
+
+#: Canonical tables kept in the engine and never loaded whole into pandas.
+ENGINE_TABLES = ("digital",)
+
+#: Memory DuckDB may use before it spills to disk (``CLIENTSTRATEGY_DUCKDB_MEMORY`` overrides).
+DUCKDB_MEMORY = os.environ.get("CLIENTSTRATEGY_DUCKDB_MEMORY", "3GB")
+
+_SQL_TYPES = {"id": "VARCHAR", "str": "VARCHAR", "date": "DATE", "datetime": "TIMESTAMP", "float": "DOUBLE",
+              "int": "BIGINT", "bool": "BOOLEAN"}
+_CHECK_NAMES = {"date": "unparseable_date", "datetime": "unparseable_date", "float": "unparseable_number",
+                "int": "unparseable_number", "bool": "unparseable_bool"}
+MAX_EXAMPLES = 5
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier: ``q('timestamp') -> '"timestamp"'``."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def lit(value) -> str:
+    """A SQL literal for a string, number or timestamp (timestamps as ``TIMESTAMP '...'``)."""
+    if isinstance(value, pd.Timestamp):
+        return f"CAST('{value.strftime('%Y-%m-%d %H:%M:%S')}' AS TIMESTAMP)"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
+
+
+def _in_list(values) -> str:
+    return "(" + ", ".join(lit(str(v)) for v in values) + ")"
+
+
+def transpile(sql: str, dialect: str = "spark") -> str:
+    """Translate the workbook's SQL (DuckDB dialect) into another engine's dialect.
+
+    Parameters
+    ----------
+    sql : str
+        One statement in DuckDB's dialect.
+    dialect : str
+        A sqlglot dialect name (``"spark"``, ``"duckdb"``, ...).
+
+    Returns
+    -------
+    str
+        The statement in ``dialect``.
+
+    Examples
+    --------
+    >>> transpile('SELECT COUNT(DISTINCT "session_id") AS n FROM t')
+    'SELECT COUNT(DISTINCT `session_id`) AS n FROM t'
+    """
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+
+
+# --------------------------------------------------------------------------- engines
+
+class DuckDBEngine:
+    """An embedded DuckDB connection (memory capped, spilling to a temporary folder)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, database: str = ":memory:", memory_limit: str = DUCKDB_MEMORY):
+        import duckdb
+
+        self.con = duckdb.connect(database)
+        self.con.execute(f"SET memory_limit = {lit(memory_limit)}")
+        self.con.execute("SET preserve_insertion_order = false")
+        self._n = 0
+
+    def name(self, prefix: str) -> str:
+        """A fresh view name."""
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make a pandas frame queryable as ``name`` (through Arrow: DuckDB's direct scan of pandas
+        fails on some sliced frames of pandas' ``str`` columns)."""
+        import pyarrow as pa
+
+        self.con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run a query; the result as pandas (timestamps as ``datetime64[ns]``)."""
+        return _ns(self.con.execute(query).df())
+
+    def execute(self, statement: str) -> None:
+        self.con.execute(statement)
+
+    def columns(self, view: str) -> list[str]:
+        return [c[0] for c in self.con.execute(f"SELECT * FROM {q(view)} LIMIT 0").description]
+
+    def column_types(self, view: str) -> dict[str, str]:
+        rows = self.con.execute(f"DESCRIBE SELECT * FROM {q(view)}").fetchall()
+        return {r[0]: str(r[1]).upper() for r in rows}
+
+
+class SparkEngine:
+    """Apache Spark (a ``SparkSession``); queries are written for DuckDB and translated.
+
+    Parameters
+    ----------
+    master : str
+        Spark master URL (``local[2]``, ``spark://host:7077``).
+    spark : pyspark.sql.SparkSession, optional
+        A session to use instead of building one.
+    """
+
+    dialect = "spark"
+
+    def __init__(self, master: str = "local[2]", spark=None):
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            spark = (SparkSession.builder.master(master).appName("clientstrategy")
+                     .config("spark.sql.session.timeZone", "UTC")
+                     .config("spark.ui.enabled", "false")
+                     .config("spark.sql.shuffle.partitions", "4")
+                     .config("spark.sql.ansi.enabled", "false")
+                     .config("spark.ui.showConsoleProgress", "false")
+                     .getOrCreate())
+            spark.sparkContext.setLogLevel("ERROR")
+        self.spark = spark
+        self._n = 0
+
+    def name(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        plain = frame.copy()
+        for c in plain.columns:  # Spark's pandas conversion knows object text, not pandas' str dtype
+            if isinstance(plain[c].dtype, pd.StringDtype):
+                plain[c] = plain[c].astype(object).where(plain[c].notna(), None)
+        sdf = self.spark.createDataFrame(plain) if len(plain) else self.spark.createDataFrame(
+            [], ", ".join(f"`{c}` string" for c in plain.columns))
+        sdf.createOrReplaceTempView(name)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        return _ns(self.spark.sql(transpile(query, "spark")).toPandas())
+
+    def execute(self, statement: str) -> None:
+        self.spark.sql(transpile(statement, "spark"))
+
+    def columns(self, view: str) -> list[str]:
+        return list(self.spark.table(view).columns)
+
+    def column_types(self, view: str) -> dict[str, str]:
+        return {f.name: f.dataType.simpleString().upper() for f in self.spark.table(view).schema.fields}
+
+
+def _ns(frame: pd.DataFrame) -> pd.DataFrame:
+    for c in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[c].dtype):
+            col = frame[c]
+            if getattr(col.dtype, "tz", None) is not None:
+                col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+            frame[c] = col.astype("datetime64[ns]")
+    return frame
+
+
+@dataclass
+class EngineTable:
+    """A canonical table held in an engine as a typed view.
+
+    Attributes
+    ----------
+    name : str
+        Canonical table name.
+    engine : DuckDBEngine or SparkEngine
+        Where it lives.
+    view : str
+        The view (typed canonical columns).
+    location : str
+        Where the rows come from (for messages).
+    """
+
+    name: str
+    engine: object
+    view: str
+    location: str = ""
+    _columns: list = field(default=None, repr=False)
+    _rows: int | None = field(default=None, repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names, as a list."""
+        if self._columns is None:
+            self._columns = self.engine.columns(self.view)
+        return self._columns
+
+    def __len__(self) -> int:
+        if self._rows is None:
+            self._rows = int(self.engine.sql(f"SELECT COUNT(*) AS n FROM {q(self.view)}")["n"].iloc[0])
+        return self._rows
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self), len(self.columns)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run ``query`` with ``{t}`` standing for this table's view."""
+        return self.engine.sql(query.format(t=q(self.view)))
+
+    def head(self, n: int = 5) -> pd.DataFrame:
+        return self.sql(f"SELECT * FROM {{t}} LIMIT {int(n)}")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The whole table in pandas: for small tables and tests only."""
+        return self.sql("SELECT * FROM {t}")
+
+
+def as_table(data, name: str) -> EngineTable:
+    """An :class:`EngineTable` for a DataFrame (registered in a private DuckDB) or the table itself.
+
+    Parameters
+    ----------
+    data : DataFrame or EngineTable
+        The table.
+    name : str
+        Its canonical name (used in messages).
+
+    Returns
+    -------
+    EngineTable
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither.
+
+    Examples
+    --------
+    >>> len(as_table(pd.DataFrame({"client_id": ["a", "b"]}), "digital"))
+    2
+    """
+    if isinstance(data, EngineTable):
+        return data
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"table '{name}' must be a DataFrame or an EngineTable, got {type(data).__name__}")
+    engine = DuckDBEngine(memory_limit="1GB")
+    view = engine.name(name)
+    engine.register(view, data)
+    return EngineTable(name, engine, view, location="pandas", _columns=[str(c) for c in data.columns],
+                       _rows=len(data))
+
+
+def require(table: EngineTable, columns, name: str | None = None) -> None:
+    """Raise ``ValueError`` naming the first of ``columns`` the table lacks."""
+    for col in columns:
+        if col not in table.columns:
+            raise ValueError(f"column '{col}' is missing from table '{name or table.name}'")
+
+
+# --------------------------------------------------------------------------- opening sources
+
+def _typed_sql(raw_view: str, table: str, types: dict[str, str]) -> str:
+    """SELECT the canonical columns of ``raw_view`` typed as the schema says (text: trimmed, empty
+    -> NULL; integral numeric ids without ``.0``; unparseable values -> NULL)."""
+    spec = schema.TABLES[table]
+    parts = []
+    for col, raw_type in types.items():
+        kind = spec.type_of(col)
+        c = q(col)
+        if kind in ("id", "str"):
+            if raw_type.startswith(("DOUBLE", "FLOAT", "DECIMAL")):
+                expr = (f"CASE WHEN {c} = ROUND({c}) THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) "
+                        f"ELSE CAST({c} AS VARCHAR) END")
+            else:
+                expr = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
+        elif kind in _SQL_TYPES:
+            want = _SQL_TYPES[kind]
+            expr = c if raw_type.startswith(want) else f"TRY_CAST(NULLIF(TRIM(CAST({c} AS VARCHAR)), '') AS {want})"
+            if kind == "datetime" and raw_type.startswith("TIMESTAMP") and raw_type != "TIMESTAMP":
+                expr = f"CAST({c} AS TIMESTAMP)"
+        else:
+            expr = c
+        parts.append(f"{expr} AS {c}")
+    return f"SELECT {', '.join(parts)} FROM {q(raw_view)}"
+
+
+def _source_location(source, table: str):
+    """('spark', master, folder) | ('duckdb-file', path, stored name) | ('file', path, fmt) | None."""
+    from . import io
+
+    text = str(source)
+    if text.startswith("spark://"):
+        rest = text[len("spark://"):]
+        host, _, folder = rest.partition("/")
+        return "spark", (f"spark://{host}" if host else "local[2]"), "/" + folder
+    located = io.list_tables(source).get(table)
+    if located is None:
+        return None
+    kind, where = io._source_kind(source)
+    if kind == "duckdb":
+        return "duckdb-file", str(where), located.rsplit("#", 1)[1]
+    if kind in ("folder", "file"):
+        hit = io._table_of_file(Path(located))
+        if hit and hit[1] in ("csv", "parquet"):
+            return "file", located, hit[1]
+    return "memory", None, None
+
+
+def open_table(source, table: str, mapping=None, engine=None) -> EngineTable | None:
+    """Open canonical table ``table`` of a source in an engine, typed, without loading it.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        A folder of table files, one table file, a DuckDB file, a SQLAlchemy URL, or
+        ``spark://<master>/<folder>`` (``spark:///<folder>``: local mode) of Parquet files.
+    table : str
+        Canonical table name.
+    mapping : str, pathlib.Path or mapping.Mapping, optional
+        A mapping; a table it defines is built by it (in memory) and then registered.
+    engine : DuckDBEngine or SparkEngine, optional
+        The engine to use (default: a new DuckDB, or Spark for a ``spark://`` source).
+
+    Returns
+    -------
+    EngineTable or None
+        None when the source has no such table.
+
+    Raises
+    ------
+    ValueError
+        If ``table`` is not canonical or the source cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "digital.csv").write_text("timestamp,client_id,event_type\\n2026-01-05 10:00,007,login\\n")
+    >>> t = open_table(folder, "digital")
+    >>> t.to_pandas()["client_id"].tolist(), len(t)
+    (['007'], 1)
+    """
+    if table not in schema.TABLES:
+        raise ValueError(f"unknown table {table!r}; canonical tables are {sorted(schema.TABLES)}")
+    from . import io
+
+    if mapping is not None:
+        from .mapping import Mapping, load_mapping
+
+        m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        if table in m.tables:
+            loaded = io.load_source(source, mapping=m, tables=[table])
+            return _in_memory(loaded, table, engine)
+    where = _source_location(source, table)
+    if where is None:
+        return None
+    kind, a, b = where
+    if kind == "memory":  # a database reached through SQLAlchemy: read as before, then registered
+        return _in_memory(io.load_source(source, tables=[table]), table, engine)
+    if kind == "spark":
+        engine = engine or SparkEngine(master=a)
+        path = Path(b) / f"{table}.parquet"
+        if not path.exists():
+            return None
+        raw = engine.name(f"{table}_raw")
+        try:
+            engine.spark.read.parquet(str(path)).createOrReplaceTempView(raw)
+        except Exception as exc:  # noqa: BLE001 (Spark's analysis errors have no common base in Python)
+            if "TIMESTAMP(NANOS" in str(exc):
+                raise ValueError(f"table '{table}' ({path}): Spark cannot read nanosecond timestamps; write them "
+                                 "in microseconds (pandas: to_parquet(..., coerce_timestamps='us'))") from None
+            raise ValueError(f"table '{table}' ({path}): Spark cannot read it: {str(exc).splitlines()[0][:300]}") \
+                from None
+        location = str(path)
+    else:
+        engine = engine or DuckDBEngine()
+        raw = engine.name(f"{table}_raw")
+        if kind == "duckdb-file":
+            engine.execute(f"ATTACH {lit(a)} AS src_{raw} (READ_ONLY)")
+            engine.execute(f"CREATE VIEW {q(raw)} AS SELECT * FROM src_{raw}.main.{q(b)}")
+            location = f"{a}#{b}"
+        elif b == "parquet":
+            engine.execute(f"CREATE VIEW {q(raw)} AS SELECT * FROM read_parquet({lit(a)})")
+            location = a
+        else:
+            engine.execute(f"CREATE VIEW {q(raw)} AS SELECT * FROM read_csv({lit(a)}, header = true, "
+                           f"all_varchar = true, nullstr = ['', 'NULL', 'null', 'NaN', 'nan', 'N/A', 'n/a', "
+                           f"'#N/A', 'None', '<NA>', 'NaT'])")
+            location = a
+    types = engine.column_types(raw)
+    types = {str(c).strip(): t for c, t in types.items()}
+    view = engine.name(table)
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {q(view)} AS {_typed_sql(raw, table, types)}"
+                   if engine.dialect == "spark" else
+                   f"CREATE OR REPLACE VIEW {q(view)} AS {_typed_sql(raw, table, types)}")
+    t = EngineTable(table, engine, view, location=location)
+    t.raw_view, t.raw_types = raw, types
+    return t
+
+
+def _in_memory(loaded, table: str, engine) -> EngineTable | None:
+    frame = dict(loaded).get(table)
+    if frame is None:
+        return None
+    engine = engine or DuckDBEngine()
+    view = engine.name(table)
+    engine.register(view, frame)
+    t = EngineTable(table, engine, view, location="memory", _columns=[str(c) for c in frame.columns])
+    from .io import problems_frame
+
+    t.read_problems = problems_frame(getattr(loaded, "problems", [])).to_dict("records")
+    return t
+
+
+# --------------------------------------------------------------------------- checks
+
+def problems(table: EngineTable, tables: dict | None = None) -> list[dict]:
+    """The validation problems of an engine table, found in SQL (nothing loaded).
+
+    The same checks and problem records as ``validate.validate`` for a pandas table: missing
+    required columns, values that do not parse as their type (``unparseable_date``,
+    ``unparseable_number``), missing values in required columns, and ids that reference a table
+    of ``tables`` without existing there; an empty table. Counts are exact; up to five examples
+    are fetched only for a failing check.
+
+    Parameters
+    ----------
+    table : EngineTable
+        From :func:`open_table`.
+    tables : dict, optional
+        The other canonical tables (pandas), for references.
+
+    Returns
+    -------
+    list of dict
+        ``io.make_problem`` records; empty when the table is usable.
+    """
+    from .io import make_problem
+
+    spec = schema.TABLES[table.name]
+    found = list(getattr(table, "read_problems", []))
+    cols = table.columns
+    n = len(table)
+    for col in spec.required:
+        if col not in cols:
+            found.append(make_problem(table.name, col, "missing_column", n,
+                                      [f"columns present: {', '.join(cols[:12])}"]))
+    if n == 0:
+        found.append(make_problem(table.name, "*", "empty_table", 0))
+        return found
+    raw = getattr(table, "raw_view", None)
+    types = getattr(table, "raw_types", {})
+    unparsed = {}
+    if raw is not None:
+        for col in cols:
+            kind = spec.type_of(col)
+            if kind not in _CHECK_NAMES or types.get(col, "").startswith(_SQL_TYPES[kind]):
+                continue
+            typed = _typed_sql(raw, table.name, {col: types[col]}).split(" FROM ")[0][len("SELECT "):]
+            typed = typed.rsplit(" AS ", 1)[0]
+            bad = f"{q(col)} IS NOT NULL AND TRIM(CAST({q(col)} AS VARCHAR)) <> '' AND {typed} IS NULL"
+            k = int(table.engine.sql(f"SELECT COUNT(*) AS n FROM {q(raw)} WHERE {bad}")["n"].iloc[0])
+            if k:
+                ex = table.engine.sql(f"SELECT DISTINCT CAST({q(col)} AS VARCHAR) AS v FROM {q(raw)} "
+                                      f"WHERE {bad} LIMIT {MAX_EXAMPLES}")["v"].tolist()
+                unparsed[col] = k
+                found.append(make_problem(table.name, col, _CHECK_NAMES[spec.type_of(col)], k,
+                                          [repr(v) for v in sorted(ex)]))
+    present = [c for c in spec.required if c in cols]
+    if present:
+        counts = table.sql("SELECT " + ", ".join(
+            f"SUM(CASE WHEN {q(c)} IS NULL THEN 1 ELSE 0 END) AS {q(c)}" for c in present) + " FROM {t}")
+        for c in present:
+            k = int(counts[c].iloc[0] or 0) - unparsed.get(c, 0)
+            if k > 0:
+                found.append(make_problem(table.name, c, "missing_values", k,
+                                          [f"{k} rows with no {c}"]))
+    for col, (rt, rc) in spec.references.items():
+        other = (tables or {}).get(rt)
+        if col not in cols or other is None or rc not in other.columns or not len(other):
+            continue
+        known = table.engine.name(f"known_{rt}")
+        table.engine.register(known, pd.DataFrame({"v": pd.Series(other[rc].dropna().unique(), dtype=object)
+                                                   .astype(str)}))
+        bad = table.sql(f"SELECT t.{q(col)} AS v, COUNT(*) AS n FROM {{t}} t LEFT JOIN {q(known)} k "
+                        f"ON t.{q(col)} = k.v WHERE t.{q(col)} IS NOT NULL AND k.v IS NULL GROUP BY t.{q(col)}")
+        if len(bad):
+            bad = bad.sort_values(["n", "v"], ascending=[False, True], kind="mergesort")
+            found.append(make_problem(
+                table.name, col, "unknown_reference", int(bad["n"].sum()),
+                [f"{v!r} not in {rt}.{rc} ({int(k)} rows)" for v, k in zip(bad["v"][:MAX_EXAMPLES],
+                                                                             bad["n"][:MAX_EXAMPLES])]))
+    return found
+
+
+def summary(table: EngineTable) -> dict:
+    """Rows, date range and the non-missing share of every column, in one scan.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``date_min``, ``date_max`` (over the table's date or timestamp column, NaT
+        without one), ``non_null`` (column -> share).
+    """
+    cached = getattr(table, "_summary", None)
+    if cached is not None:
+        return cached
+    cols = table.columns
+    spec = schema.TABLES.get(table.name)
+    date_col = next((c for c, k in (spec.required.items() if spec else []) if k in ("date", "datetime")
+                     and c in cols), None)
+    parts = ["COUNT(*) AS n_rows"] + [f"COUNT({q(c)}) AS {q('nn_' + c)}" for c in cols]
+    if date_col:
+        parts += [f"MIN({q(date_col)}) AS d_min", f"MAX({q(date_col)}) AS d_max"]
+    r = table.sql("SELECT " + ", ".join(parts) + " FROM {t}").iloc[0]
+    n = int(r["n_rows"])
+    table._summary = {"rows": n, "date_column": date_col,
+            "date_min": pd.Timestamp(r["d_min"]) if date_col and pd.notna(r["d_min"]) else pd.NaT,
+            "date_max": pd.Timestamp(r["d_max"]) if date_col and pd.notna(r["d_max"]) else pd.NaT,
+            "non_null": {c: (int(r["nn_" + c]) / n if n else np.nan) for c in cols},
+                      "missing": {c: n - int(r["nn_" + c]) for c in cols}}
+    return table._summary
+
+
+def count_where(table: EngineTable, condition: str) -> int:
+    """Rows of ``table`` meeting a SQL condition."""
+    return int(table.sql(f"SELECT COUNT(*) AS n FROM {{t}} WHERE {condition}")["n"].iloc[0])
+
+
+# --------------------------------------------------------------------------- fingerprint and copies
+
+def _canonical_expr(col: str, kind: str | None) -> str:
+    c = q(col)
+    if kind in ("date", "datetime"):
+        return f"COALESCE(STRFTIME(CAST({c} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f'), '\x00')"
+    if kind in ("float", "int"):
+        return f"COALESCE(CAST(CAST({c} AS DOUBLE) AS VARCHAR), '\x00')"
+    return f"COALESCE(CAST({c} AS VARCHAR), '\x00')"
+
+
+def fingerprint(table: EngineTable) -> str:
+    """A SHA-256 of the table's content that does not depend on row or column order.
+
+    DuckDB hashes every row (columns in sorted order, values as text) to 64 bits; the digest is
+    over the row count and the sum and exclusive-or of the row hashes. Equal tables give equal
+    fingerprints in any row order; different tables collide with negligible probability.
+
+    Parameters
+    ----------
+    table : EngineTable
+        A DuckDB-held table.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    spec = schema.TABLES.get(table.name)
+    cols = sorted(table.columns)
+    row = " || '\x1f' || ".join(_canonical_expr(c, spec.type_of(c) if spec else None) for c in cols) or "''"
+    r = table.sql(f"SELECT COUNT(*) AS n, CAST(SUM(CAST(h AS HUGEINT)) AS VARCHAR) AS s, "
+                  f"CAST(BIT_XOR(h) AS VARCHAR) AS x FROM (SELECT HASH({row}) AS h FROM {{t}})").iloc[0]
+    text = f"\x02table\x1f{table.name}\x1f{int(r['n'])}\x1f" + "\x1f".join(cols) + f"\x1e{r['s']}\x1e{r['x']}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_parquet(table: EngineTable, path, replace: dict | None = None) -> None:
+    """Write the table to one Parquet file, streamed by the engine (DuckDB).
+
+    Parameters
+    ----------
+    table : EngineTable
+        The table.
+    path : str or pathlib.Path
+        The file to write.
+    replace : dict, optional
+        Column -> pandas DataFrame with columns ``old`` and ``new``: values of the column are
+        replaced through that lookup (values not in it are kept), as pseudonymisation needs.
+    """
+    cols, joins = [], []
+    for i, c in enumerate(table.columns):
+        if replace and c in replace:
+            lk = table.engine.name(f"lookup_{i}")
+            table.engine.register(lk, replace[c])
+            joins.append(f"LEFT JOIN {q(lk)} l{i} ON t.{q(c)} = l{i}.old")
+            cols.append(f"CASE WHEN l{i}.old IS NULL THEN t.{q(c)} ELSE l{i}.new END AS {q(c)}")
+        else:
+            cols.append(f"t.{q(c)}")
+    query = f"SELECT {', '.join(cols)} FROM {q(table.view)} t {' '.join(joins)}"
+    table.engine.execute(f"COPY ({query}) TO {lit(str(path))} (FORMAT parquet, COMPRESSION zstd)")
+
+
+def distinct_values(table: EngineTable, column: str) -> pd.Series:
+    """The distinct non-null values of a column (for lookups built in Python, e.g. text keys)."""
+    return table.sql(f"SELECT DISTINCT {q(column)} AS v FROM {{t}} WHERE {q(column)} IS NOT NULL")["v"]
+
+
+# --------------------------------------------------------------------------- digital aggregations
+
+def _window(as_of: pd.Timestamp, start: pd.Timestamp | None = None, col: str = "timestamp") -> str:
+    """Rows whose calendar day is in ``(start, as_of]``."""
+    cond = f"{q(col)} < {lit(as_of.normalize() + pd.Timedelta(days=1))}"
+    if start is not None:
+        cond += f" AND {q(col)} >= {lit(start.normalize() + pd.Timedelta(days=1))}"
+    return cond
+
+
+def digital_counts(digital, as_of: pd.Timestamp, window_days: int, aliases: dict) -> pd.DataFrame:
+    """Per-client digital counts over ``(as_of - window_days, as_of]`` and the last event ever.
+
+    Parameters
+    ----------
+    digital : DataFrame or EngineTable
+        Canonical ``digital``.
+    as_of : Timestamp
+        End of the window (a day).
+    window_days : int
+        Window length in days.
+    aliases : dict
+        Measure -> event types (lower case) it counts, e.g. ``{"logins": ("login",)}``.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, one column per measure, ``sessions`` (distinct session ids, or NaN
+        without a ``session_id`` column), ``minutes`` (NaN without ``duration_s``), ``events``
+        (all events in the window) and ``last_digital``; one row per client with any event up to
+        ``as_of``, by ``client_id``.
+    """
+    t = as_table(digital, "digital")
+    require(t, ["timestamp", "client_id", "event_type"])
+    start = as_of - pd.Timedelta(days=window_days)
+    win = f"({_window(as_of, start)})"
+    et = f"LOWER(TRIM(CAST({q('event_type')} AS VARCHAR)))"
+    parts = [f"SUM(CASE WHEN {win} AND {et} IN {_in_list(v)} THEN 1 ELSE 0 END) AS {q(k)}"
+             for k, v in aliases.items()]
+    has_s = "session_id" in t.columns
+    has_d = "duration_s" in t.columns
+    parts.append(f"COUNT(DISTINCT CASE WHEN {win} THEN {q('session_id')} END) AS sessions" if has_s
+                 else "CAST(NULL AS DOUBLE) AS sessions")
+    parts.append(f"SUM(CASE WHEN {win} THEN {q('duration_s')} ELSE 0 END) / 60.0 AS minutes" if has_d
+                 else "CAST(NULL AS DOUBLE) AS minutes")
+    parts.append(f"SUM(CASE WHEN {win} THEN 1 ELSE 0 END) AS events")
+    parts.append(f"MAX({q('timestamp')}) AS last_digital")
+    out = t.sql(f"SELECT {q('client_id')} AS client_id, {', '.join(parts)} FROM {{t}} "
+                f"WHERE {_window(as_of)} AND {q('client_id')} IS NOT NULL AND {q('timestamp')} IS NOT NULL "
+                f"GROUP BY {q('client_id')}")
+    for k in [*aliases, "events"]:
+        out[k] = out[k].fillna(0).astype("int64")
+    # a float sum's last bits depend on the order the engine adds in (threads, partitions); rounded
+    # to a millionth of a minute, the same data gives the same minutes, and ranks, on every engine
+    out["minutes"] = out["minutes"].astype("float64").round(6)
+    out["client_id"] = out["client_id"].astype("str")
+    return out.sort_values("client_id", kind="mergesort").reset_index(drop=True)
+
+
+def digital_windows(digital, as_of: pd.Timestamp, window_days: int, days) -> pd.DataFrame:
+    """Per-client events in the window, and how many fall on the given days.
+
+    Parameters
+    ----------
+    digital : DataFrame or EngineTable
+        Canonical ``digital``.
+    as_of : Timestamp
+        End of the window.
+    window_days : int
+        Window length.
+    days : sequence of Timestamp
+        Calendar days (e.g. those within a burst after a market event).
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``events``, ``hits`` (events on ``days``); clients with an event in the window.
+    """
+    t = as_table(digital, "digital")
+    require(t, ["timestamp", "client_id"])
+    start = as_of - pd.Timedelta(days=window_days)
+    dv = t.engine.name("days")
+    t.engine.register(dv, pd.DataFrame({"day": pd.to_datetime(pd.Series(list(days), dtype="datetime64[ns]"))
+                                        .dt.normalize().dt.strftime("%Y-%m-%d").astype(object)}))
+    out = t.sql(f"SELECT d.{q('client_id')} AS client_id, COUNT(*) AS events, COUNT(k.day) AS hits "
+                f"FROM {{t}} d LEFT JOIN {q(dv)} k ON CAST(CAST(d.{q('timestamp')} AS DATE) AS VARCHAR) = k.day "
+                f"WHERE {_window(as_of, start, 'timestamp').replace(q('timestamp'), 'd.' + q('timestamp'))} "
+                f"AND d.{q('client_id')} IS NOT NULL GROUP BY d.{q('client_id')}")
+    out["client_id"] = out["client_id"].astype("str")
+    return out.astype({"events": "int64", "hits": "int64"}).sort_values("client_id").reset_index(drop=True)
+
+
+def view_pairs(digital, as_of: pd.Timestamp, item: str, event_types, basket: str,
+               start: pd.Timestamp | None, min_clients: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Co-viewed item pairs counted in the engine (a self-join of baskets).
+
+    Returns
+    -------
+    pairs : DataFrame
+        ``item_a``, ``item_b`` (``item_a < item_b``), ``baskets_both``, ``clients_both``; pairs with
+        at least ``min_clients`` distinct clients.
+    per_item : DataFrame
+        ``item``, ``baskets``.
+    n_baskets : int
+        Distinct baskets with a view.
+    """
+    t = as_table(digital, "digital")
+    require(t, ["timestamp", "client_id", "event_type", item, basket])
+    v = (f"SELECT DISTINCT CAST({q('client_id')} AS VARCHAR) || '|' || CAST({q(basket)} AS VARCHAR) AS basket, "
+         f"{q('client_id')} AS client_id, CAST({q(item)} AS VARCHAR) AS item FROM {{t}} "
+         f"WHERE {_window(as_of, start)} AND LOWER(CAST({q('event_type')} AS VARCHAR)) IN {_in_list(event_types)} "
+         f"AND {q(item)} IS NOT NULL AND {q(basket)} IS NOT NULL AND {q('client_id')} IS NOT NULL")
+    pairs = t.sql(f"WITH v AS ({v}) SELECT a.item AS item_a, b.item AS item_b, "
+                  f"COUNT(DISTINCT a.basket) AS baskets_both, COUNT(DISTINCT a.client_id) AS clients_both "
+                  f"FROM v a JOIN v b ON a.basket = b.basket AND a.item < b.item GROUP BY a.item, b.item "
+                  f"HAVING COUNT(DISTINCT a.client_id) >= {int(min_clients)}")
+    per_item = t.sql(f"WITH v AS ({v}) SELECT item, COUNT(DISTINCT basket) AS baskets FROM v GROUP BY item")
+    n = int(t.sql(f"WITH v AS ({v}) SELECT COUNT(DISTINCT basket) AS n FROM v")["n"].iloc[0])
+    pairs = pairs.astype({"item_a": "str", "item_b": "str", "baskets_both": "int64", "clients_both": "int64"})
+    return pairs, per_item.astype({"item": "str", "baskets": "int64"}), n
+
+
+def search_counts(digital, as_of: pd.Timestamp, keys: pd.DataFrame | None, periods=()) -> pd.DataFrame:
+    """Search counts in the engine: by raw query, or by question key.
+
+    Parameters
+    ----------
+    digital : DataFrame or EngineTable
+        Canonical ``digital`` with ``search_query``.
+    as_of : Timestamp
+        Rows after this day are ignored.
+    keys : DataFrame or None
+        None: return ``query``, ``n`` (searches per distinct raw query). Else a lookup with
+        ``query`` (raw), ``wording`` (trimmed) and ``key``: return per key ``searches``,
+        ``clients``, ``variants`` (distinct wordings) and one count column per entry of ``periods``.
+    periods : sequence of (name, start, end)
+        Named half-open timestamp ranges counted per key.
+
+    Returns
+    -------
+    DataFrame
+    """
+    t = as_table(digital, "digital")
+    require(t, ["timestamp", "client_id", "search_query"])
+    base = f"{_window(as_of)} AND {q('search_query')} IS NOT NULL"
+    if keys is None:
+        out = t.sql(f"SELECT CAST({q('search_query')} AS VARCHAR) AS query, COUNT(*) AS n FROM {{t}} "
+                    f"WHERE {base} GROUP BY CAST({q('search_query')} AS VARCHAR)")
+        return out.astype({"query": "str", "n": "int64"})
+    kv = t.engine.name("keys")
+    t.engine.register(kv, keys[["query", "wording", "key"]].astype(object))
+    per = [f"SUM(CASE WHEN d.{q('timestamp')} >= {lit(s)} AND d.{q('timestamp')} < {lit(e)} THEN 1 ELSE 0 END) "
+           f"AS {q(name)}" for name, s, e in periods]
+    out = t.sql(f"SELECT k.key AS key, COUNT(*) AS searches, COUNT(DISTINCT d.{q('client_id')}) AS clients, "
+                f"COUNT(DISTINCT k.wording) AS variants{''.join(', ' + p for p in per)} "
+                f"FROM {{t}} d JOIN {q(kv)} k ON CAST(d.{q('search_query')} AS VARCHAR) = k.query "
+                f"WHERE {base.replace(q('timestamp'), 'd.' + q('timestamp')).replace(q('search_query'), 'd.' + q('search_query'))} "
+                f"GROUP BY k.key")
+    ints = {c: "int64" for c in ["searches", "clients", "variants", *[p[0] for p in periods]]}
+    return out.fillna({c: 0 for c in ints}).astype({"key": "str", **ints})
+
+
+def digital_recent(digital, start: pd.Timestamp, end: pd.Timestamp, event_types,
+                   columns=("product_id", "search_query", "page")) -> pd.DataFrame:
+    """Events with ``start < timestamp < end`` of the given types, counted per distinct row.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``event_type``, the optional ``columns`` present, ``n`` (events) and ``last``
+        (latest timestamp).
+    """
+    t = as_table(digital, "digital")
+    require(t, ["timestamp", "client_id", "event_type"])
+    extra = [c for c in columns if c in t.columns]
+    keys = [q("client_id"), q("event_type"), *[q(c) for c in extra]]
+    out = t.sql(f"SELECT {', '.join(keys)}, COUNT(*) AS n, MAX({q('timestamp')}) AS last FROM {{t}} "
+                f"WHERE {q('timestamp')} > {lit(start)} AND {q('timestamp')} < {lit(end)} "
+                f"AND CAST({q('event_type')} AS VARCHAR) IN {_in_list(event_types)} AND {q('client_id')} IS NOT NULL "
+                f"GROUP BY {', '.join(keys)}")
+    return out.astype({"n": "int64"})

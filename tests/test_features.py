@@ -1,0 +1,178 @@
+"""The engine layer: event tables typed, checked and aggregated in SQL (DuckDB, and Spark)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clientstrategy import activities, context, execution, features, io, validate
+from clientstrategy.nb import _sample_tables
+
+AS_OF = pd.Timestamp("2026-06-30")
+
+
+@pytest.fixture(scope="module")
+def sample_tables_dir():
+    return _sample_tables()
+
+
+@pytest.fixture(scope="module")
+def tables(sample_tables_dir):
+    return io.load_source(sample_tables_dir)
+
+
+def test_event_tables_are_not_loaded_into_pandas(sample_tables_dir):
+    tables, _ = validate.load_checked(sample_tables_dir)
+    for name in features.ENGINE_TABLES:
+        assert isinstance(tables[name], features.EngineTable), name
+    assert isinstance(tables["revenue"], pd.DataFrame)
+    dig = tables["digital"]
+    assert len(dig) == len(pd.read_parquet(sample_tables_dir / "digital.parquet", columns=["client_id"]))
+
+
+def test_engine_table_is_typed_like_io(tmp_path, tables):
+    """A CSV opened in the engine types its columns as io.load_source does (ids text, '007' kept)."""
+    dig = tables["digital"].head(500).copy()
+    dig.loc[0, "client_id"] = "007"
+    dig.to_csv(tmp_path / "digital.csv", index=False)
+    et = features.open_table(tmp_path, "digital")
+    got = et.to_pandas()
+    want = io.load_source(tmp_path)["digital"]
+    assert got["client_id"].iloc[0] == "007"
+    pd.testing.assert_frame_equal(got.sort_values(["timestamp", "session_id", "event_type"]).reset_index(drop=True),
+                                  want.sort_values(["timestamp", "session_id", "event_type"]).reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_engine_checks_report_table_column_count_and_examples(tmp_path, tables):
+    dig = tables["digital"].head(200).astype({"timestamp": "str"}).copy()
+    dig.loc[[3, 7], "timestamp"] = ["yesterday", "31/02/2026 25:00"]
+    dig.loc[[5], "client_id"] = np.nan
+    dig.loc[[9, 10, 11], "client_id"] = "NOPE"
+    dig.to_csv(tmp_path / "digital.csv", index=False)
+    tables["clients"].to_parquet(tmp_path / "clients.parquet")
+    tables["revenue"].head(50).to_parquet(tmp_path / "revenue.parquet")
+    with pytest.raises(validate.DataValidationError) as err:
+        validate.load_checked(tmp_path)
+    p = err.value.problems.set_index(["table", "column", "check"])
+    assert p.loc[("digital", "timestamp", "unparseable_date"), "count"] == 2
+    assert "'yesterday'" in p.loc[("digital", "timestamp", "unparseable_date"), "examples"]
+    assert p.loc[("digital", "client_id", "missing_values"), "count"] == 1
+    assert p.loc[("digital", "client_id", "unknown_reference"), "count"] == 3
+    assert "'NOPE' not in clients.client_id (3 rows)" in p.loc[("digital", "client_id", "unknown_reference"),
+                                                               "examples"]
+    assert "digital" in str(err.value) and "timestamp" in str(err.value)
+
+
+def test_missing_required_column_is_reported(tmp_path, tables):
+    tables["digital"].head(20).drop(columns=["event_type"]).to_parquet(tmp_path / "digital.parquet")
+    tables["revenue"].head(20).to_parquet(tmp_path / "revenue.parquet")
+    with pytest.raises(validate.DataValidationError) as err:
+        validate.load_checked(tmp_path)
+    assert ("digital", "event_type", "missing_column") in set(
+        map(tuple, err.value.problems[["table", "column", "check"]].values))
+
+
+def test_fingerprint_ignores_row_order_and_sees_changes(tables):
+    d = tables["digital"].head(3000)
+    a = features.fingerprint(features.as_table(d, "digital"))
+    b = features.fingerprint(features.as_table(d.iloc[::-1], "digital"))
+    changed = d.copy()
+    changed.loc[changed.index[7], "page"] = "another page"
+    c = features.fingerprint(features.as_table(changed, "digital"))
+    assert a == b != c
+
+
+def test_staged_copy_replaces_text_through_lookups(tmp_path, tables):
+    d = tables["digital"].head(100).copy()
+    d.loc[d.index[:4], "search_query"] = "fees for Acme Ltd"
+    t = features.as_table(d, "digital")
+    lookup = pd.DataFrame({"old": ["fees for Acme Ltd"], "new": ["fees for Client-1"]}).astype(object)
+    features.write_parquet(t, tmp_path / "d.parquet", replace={"search_query": lookup})
+    back = pd.read_parquet(tmp_path / "d.parquet")
+    assert (back["search_query"] == "fees for Acme Ltd").sum() == 0
+    assert (back["search_query"] == "fees for Client-1").sum() == 4
+    assert len(back) == 100 and list(back.columns) == list(d.columns)
+
+
+def test_aggregations_same_from_pandas_and_from_files(sample_tables_dir, tables):
+    """Every digital analysis gives the same answer on a DataFrame and on the table in DuckDB."""
+    et = features.open_table(sample_tables_dir, "digital")
+    dig = tables["digital"]
+    ids = tables["clients"]["client_id"].tolist()
+    for f in (lambda t: activities.digital_engagement(t, AS_OF, clients=ids),
+              lambda t: activities.people_also_viewed(t, AS_OF),
+              lambda t: activities.top_questions(t, AS_OF, top=0),
+              lambda t: context.persona_features(t, AS_OF, market_events=tables["market_events"], clients=ids),
+              lambda t: execution.digital_interest_signals(t, tables["products"], AS_OF)):
+        pd.testing.assert_frame_equal(f(dig), f(et))
+
+
+def test_transpiled_sql_is_spark_sql():
+    sql = features.transpile('SELECT "client_id", COUNT(DISTINCT "session_id") AS n FROM t '
+                             "WHERE \"timestamp\" < CAST('2026-07-01 00:00:00' AS TIMESTAMP) GROUP BY \"client_id\"")
+    assert "`session_id`" in sql and '"' not in sql
+
+
+def _java() -> str | None:
+    java = shutil.which("java")
+    if java is None:
+        return None
+    out = subprocess.run([java, "-version"], check=False, capture_output=True, text=True)
+    return java if out.returncode == 0 else None
+
+
+@pytest.mark.skipif(_java() is None, reason="Spark needs a Java runtime (17 or later): none on this machine; "
+                                            "make system-packages installs openjdk-17-jre-headless")
+def test_spark_gives_identical_results_to_duckdb(tmp_path, tables):
+    """The same aggregations run on PySpark (local mode) and give exactly DuckDB's results."""
+    pytest.importorskip("pyspark")
+    small = tables["digital"].loc[tables["digital"]["client_id"].isin(tables["clients"]["client_id"][:400])]
+    # Spark reads Parquet timestamps in microseconds (it refuses nanoseconds)
+    small.to_parquet(tmp_path / "digital.parquet", coerce_timestamps="us", index=False)
+    duck = features.open_table(tmp_path, "digital")
+    spark = features.open_table("spark://" + str(tmp_path), "digital")
+    assert isinstance(spark.engine, features.SparkEngine)
+    try:
+        assert len(spark) == len(duck) == len(small)
+        assert features.problems(spark, tables) == features.problems(duck, tables) == []
+        ids = tables["clients"]["client_id"][:450].tolist()
+        for f in (lambda t: activities.digital_engagement(t, AS_OF, clients=ids),
+                  lambda t: activities.people_also_viewed(t, AS_OF, min_clients=2),
+                  lambda t: activities.top_questions(t, AS_OF, top=0),
+                  lambda t: context.persona_features(t, AS_OF, market_events=tables["market_events"], clients=ids),
+                  lambda t: execution.digital_interest_signals(t, tables["products"], AS_OF, window_days=60)):
+            a, b = f(duck), f(spark)
+            assert len(a) > 0
+            pd.testing.assert_frame_equal(a, b)
+    finally:
+        spark.engine.spark.stop()
+
+
+def test_spark_refuses_nanosecond_parquet_clearly(tmp_path, tables):
+    if _java() is None:
+        pytest.skip("Spark needs a Java runtime (17 or later): none on this machine")
+    pytest.importorskip("pyspark")
+    tables["digital"].head(10).to_parquet(tmp_path / "digital.parquet", index=False)  # nanoseconds
+    os.environ.setdefault("PYSPARK_PYTHON", "python3")
+    with pytest.raises(ValueError, match="nanosecond timestamps"):
+        features.open_table("spark://" + str(tmp_path), "digital")
+
+
+def test_data_health_reads_engine_tables_like_frames(tables):
+    """The data-health summaries give the same figures for the digital table in DuckDB and in pandas."""
+    dig = tables["digital"].copy()
+    dig.loc[dig.index[:17], "page"] = np.nan
+    late = dig.index[17:20]
+    dig.loc[late, "timestamp"] = AS_OF + pd.Timedelta(days=3)
+    frames = {"revenue": tables["revenue"], "digital": dig}
+    held = {"revenue": tables["revenue"], "digital": features.as_table(dig, "digital")}
+    pd.testing.assert_frame_equal(validate.table_summary(frames), validate.table_summary(held))
+    pd.testing.assert_frame_equal(validate.completeness(frames), validate.completeness(held))
+    a, b = validate.health_checks(frames, AS_OF), validate.health_checks(held, AS_OF)
+    pd.testing.assert_frame_equal(a, b)
+    assert ("digital", "rows_after_as_of") in set(zip(a["table"], a["check"]))
