@@ -35,10 +35,11 @@ def test_event_tables_are_not_loaded_into_pandas(sample_tables_dir):
 
 
 def test_engine_table_is_typed_like_io(tmp_path, tables):
-    """A CSV opened in the engine types its columns as io.load_source does (ids text, '007' kept)."""
+    """Parquet with every column as text, typed in SQL, gives what io.load_source gives ('007' kept)."""
     dig = tables["digital"].head(500).copy()
     dig.loc[0, "client_id"] = "007"
-    dig.to_csv(tmp_path / "digital.csv", index=False)
+    dig.astype(object).astype(str).replace({"nan": None, "NaT": None}).to_parquet(tmp_path / "digital.parquet",
+                                                                                   index=False)
     et = features.open_table(tmp_path, "digital")
     got = et.to_pandas()
     want = io.load_source(tmp_path)["digital"]
@@ -48,19 +49,25 @@ def test_engine_table_is_typed_like_io(tmp_path, tables):
                                   check_dtype=False)
 
 
-def test_engine_checks_report_table_column_count_and_examples(tmp_path, tables):
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_engine_checks_report_table_column_count_and_examples(tmp_path, tables, fmt):
+    """Parquet with text timestamps is typed and checked in SQL; CSV is typed by io's rules; the same
+    problems either way."""
     dig = tables["digital"].head(200).astype({"timestamp": "str"}).copy()
     dig.loc[[3, 7], "timestamp"] = ["yesterday", "31/02/2026 25:00"]
     dig.loc[[5], "client_id"] = np.nan
     dig.loc[[9, 10, 11], "client_id"] = "NOPE"
-    dig.to_csv(tmp_path / "digital.csv", index=False)
+    if fmt == "csv":
+        dig.to_csv(tmp_path / "digital.csv", index=False)
+    else:
+        dig.to_parquet(tmp_path / "digital.parquet", index=False)
     tables["clients"].to_parquet(tmp_path / "clients.parquet")
     tables["revenue"].head(50).to_parquet(tmp_path / "revenue.parquet")
     with pytest.raises(validate.DataValidationError) as err:
         validate.load_checked(tmp_path)
     p = err.value.problems.set_index(["table", "column", "check"])
     assert p.loc[("digital", "timestamp", "unparseable_date"), "count"] == 2
-    assert "'yesterday'" in p.loc[("digital", "timestamp", "unparseable_date"), "examples"]
+    assert "'yesterday'" in " ".join(p.loc[("digital", "timestamp", "unparseable_date"), "examples"])
     assert p.loc[("digital", "client_id", "missing_values"), "count"] == 1
     assert p.loc[("digital", "client_id", "unknown_reference"), "count"] == 3
     assert "'NOPE' not in clients.client_id (3 rows)" in p.loc[("digital", "client_id", "unknown_reference"),
@@ -176,3 +183,51 @@ def test_data_health_reads_engine_tables_like_frames(tables):
     a, b = validate.health_checks(frames, AS_OF), validate.health_checks(held, AS_OF)
     pd.testing.assert_frame_equal(a, b)
     assert ("digital", "rows_after_as_of") in set(zip(a["table"], a["check"]))
+
+
+def test_whole_run_on_a_spark_url_is_refused_clearly():
+    with pytest.raises(ValueError, match="spark:// source holds event tables for features.open_table"):
+        validate.load_checked("spark:///nowhere")
+
+
+def test_staged_folder_is_trusted_only_while_unchanged(tmp_path, tables):
+    """The runner's mark lets notebooks skip validation, and any change to a file withdraws it."""
+    for name in ("revenue", "clients", "digital"):
+        tables[name].to_parquet(tmp_path / f"{name}.parquet", index=False)
+    assert not validate.is_validated(tmp_path)
+    validate.mark_validated(tmp_path)
+    assert validate.is_validated(tmp_path)
+    lazy = validate.LazyTables(tmp_path)
+    assert list(lazy) == ["clients", "revenue", "digital"]
+    assert lazy.rows("digital") == len(tables["digital"]) and lazy.rows("surveys") == 0
+    assert not lazy._loaded  # nothing read to count rows
+    assert isinstance(lazy["digital"], features.EngineTable) and isinstance(lazy["revenue"], pd.DataFrame)
+    assert set(lazy._loaded) == {"digital", "revenue"}
+    tables["clients"].head(3).to_parquet(tmp_path / "clients.parquet", index=False)
+    assert not validate.is_validated(tmp_path)
+
+
+def test_runner_checks_revenue_and_activities_in_the_engine(tmp_path, tables):
+    acts = tables["activities"].head(300).copy()
+    acts.loc[acts.index[:4], "activity_type"] = "carrier pigeon"
+    acts.to_parquet(tmp_path / "activities.parquet", index=False)
+    for name in ("revenue", "clients", "people", "products"):
+        tables[name].to_parquet(tmp_path / f"{name}.parquet", index=False)
+    with pytest.raises(validate.DataValidationError) as err:
+        validate.load_checked(tmp_path, in_engine=features.CHECKED_IN_ENGINE)
+    p = err.value.problems.set_index(["table", "column", "check"])
+    assert p.loc[("activities", "activity_type", "unknown_value"), "count"] == 4
+    assert "'carrier pigeon' (4 rows)" in p.loc[("activities", "activity_type", "unknown_value"), "examples"]
+
+
+def test_staged_copies_equal_the_input(tmp_path, sample_tables_dir):
+    """What the runner stages from the engine reads back as the same typed tables."""
+    from clientstrategy import runner
+
+    held, _ = validate.load_checked(sample_tables_dir, in_engine=features.CHECKED_IN_ENGINE)
+    assert all(isinstance(held[t], features.EngineTable) for t in features.CHECKED_IN_ENGINE)
+    runner._stage_tables(held, tmp_path / "staged")
+    assert validate.is_validated(tmp_path / "staged")
+    original = dict(io.load_source(sample_tables_dir))
+    staged = dict(io.load_source(tmp_path / "staged"))
+    assert io.fingerprint(staged) == io.fingerprint(original) == io.fingerprint(held)

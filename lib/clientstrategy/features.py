@@ -30,6 +30,7 @@ import pandas as pd
 from . import schema
 
 __all__ = [
+    "CHECKED_IN_ENGINE",
     "ENGINE_TABLES",
     "DuckDBEngine",
     "EngineTable",
@@ -49,6 +50,13 @@ __all__ = [
 
 #: Canonical tables kept in the engine and never loaded whole into pandas.
 ENGINE_TABLES = ("digital",)
+
+#: Tables the runner checks, fingerprints and stages in the engine (never whole in its own memory);
+#: notebooks still read ``revenue`` and ``activities`` into pandas.
+CHECKED_IN_ENGINE = ("revenue", "activities", "digital")
+
+#: Allowed values checked in SQL (as ``validate``'s pandera checks do for pandas tables).
+VALUE_CHECKS = {("activities", "activity_type"): schema.ACTIVITY_TYPES}
 
 #: Memory DuckDB may use before it spills to disk (``CLIENTSTRATEGY_DUCKDB_MEMORY`` overrides).
 DUCKDB_MEMORY = os.environ.get("CLIENTSTRATEGY_DUCKDB_MEMORY", "3GB")
@@ -119,7 +127,6 @@ class DuckDBEngine:
 
         self.con = duckdb.connect(database)
         self.con.execute(f"SET memory_limit = {lit(memory_limit)}")
-        self.con.execute("SET preserve_insertion_order = false")
         self._n = 0
 
     def name(self, prefix: str) -> str:
@@ -324,9 +331,14 @@ def _typed_sql(raw_view: str, table: str, types: dict[str, str]) -> str:
                 expr = f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '')"
         elif kind in _SQL_TYPES:
             want = _SQL_TYPES[kind]
-            expr = c if raw_type.startswith(want) else f"TRY_CAST(NULLIF(TRIM(CAST({c} AS VARCHAR)), '') AS {want})"
-            if kind == "datetime" and raw_type.startswith("TIMESTAMP") and raw_type != "TIMESTAMP":
-                expr = f"CAST({c} AS TIMESTAMP)"
+            if raw_type == want:
+                expr = c
+            elif kind in ("date", "datetime") and raw_type.startswith(("DATE", "TIMESTAMP")):
+                expr = f"CAST({c} AS {want})"  # a timestamp's day, or a day at midnight
+            elif raw_type.startswith(want):
+                expr = c
+            else:
+                expr = f"TRY_CAST(NULLIF(TRIM(CAST({c} AS VARCHAR)), '') AS {want})"
         else:
             expr = c
         parts.append(f"{expr} AS {c}")
@@ -432,10 +444,9 @@ def open_table(source, table: str, mapping=None, engine=None) -> EngineTable | N
             engine.execute(f"CREATE VIEW {q(raw)} AS SELECT * FROM read_parquet({lit(a)})")
             location = a
         else:
-            engine.execute(f"CREATE VIEW {q(raw)} AS SELECT * FROM read_csv({lit(a)}, header = true, "
-                           f"all_varchar = true, nullstr = ['', 'NULL', 'null', 'NaN', 'nan', 'N/A', 'n/a', "
-                           f"'#N/A', 'None', '<NA>', 'NaT'])")
-            location = a
+            # text files carry no types: io.coerce's rules (several date layouts, "$1,234.50") type them,
+            # exactly as for every other table; large event tables belong in Parquet
+            return _in_memory(io.load_source(source, tables=[table]), table, engine)
     types = engine.column_types(raw)
     types = {str(c).strip(): t for c, t in types.items()}
     view = engine.name(table)
@@ -445,6 +456,14 @@ def open_table(source, table: str, mapping=None, engine=None) -> EngineTable | N
     t = EngineTable(table, engine, view, location=location)
     t.raw_view, t.raw_types = raw, types
     return t
+
+
+def register(frame: pd.DataFrame, table: str, engine=None) -> EngineTable:
+    """An :class:`EngineTable` over a typed pandas table (e.g. built by a mapping), in a new DuckDB."""
+    engine = engine or DuckDBEngine()
+    view = engine.name(table)
+    engine.register(view, frame)
+    return EngineTable(table, engine, view, location="memory", _columns=[str(c) for c in frame.columns])
 
 
 def _in_memory(loaded, table: str, engine) -> EngineTable | None:
@@ -500,10 +519,16 @@ def problems(table: EngineTable, tables: dict | None = None) -> list[dict]:
     raw = getattr(table, "raw_view", None)
     types = getattr(table, "raw_types", {})
     unparsed = {}
+    for p in found:  # values the pandas reader could not parse are null now: not also "missing"
+        if str(p.get("check", "")).startswith("unparseable") or p.get("check") == "not_whole_number":
+            unparsed[p["column"]] = unparsed.get(p["column"], 0) + int(p["count"])
     if raw is not None:
         for col in cols:
             kind = spec.type_of(col)
-            if kind not in _CHECK_NAMES or types.get(col, "").startswith(_SQL_TYPES[kind]):
+            typed_at_source = (("DATE", "TIMESTAMP") if kind in ("date", "datetime") else
+                               ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT",
+                                "UBIGINT", "UINTEGER") if kind in ("float", "int") else (_SQL_TYPES.get(kind, "?"),))
+            if kind not in _CHECK_NAMES or types.get(col, "").startswith(typed_at_source):
                 continue
             typed = _typed_sql(raw, table.name, {col: types[col]}).split(" FROM ")[0][len("SELECT "):]
             typed = typed.rsplit(" AS ", 1)[0]
@@ -512,7 +537,7 @@ def problems(table: EngineTable, tables: dict | None = None) -> list[dict]:
             if k:
                 ex = table.engine.sql(f"SELECT DISTINCT CAST({q(col)} AS VARCHAR) AS v FROM {q(raw)} "
                                       f"WHERE {bad} LIMIT {MAX_EXAMPLES}")["v"].tolist()
-                unparsed[col] = k
+                unparsed[col] = unparsed.get(col, 0) + k
                 found.append(make_problem(table.name, col, _CHECK_NAMES[spec.type_of(col)], k,
                                           [repr(v) for v in sorted(ex)]))
     present = [c for c in spec.required if c in cols]
@@ -524,6 +549,17 @@ def problems(table: EngineTable, tables: dict | None = None) -> list[dict]:
             if k > 0:
                 found.append(make_problem(table.name, c, "missing_values", k,
                                           [f"{k} rows with no {c}"]))
+    for (tn, col), allowed in VALUE_CHECKS.items():
+        if tn != table.name or col not in cols:
+            continue
+        bad = table.sql(f"SELECT {q(col)} AS v, COUNT(*) AS n FROM {{t}} WHERE {q(col)} IS NOT NULL "
+                        f"AND {q(col)} NOT IN {_in_list(allowed)} GROUP BY {q(col)}")
+        if len(bad):
+            bad = bad.sort_values(["n", "v"], ascending=[False, True], kind="mergesort")
+            found.append(make_problem(table.name, col, "unknown_value", int(bad["n"].sum()),
+                                      [f"{v!r} ({int(k)} rows)" for v, k in zip(bad["v"][:MAX_EXAMPLES],
+                                                                               bad["n"][:MAX_EXAMPLES])]
+                                      + [f"allowed: {', '.join(allowed)}"]))
     for col, (rt, rc) in spec.references.items():
         other = (tables or {}).get(rt)
         if col not in cols or other is None or rc not in other.columns or not len(other):
@@ -583,7 +619,7 @@ def _canonical_expr(col: str, kind: str | None) -> str:
     if kind in ("date", "datetime"):
         return f"COALESCE(STRFTIME(CAST({c} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f'), '\x00')"
     if kind in ("float", "int"):
-        return f"COALESCE(CAST(CAST({c} AS DOUBLE) AS VARCHAR), '\x00')"
+        return f"COALESCE(CAST(CAST({c} AS DOUBLE) + 0.0 AS VARCHAR), '\x00')"  # + 0.0: -0.0 is 0.0
     return f"COALESCE(CAST({c} AS VARCHAR), '\x00')"
 
 

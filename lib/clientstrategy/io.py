@@ -687,35 +687,19 @@ def load_source(source, mapping=None, tables=None) -> LoadedTables:
 
 # --------------------------------------------------------------------------- fingerprint
 
-def _canonical_text(s: pd.Series) -> np.ndarray:
-    """Values of a column as exact, type-tagged text (a numpy array); missing as a marker no value
-    can take."""
-    na = s.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        col = s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(s.dtype, "tz", None) else s
-        vals = np.strings.add("t", col.astype("datetime64[ns]").to_numpy().view("int64").astype(str))
-    elif pd.api.types.is_bool_dtype(s.dtype):
-        vals = np.strings.add("b", s.astype(object).to_numpy().astype(str))
-    elif pd.api.types.is_numeric_dtype(s.dtype):
-        # the float64 bit pattern as an integer: exact, and far faster to print than repr(float)
-        nums = s.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # + 0.0 turns -0.0 into 0.0
-        vals = np.strings.add("n", nums.view("int64").astype(str))
-    else:
-        vals = np.strings.add("s", np.where(na, "", s.astype(object).to_numpy()).astype(str))
-    return np.where(na, "\x00", vals)
-
-
 def fingerprint(tables: dict) -> str:
     """A SHA-256 of the typed tables that does not depend on row, column or table order.
 
-    Each table is serialised as its name, its sorted column names, and its rows (values as
-    exact type-tagged text, columns in sorted order) sorted as strings; the hash is over all of
-    it, tables in name order.
+    Each table is hashed where it can be at speed and in little memory: DuckDB hashes every row
+    (columns in sorted order, values as exact text) and the table's digest is over its name,
+    row count, sorted column names and the sum and exclusive-or of its row hashes
+    (``features.fingerprint``); the result is over the table digests in name order. Tables
+    already in the engine (``features.EngineTable``) are hashed there.
 
     Parameters
     ----------
     tables : dict
-        Table name -> DataFrame (as returned by ``load_source``).
+        Table name -> DataFrame (as returned by ``load_source``) or ``features.EngineTable``.
 
     Returns
     -------
@@ -728,21 +712,16 @@ def fingerprint(tables: dict) -> str:
     >>> fingerprint({"t": a}) == fingerprint({"t": a.iloc[::-1][["amount", "client_id"]]})
     True
     """
+    from . import features
+
     if not isinstance(tables, dict):
         raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
     h = hashlib.sha256()
     for name in sorted(tables):
         df = tables[name]
-        if not isinstance(df, pd.DataFrame):
+        if not isinstance(df, (pd.DataFrame, features.EngineTable)):
             raise ValueError(f"table {name!r}: expected a DataFrame, got {type(df).__name__}")  # noqa: TRY004
-        cols = sorted(str(c) for c in df.columns)
-        h.update(f"\x02table\x1f{name}\x1f{len(df)}\x1f".encode())
-        h.update("\x1f".join(cols).encode() + b"\x1e")
-        if not cols:
-            continue
-        frame = df.rename(columns=str)
-        rows = _canonical_text(frame[cols[0]])
-        for c in cols[1:]:
-            rows = np.strings.add(np.strings.add(rows, "\x1f"), _canonical_text(frame[c]))
-        h.update("\x1e".join(np.sort(rows).tolist()).encode("utf-8", errors="surrogatepass"))
+        if isinstance(df, pd.DataFrame):
+            df = features.as_table(df.rename(columns=str), name)
+        h.update(f"\x02{name}\x1f{features.fingerprint(df)}\x1e".encode())
     return h.hexdigest()

@@ -87,14 +87,21 @@ class Context:
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else paths.DEV_ARTIFACTS
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.history_dir = Path(history_dir) if history_dir else paths.REPORTS
-        # event tables (features.ENGINE_TABLES) stay in the engine, typed and checked in SQL
-        self.tables, _ = validate.load_checked(self.data_dir, mapping=self.mapping)
+        if self.mapping is None and validate.is_validated(self.data_dir):
+            # the runner's staged copy, validated before any notebook ran: read each table on first use
+            self.tables = validate.LazyTables(self.data_dir)
+        else:
+            # event tables (features.ENGINE_TABLES) stay in the engine, typed and checked in SQL
+            self.tables, _ = validate.load_checked(self.data_dir, mapping=self.mapping)
         self.as_of = periods.parse_as_of(as_of, self.tables["revenue"]["date"])
         self.quarter = periods.quarter_label(self.as_of)
 
     # -- tables ---------------------------------------------------------------------------------
     def has(self, table_name: str) -> bool:
         """Whether table ``table_name`` is present and not empty."""
+        rows = getattr(self.tables, "rows", None)  # validate.LazyTables: counted without reading
+        if rows is not None:
+            return rows(table_name) > 0
         t = self.tables.get(table_name)
         return t is not None and len(t) > 0
 

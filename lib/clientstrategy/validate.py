@@ -10,6 +10,10 @@ offending column only, never other columns (PII).
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -179,7 +183,7 @@ def _check_as_of(as_of):
         raise ValueError(f"as_of: not a date: {as_of!r}") from exc
 
 
-def validate(tables: dict, problems=(), as_of=None) -> None:
+def validate(tables: dict, problems=(), as_of=None, held=()) -> None:
     """Raise one error listing every problem of the input, or return None when it is usable.
 
     Checks: the required table (``revenue``) and required columns are present; no table is
@@ -198,6 +202,8 @@ def validate(tables: dict, problems=(), as_of=None) -> None:
         Problems from ``io.coerce`` / ``io.load_source`` (``io.PROBLEM_COLUMNS``).
     as_of : pandas.Timestamp, optional
         The run's as-of date.
+    held : iterable of str, optional
+        Tables present but checked elsewhere (in the engine, ``features.problems``): not missing.
 
     Returns
     -------
@@ -236,7 +242,7 @@ def validate(tables: dict, problems=(), as_of=None) -> None:
     found = io_probs.to_dict("records")
     file_failed = set(io_probs.loc[io_probs["check"].isin(["undecodable_file", "unreadable_file"]), "table"])
     for req in schema.REQUIRED_TABLES:
-        if req not in tables and req not in file_failed:
+        if req not in tables and req not in file_failed and req not in set(held):
             found.append(make_problem(req, "*", "missing_table", 0, [f"present: {sorted(tables) or 'none'}"]))
     unparsed = io_probs[io_probs["check"].isin(["unparseable_date", "unparseable_number", "not_whole_number",
                                                 "unparseable_bool"])].groupby(["table", "column"])["count"].sum()
@@ -321,7 +327,7 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
     >>> health_checks({"revenue": rev}, pd.Timestamp("2024-01-31"))[["check", "count"]].values.tolist()
     [['negative_amount', 1], ['rows_after_as_of', 1]]
     """
-    if not isinstance(tables, dict):
+    if not isinstance(tables, Mapping):
         raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
     if as_of is None:
         raise ValueError("as_of: required (a pandas.Timestamp)")
@@ -442,7 +448,7 @@ def completeness(tables: dict) -> pd.DataFrame:
     0  clients  client_id             1.0
     1  clients     region             0.5
     """
-    if not isinstance(tables, dict):
+    if not isinstance(tables, Mapping):
         raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
     rows = []
     for name in _table_order(tables):
@@ -482,7 +488,7 @@ def table_summary(tables: dict) -> pd.DataFrame:
     >>> table_summary({"revenue": rev})[["table", "rows", "columns"]].values.tolist()
     [['revenue', 2, 3]]
     """
-    if not isinstance(tables, dict):
+    if not isinstance(tables, Mapping):
         raise ValueError(f"tables: expected a dict of DataFrames, got {type(tables).__name__}")  # noqa: TRY004
     rows = []
     for name in _table_order(tables):
@@ -501,7 +507,7 @@ def table_summary(tables: dict) -> pd.DataFrame:
     return out.astype({"rows": "int64", "columns": "int64"})
 
 
-def load_checked(source, mapping=None) -> tuple[dict, object]:
+def load_checked(source, mapping=None, in_engine=None) -> tuple[dict, object]:
     """Read and validate every canonical table of a source, event tables kept in the engine.
 
     Tables of ``features.ENGINE_TABLES`` are opened in DuckDB (``features.open_table``) and
@@ -514,6 +520,9 @@ def load_checked(source, mapping=None) -> tuple[dict, object]:
         As ``io.load_source``.
     mapping : str, pathlib.Path or mapping.Mapping, optional
         As ``io.load_source``.
+    in_engine : iterable of str, optional
+        Tables opened and checked in the engine (default ``features.ENGINE_TABLES``; the runner
+        passes ``features.CHECKED_IN_ENGINE``).
 
     Returns
     -------
@@ -531,15 +540,102 @@ def load_checked(source, mapping=None) -> tuple[dict, object]:
     """
     from . import io
 
-    in_pandas = [t for t in schema.TABLES if t not in features.ENGINE_TABLES]
-    loaded = io.load_source(source, mapping=mapping, tables=in_pandas)
-    frames = dict(loaded)
-    held = {t: et for t in features.ENGINE_TABLES
-            if (et := features.open_table(source, t, mapping=mapping)) is not None}
+    if str(source).startswith("spark://"):
+        raise ValueError("a spark:// source holds event tables for features.open_table, which runs the event "
+                         "aggregations on Spark; a whole workbook run reads a folder, a DuckDB file or a database "
+                         "(docs/performance.md, 'Beyond one machine')")
+    in_engine = tuple(features.ENGINE_TABLES if in_engine is None else in_engine)
+    if mapping is not None:
+        # a mapping builds its tables in memory (DuckDB, then pandas) all at once: built once, then the
+        # engine's tables are registered from it
+        loaded = io.load_source(source, mapping=mapping)
+        frames = {t: df for t, df in dict(loaded).items() if t not in in_engine}
+        held = {t: features.register(df, t) for t, df in dict(loaded).items() if t in in_engine}
+    else:
+        loaded = io.load_source(source, tables=[t for t in schema.TABLES if t not in in_engine])
+        frames = dict(loaded)
+        held = {t: et for t in in_engine if (et := features.open_table(source, t)) is not None}
     problems = problems_frame(getattr(loaded, "problems", [])).to_dict("records")
     for et in held.values():
         problems.extend(features.problems(et, frames))
-    validate(frames, problems=problems)
+    validate(frames, problems=problems, held=held)
     tables = {**frames, **held}
     return {t: tables[t] for t in schema.TABLES if t in tables}, getattr(loaded, "mapping_report", None)
+
+
+#: File the runner writes beside the tables it validated and staged for the notebooks.
+VALIDATED_MARK = "_validated.json"
+
+
+def _table_files(folder: Path) -> dict:
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(Path(folder).iterdir())
+            if p.is_file() and p.name != VALIDATED_MARK}
+
+
+def mark_validated(folder) -> None:
+    """Record that the tables in ``folder`` passed validation (each file's size and modification time)."""
+    (Path(folder) / VALIDATED_MARK).write_text(json.dumps(_table_files(folder), sort_keys=True))
+
+
+def is_validated(folder) -> bool:
+    """Whether ``folder`` holds exactly the files :func:`mark_validated` recorded, unchanged."""
+    mark = Path(folder) / VALIDATED_MARK
+    if not Path(folder).is_dir() or not mark.exists():
+        return False
+    try:
+        return json.loads(mark.read_text()) == json.loads(json.dumps(_table_files(folder), sort_keys=True))
+    except (OSError, ValueError):
+        return False
+
+
+class LazyTables(Mapping):
+    """The canonical tables of a folder already validated, each read on first use.
+
+    A notebook run by the runner reads the staged copy the runner validated
+    (:func:`mark_validated`): it is not validated again, and a notebook that never asks for
+    ``activities`` never reads it. Event tables (``features.ENGINE_TABLES``) open in the engine.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        A folder of canonical table files.
+    """
+
+    def __init__(self, folder):
+        from . import io
+
+        self.folder = Path(folder)
+        self._where = io.list_tables(self.folder)
+        self._loaded: dict = {}
+
+    def __getitem__(self, name):
+        if name not in self._where:
+            raise KeyError(name)
+        if name not in self._loaded:
+            from . import io
+
+            if name in features.ENGINE_TABLES:
+                self._loaded[name] = features.open_table(self.folder, name)
+            else:
+                self._loaded[name] = io.load_source(self.folder, tables=[name])[name]
+        return self._loaded[name]
+
+    def __iter__(self):
+        return iter([t for t in schema.TABLES if t in self._where])
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def rows(self, name: str) -> int:
+        """Rows of a table without reading it (Parquet metadata), 0 when absent."""
+        if name not in self._where:
+            return 0
+        if name in self._loaded:
+            return len(self._loaded[name])
+        path = Path(self._where[name])
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        return len(self[name])
 
