@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
+import multiprocessing as mp  # "spawn": forking a process that holds DuckDB and Arrow threads is unsafe
 import time
 
 import pandas as pd
@@ -170,8 +170,8 @@ def test_two_runs_for_one_quarter_cannot_interleave(tmp_path, tiny_data):
     nbdir = tmp_path / "slow"
     write_notebook(nbdir / "00_slow.ipynb", "import time\ntime.sleep(8)", OK_CELL.replace("00_ok", "00_slow"))
     out = tmp_path / "out"
-    q = mp.get_context("fork").Queue()
-    first = mp.get_context("fork").Process(target=_hold_run, args=(nbdir, tiny_data, out, q))
+    q = mp.get_context("spawn").Queue()
+    first = mp.get_context("spawn").Process(target=_hold_run, args=(nbdir, tiny_data, out, q))
     first.start()
     deadline = time.time() + 30
     while not list(out.glob(".staging-*")) and time.time() < deadline:
@@ -199,8 +199,8 @@ def test_a_waiting_run_starts_after_the_first_and_succeeds(tmp_path, tiny_data, 
                    "import time\ntime.sleep(5)", f"open({str(log)!r}, 'a').write('end\\n')",
                    OK_CELL.replace("00_ok", "00_slow"))
     out = tmp_path / "out"
-    q = mp.get_context("fork").Queue()
-    first = mp.get_context("fork").Process(target=_logged_run, args=(nbdir, tiny_data, out, log, q))
+    q = mp.get_context("spawn").Queue()
+    first = mp.get_context("spawn").Process(target=_logged_run, args=(nbdir, tiny_data, out, log, q))
     first.start()
     deadline = time.time() + 30
     while not list(out.glob(".staging-*")) and time.time() < deadline:

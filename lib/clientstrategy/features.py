@@ -367,7 +367,7 @@ def _source_location(source, table: str):
     return "memory", None, None
 
 
-def open_table(source, table: str, mapping=None, engine=None) -> EngineTable | None:
+def open_table(source, table: str, mapping=None, engine=None, typed: bool = False) -> EngineTable | None:
     """Open canonical table ``table`` of a source in an engine, typed, without loading it.
 
     Parameters
@@ -381,6 +381,9 @@ def open_table(source, table: str, mapping=None, engine=None) -> EngineTable | N
         A mapping; a table it defines is built by it (in memory) and then registered.
     engine : DuckDBEngine or SparkEngine, optional
         The engine to use (default: a new DuckDB, or Spark for a ``spark://`` source).
+    typed : bool
+        The file is already typed and clean (the runner's staged copy): read as stored, without
+        casting and trimming every value on every query.
 
     Returns
     -------
@@ -449,6 +452,8 @@ def open_table(source, table: str, mapping=None, engine=None) -> EngineTable | N
             return _in_memory(io.load_source(source, tables=[table]), table, engine)
     types = engine.column_types(raw)
     types = {str(c).strip(): t for c, t in types.items()}
+    if typed:
+        return EngineTable(table, engine, raw, location=location)
     view = engine.name(table)
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {q(view)} AS {_typed_sql(raw, table, types)}"
                    if engine.dialect == "spark" else
@@ -715,23 +720,32 @@ def digital_counts(digital, as_of: pd.Timestamp, window_days: int, aliases: dict
     t = as_table(digital, "digital")
     require(t, ["timestamp", "client_id", "event_type"])
     start = as_of - pd.Timedelta(days=window_days)
-    win = f"({_window(as_of, start)})"
-    et = f"LOWER(TRIM(CAST({q('event_type')} AS VARCHAR)))"
-    parts = [f"SUM(CASE WHEN {win} AND {et} IN {_in_list(v)} THEN 1 ELSE 0 END) AS {q(k)}"
-             for k, v in aliases.items()]
+    # which stored spellings count as which measure is decided once, on the few distinct values, so
+    # the scan below compares raw values instead of lower-casing every row
+    kinds = distinct_values(t, "event_type").astype(str)
+    norm = kinds.str.strip().str.lower()
+    parts = []
+    for k, v in aliases.items():
+        raw = kinds[norm.isin(v)].tolist()
+        parts.append(f"SUM(CASE WHEN {q('event_type')} IN {_in_list(raw)} THEN 1 ELSE 0 END) AS {q(k)}" if raw
+                     else f"0 AS {q(k)}")
     has_s = "session_id" in t.columns
     has_d = "duration_s" in t.columns
-    parts.append(f"COUNT(DISTINCT CASE WHEN {win} THEN {q('session_id')} END) AS sessions" if has_s
-                 else "CAST(NULL AS DOUBLE) AS sessions")
-    parts.append(f"SUM(CASE WHEN {win} THEN {q('duration_s')} ELSE 0 END) / 60.0 AS minutes" if has_d
-                 else "CAST(NULL AS DOUBLE) AS minutes")
-    parts.append(f"SUM(CASE WHEN {win} THEN 1 ELSE 0 END) AS events")
-    parts.append(f"MAX({q('timestamp')}) AS last_digital")
-    out = t.sql(f"SELECT {q('client_id')} AS client_id, {', '.join(parts)} FROM {{t}} "
-                f"WHERE {_window(as_of)} AND {q('client_id')} IS NOT NULL AND {q('timestamp')} IS NOT NULL "
-                f"GROUP BY {q('client_id')}")
+    parts.append(f"COUNT(DISTINCT {q('session_id')}) AS sessions" if has_s else "CAST(NULL AS DOUBLE) AS sessions")
+    parts.append(f"SUM({q('duration_s')}) / 60.0 AS minutes" if has_d else "CAST(NULL AS DOUBLE) AS minutes")
+    parts.append("COUNT(*) AS events")
+    keep = f"{q('client_id')} IS NOT NULL AND {q('timestamp')} IS NOT NULL"
+    window = t.sql(f"SELECT {q('client_id')} AS client_id, {', '.join(parts)} FROM {{t}} "
+                   f"WHERE {_window(as_of, start)} AND {keep} GROUP BY {q('client_id')}")
+    last = t.sql(f"SELECT {q('client_id')} AS client_id, MAX({q('timestamp')}) AS last_digital FROM {{t}} "
+                 f"WHERE {_window(as_of)} AND {keep} GROUP BY {q('client_id')}")
+    out = last.merge(window, on="client_id", how="left")
     for k in [*aliases, "events"]:
         out[k] = out[k].fillna(0).astype("int64")
+    if has_s:
+        out["sessions"] = out["sessions"].fillna(0)
+    if has_d:
+        out["minutes"] = out["minutes"].fillna(0.0)
     # a float sum's last bits depend on the order the engine adds in (threads, partitions); rounded
     # to a millionth of a minute, the same data gives the same minutes, and ranks, on every engine
     out["minutes"] = out["minutes"].astype("float64").round(6)

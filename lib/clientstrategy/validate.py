@@ -545,16 +545,17 @@ def load_checked(source, mapping=None, in_engine=None) -> tuple[dict, object]:
                          "aggregations on Spark; a whole workbook run reads a folder, a DuckDB file or a database "
                          "(docs/performance.md, 'Beyond one machine')")
     in_engine = tuple(features.ENGINE_TABLES if in_engine is None else in_engine)
+    engine = features.DuckDBEngine() if in_engine else None  # one DuckDB (one memory cap) for all of them
     if mapping is not None:
         # a mapping builds its tables in memory (DuckDB, then pandas) all at once: built once, then the
         # engine's tables are registered from it
         loaded = io.load_source(source, mapping=mapping)
         frames = {t: df for t, df in dict(loaded).items() if t not in in_engine}
-        held = {t: features.register(df, t) for t, df in dict(loaded).items() if t in in_engine}
+        held = {t: features.register(df, t, engine) for t, df in dict(loaded).items() if t in in_engine}
     else:
         loaded = io.load_source(source, tables=[t for t in schema.TABLES if t not in in_engine])
         frames = dict(loaded)
-        held = {t: et for t in in_engine if (et := features.open_table(source, t)) is not None}
+        held = {t: et for t in in_engine if (et := features.open_table(source, t, engine=engine)) is not None}
     problems = problems_frame(getattr(loaded, "problems", [])).to_dict("records")
     for et in held.values():
         problems.extend(features.problems(et, frames))
@@ -614,8 +615,8 @@ class LazyTables(Mapping):
         if name not in self._loaded:
             from . import io
 
-            if name in features.ENGINE_TABLES:
-                self._loaded[name] = features.open_table(self.folder, name)
+            if name in features.ENGINE_TABLES:  # typed and checked by the runner before it staged them
+                self._loaded[name] = features.open_table(self.folder, name, typed=True)
             else:
                 self._loaded[name] = io.load_source(self.folder, tables=[name])[name]
         return self._loaded[name]
