@@ -74,8 +74,10 @@ system-packages: ## install the Debian packages chromium, postgresql and a Java 
 	echo "Installing$$missing with apt-get"; \
 	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
 
-test-system: venv system-packages ## install chromium and postgresql if missing, then run the browser and postgres tests
-	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_postgres.py
+test-system: venv system-packages ## install chromium, postgresql and Java if missing, then run the browser, postgres and Spark tests
+	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_postgres.py \
+		tests/test_features.py::test_spark_gives_identical_results_to_duckdb \
+		tests/test_features.py::test_spark_refuses_nanosecond_parquet_clearly
 
 BENCH_SIZES ?= default x4 x16
 bench: venv ## time, peak memory and aggregation throughput at 1x, 4x, 16x the sample (reports/bench.json, .png)

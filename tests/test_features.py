@@ -133,10 +133,14 @@ def _java() -> str | None:
     return java if out.returncode == 0 else None
 
 
-@pytest.mark.skipif(_java() is None, reason="Spark needs a Java runtime (17 or later): none on this machine; "
-                                            "make system-packages installs openjdk-17-jre-headless")
-def test_spark_gives_identical_results_to_duckdb(tmp_path, tables):
+_NO_JAVA = ("Spark needs a Java runtime (17 or later): none on this machine; make system-packages installs "
+            "openjdk-17-jre-headless")
+
+
+def test_spark_gives_identical_results_to_duckdb(tmp_path, tables, system_requirement):
     """The same aggregations run on PySpark (local mode) and give exactly DuckDB's results."""
+    if _java() is None:
+        system_requirement(_NO_JAVA)
     pytest.importorskip("pyspark")
     small = tables["digital"].loc[tables["digital"]["client_id"].isin(tables["clients"]["client_id"][:400])]
     # Spark reads Parquet timestamps in microseconds (it refuses nanoseconds)
@@ -160,9 +164,9 @@ def test_spark_gives_identical_results_to_duckdb(tmp_path, tables):
         spark.engine.spark.stop()
 
 
-def test_spark_refuses_nanosecond_parquet_clearly(tmp_path, tables):
+def test_spark_refuses_nanosecond_parquet_clearly(tmp_path, tables, system_requirement):
     if _java() is None:
-        pytest.skip("Spark needs a Java runtime (17 or later): none on this machine")
+        system_requirement(_NO_JAVA)
     pytest.importorskip("pyspark")
     tables["digital"].head(10).to_parquet(tmp_path / "digital.parquet", index=False)  # nanoseconds
     os.environ.setdefault("PYSPARK_PYTHON", "python3")
