@@ -724,26 +724,27 @@ def digital_counts(digital, as_of: pd.Timestamp, window_days: int, aliases: dict
     # the scan below compares raw values instead of lower-casing every row
     kinds = distinct_values(t, "event_type").astype(str)
     norm = kinds.str.strip().str.lower()
+    # one scan: the window's counts as conditional sums, and the last event ever, in the same pass
+    # (two queries, window then history, took three times as long on 200 million events)
+    w = f"({q('timestamp')} >= {lit(start.normalize() + pd.Timedelta(days=1))})"
     parts = []
     for k, v in aliases.items():
         raw = kinds[norm.isin(v)].tolist()
-        parts.append(f"SUM(CASE WHEN {q('event_type')} IN {_in_list(raw)} THEN 1 ELSE 0 END) AS {q(k)}" if raw
-                     else f"0 AS {q(k)}")
+        parts.append(f"SUM(CASE WHEN {w} AND {q('event_type')} IN {_in_list(raw)} THEN 1 ELSE 0 END) AS {q(k)}"
+                     if raw else f"0 AS {q(k)}")
     has_s = "session_id" in t.columns
     has_d = "duration_s" in t.columns
-    parts.append(f"COUNT(DISTINCT {q('session_id')}) AS sessions" if has_s else "CAST(NULL AS DOUBLE) AS sessions")
-    parts.append(f"SUM({q('duration_s')}) / 60.0 AS minutes" if has_d else "CAST(NULL AS DOUBLE) AS minutes")
-    parts.append("COUNT(*) AS events")
-    keep = f"{q('client_id')} IS NOT NULL AND {q('timestamp')} IS NOT NULL"
-    window = t.sql(f"SELECT {q('client_id')} AS client_id, {', '.join(parts)} FROM {{t}} "
-                   f"WHERE {_window(as_of, start)} AND {keep} GROUP BY {q('client_id')}")
-    last = t.sql(f"SELECT {q('client_id')} AS client_id, MAX({q('timestamp')}) AS last_digital FROM {{t}} "
-                 f"WHERE {_window(as_of)} AND {keep} GROUP BY {q('client_id')}")
-    out = last.merge(window, on="client_id", how="left")
+    parts.append(f"COUNT(DISTINCT CASE WHEN {w} THEN {q('session_id')} END) AS sessions" if has_s
+                 else "CAST(NULL AS DOUBLE) AS sessions")
+    parts.append(f"SUM(CASE WHEN {w} THEN {q('duration_s')} END) / 60.0 AS minutes" if has_d
+                 else "CAST(NULL AS DOUBLE) AS minutes")
+    parts.append(f"SUM(CASE WHEN {w} THEN 1 ELSE 0 END) AS events")
+    parts.append(f"MAX({q('timestamp')}) AS last_digital")
+    out = t.sql(f"SELECT {q('client_id')} AS client_id, {', '.join(parts)} FROM {{t}} "
+                f"WHERE {_window(as_of)} AND {q('client_id')} IS NOT NULL AND {q('timestamp')} IS NOT NULL "
+                f"GROUP BY {q('client_id')}")
     for k in [*aliases, "events"]:
         out[k] = out[k].fillna(0).astype("int64")
-    if has_s:
-        out["sessions"] = out["sessions"].fillna(0)
     if has_d:
         out["minutes"] = out["minutes"].fillna(0.0)
     # a float sum's last bits depend on the order the engine adds in (threads, partitions); rounded
