@@ -275,14 +275,14 @@ def _plot(result: dict, path: Path) -> None:
                 ylabel="MB")
     axes[2].plot(lines, [r["aggregation"]["ours_seconds"] for r in runs], "o-", label="workbook (load + pandas)")
     axes[2].plot(lines, [r["aggregation"]["baseline_seconds"] for r in runs], "s--", label="plain DuckDB query")
-    axes[2].set(title="Aggregation stage: revenue by client-quarter", xlabel="input rows", ylabel="seconds")
+    axes[2].set(title="Aggregation: revenue by client-quarter", xlabel="input rows", ylabel="seconds")
     axes[2].legend(fontsize=8)
     dig = [r for r in runs if r.get("digital_aggregation")]
     axes[3].plot([r["digital_aggregation"]["rows"] for r in dig], [r["digital_aggregation"]["ours_seconds"] for r in dig],
                  "o-", label="workbook (engine + scoring)")
     axes[3].plot([r["digital_aggregation"]["rows"] for r in dig],
                  [r["digital_aggregation"]["baseline_seconds"] for r in dig], "s--", label="plain DuckDB query")
-    axes[3].set(title="Aggregation stage: digital engagement by client", xlabel="digital events", ylabel="seconds")
+    axes[3].set(title="Aggregation: digital engagement", xlabel="digital events", ylabel="seconds")
     axes[3].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
