@@ -74,7 +74,9 @@ def q(name: str) -> str:
 
 
 def lit(value) -> str:
-    """A SQL literal for a string, number or timestamp (timestamps as ``TIMESTAMP '...'``)."""
+    """A SQL literal for a string, number, boolean, None or timestamp (``CAST('...' AS TIMESTAMP)``)."""
+    if value is None:
+        return "NULL"
     if isinstance(value, pd.Timestamp):
         return f"CAST('{value.strftime('%Y-%m-%d %H:%M:%S')}' AS TIMESTAMP)"
     if isinstance(value, str):
@@ -299,11 +301,9 @@ def as_table(data, name: str) -> EngineTable:
         return data
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"table '{name}' must be a DataFrame or an EngineTable, got {type(data).__name__}")
-    engine = DuckDBEngine(memory_limit="1GB")
-    view = engine.name(name)
-    engine.register(view, data)
-    return EngineTable(name, engine, view, location="pandas", _columns=[str(c) for c in data.columns],
-                       _rows=len(data))
+    t = register(data, name, DuckDBEngine(memory_limit="1GB"))
+    t._rows = len(data)
+    return t
 
 
 def require(table: EngineTable, columns, name: str | None = None) -> None:
@@ -475,10 +475,7 @@ def _in_memory(loaded, table: str, engine) -> EngineTable | None:
     frame = dict(loaded).get(table)
     if frame is None:
         return None
-    engine = engine or DuckDBEngine()
-    view = engine.name(table)
-    engine.register(view, frame)
-    t = EngineTable(table, engine, view, location="memory", _columns=[str(c) for c in frame.columns])
+    t = register(frame, table, engine)
     from .io import problems_frame
 
     t.read_problems = problems_frame(getattr(loaded, "problems", [])).to_dict("records")

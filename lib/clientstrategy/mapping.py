@@ -33,6 +33,8 @@ import pandas as pd
 import yaml
 
 from . import schema
+from .features import lit as _lit
+from .features import q as _q
 
 __all__ = ["REPORT_COLUMNS", "Mapping", "TableMapping", "apply_mapping", "load_mapping", "parse_mapping"]
 
@@ -295,22 +297,6 @@ def _order(tables: dict) -> list[str]:
     for name in tables:
         visit(name, [])
     return out
-
-
-def _q(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _lit(value) -> str:
-    """A SQL literal (text, number or NULL)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _base_dir(source) -> tuple[Path | None, str, object]:

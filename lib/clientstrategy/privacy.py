@@ -84,15 +84,20 @@ def name_codes(tables: dict) -> dict:
     {'Acme': 'Client-315b8d'}
     """
     codes: dict = {}
+    for table, name_col, coded in _coded_names(tables):
+        codes.update({n: c for n, c in zip(tables[table][name_col], coded) if isinstance(n, str)})
+    return codes
+
+
+def _coded_names(tables: dict):
+    """Yield ``(table, name column, codes of its ids)`` for each table of :data:`NAMED` with names."""
     for table, (id_col, name_col, prefix) in NAMED.items():
         df = tables.get(table)
         if df is None or name_col not in df.columns:
             continue
         if id_col not in df.columns:
             raise ValueError(f"table {table!r}: column {id_col!r} is missing, cannot pseudonymise {name_col!r}")
-        coded = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p))
-        codes.update({n: c for n, c in zip(df[name_col], coded) if isinstance(n, str)})
-    return codes
+        yield table, name_col, df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p)).astype("str")
 
 
 def text_lookups(values_of, table: str, columns, codes: dict) -> dict:
@@ -154,14 +159,9 @@ def pseudonymise(tables: dict) -> dict:
     """
     out = dict(tables)
     codes = name_codes(tables)
-    for table, (id_col, name_col, prefix) in NAMED.items():
-        df = tables.get(table)
-        if df is None or name_col not in df.columns:
-            continue
-        if id_col not in df.columns:
-            raise ValueError(f"table {table!r}: column {id_col!r} is missing, cannot pseudonymise {name_col!r}")
-        df = df.copy()
-        df[name_col] = df[id_col].astype(str).map(lambda v, p=prefix: code_for(v, p)).astype("str")
+    for table, name_col, coded in _coded_names(tables):
+        df = tables[table].copy()
+        df[name_col] = coded
         out[table] = df
     for table, cols in FREE_TEXT.items():
         df = out.get(table)

@@ -311,11 +311,6 @@ def _load_and_validate(cfg: RunConfig):
     return tables, report, source
 
 
-def _fingerprint(tables: dict) -> str:
-    """The data fingerprint (``io.fingerprint``: hashed in DuckDB, event tables where they are)."""
-    return io.fingerprint(tables)
-
-
 def _sample_tables() -> Path:
     tables = paths.SAMPLE / "tables"
     if not (tables / "revenue.parquet").exists():
@@ -354,7 +349,7 @@ def run(cfg: RunConfig) -> Path:
     as_of = periods.parse_as_of(cfg.as_of, rev["date"] if isinstance(rev, pd.DataFrame)
                                 else features.distinct_values(rev, "date"))
     quarter = periods.quarter_label(as_of)
-    fingerprint = _fingerprint(tables)
+    fingerprint = io.fingerprint(tables)  # hashed in DuckDB, event tables where they are
 
     out.mkdir(parents=True, exist_ok=True)
     with _Lock(out, quarter, cfg.lock_wait):
