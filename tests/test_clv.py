@@ -374,6 +374,35 @@ def test_customer_value_closed_form_and_simulation():
     pd.testing.assert_frame_equal(out, customer_value(bgf, ggf, s, n_draws=4000))
 
 
+def test_customer_value_draw_budget_caps_simulation_not_expectations():
+    """Past the budget each client gets fewer draws; the expectations are exact either way and the
+    80% bounds stay close to those of the full simulation."""
+    bgf = BetaGeoModel()
+    bgf.params_ = dict(PAPER)
+    ggf = GammaGammaModel()
+    ggf.params_ = dict(PAPER_GG)
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.integers(0, 10, n)
+    T = np.full(n, 38.0)
+    s = pd.DataFrame({"client_id": [f"c{i}" for i in range(n)], "x": x,
+                      "t_x": np.where(x > 0, rng.uniform(1, 38, n), 0.0), "T": T,
+                      "monetary": np.where(x > 0, rng.uniform(10, 60, n), 0.0)})
+    full = customer_value(bgf, ggf, s, n_draws=2000, draw_budget=None)
+    capped = customer_value(bgf, ggf, s, n_draws=2000, draw_budget=n * 300)
+    assert full.attrs["n_draws"] == 2000 and capped.attrs["n_draws"] == 300
+    assert customer_value(bgf, ggf, s.head(5), n_draws=2000, draw_budget=50).attrs["n_draws"] == 200
+    assert customer_value(bgf, ggf, s.head(5), n_draws=100, draw_budget=50).attrs["n_draws"] == 100
+    for col in ("expected_purchases_12m", "clv", "p_alive", "expected_spend"):
+        np.testing.assert_array_equal(full[col], capped[col])
+    width = (full["clv_high"] - full["clv_low"]).where(lambda w: w > 0)
+    for col in ("clv_low", "clv_high"):
+        rel = (np.abs(capped[col] - full[col]) / width).median()
+        assert rel < 0.1, (col, rel)
+    with_buys = full["clv_high"] > 0
+    assert (capped.loc[with_buys, "clv_high"] > capped.loc[with_buys, "clv_low"]).mean() > 0.9
+
+
 def test_calibration_by_frequency_hand_computed():
     c = pd.DataFrame({"calibration_purchases": [0, 0, 1, 7, 12], "actual_purchases": [0, 1, 2, 4, 6],
                       "predicted_purchases": [0.2, 0.4, 1.0, 5.0, 7.0]})

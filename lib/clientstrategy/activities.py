@@ -31,6 +31,7 @@ __all__ = [
     "top_questions",
     "touch_coverage",
     "touch_effects",
+    "touch_kinds",
     "touch_panel",
     "touch_summary",
     "touch_weights",
@@ -59,6 +60,51 @@ def _check(df: pd.DataFrame, columns, table: str) -> None:
     for col in columns:
         if col not in df.columns:
             raise ValueError(f"column '{col}' is missing from table '{table}'")
+
+
+def _table(activities, columns) -> features.EngineTable:
+    """``activities`` (DataFrame or engine table) as an engine table with ``columns``."""
+    t = features.as_table(activities, "activities")
+    features.require(t, columns, "activities")
+    return t
+
+
+def touch_kinds(activities, weights: dict | None = None) -> pd.DataFrame:
+    """The quality weight of every raw touch kind in ``activities``, for the engine's join.
+
+    :func:`touch_weights` applied to the distinct raw ``activity_type`` and ``outcome`` pairs
+    (a few dozen), so its rules stay in one place while the touches are counted in the engine.
+
+    Parameters
+    ----------
+    activities : DataFrame or EngineTable
+        Canonical ``activities``.
+    weights : dict, optional
+        Quality weights; see :func:`touch_weights`.
+
+    Returns
+    -------
+    DataFrame
+        ``raw_type``, ``raw_outcome`` (as stored, None when missing), ``activity_type``,
+        ``outcome`` (normalised), ``weight``.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"activity_type": ["Call", "call", "call"], "outcome": ["answered", None, None]})
+    >>> touch_kinds(a)[["raw_type", "activity_type", "outcome", "weight"]].values.tolist()
+    [['Call', 'call', 'answered', 0.6], ['call', 'call', 'unknown', 0.3]]
+    """
+    pairs = features.touch_kind_pairs(activities)
+    w = touch_weights(pairs, weights)
+    return pd.DataFrame({"raw_type": pairs["activity_type"], "raw_outcome": pairs["outcome"],
+                         "activity_type": w["activity_type"], "outcome": w["outcome"],
+                         "weight": w["weight"].astype("float64")})
+
+
+def _weighted(x: pd.Series) -> pd.Series:
+    """Weighted-touch sums from the engine, rounded to 1e-9: the engine adds in any order (threads,
+    partitions), and rounding makes the same data give the same figures, and ranks, every run."""
+    return x.astype("float64").round(9)
 
 
 def _as_of(as_of) -> pd.Timestamp:
@@ -187,31 +233,33 @@ def touch_summary(activities: pd.DataFrame, as_of, by=("activity_type",), freq: 
     0  2026Q1        2              0.65        2
     1  2026Q2        1              0.60        1
     """
-    _check(activities, ["timestamp", "client_id", "activity_type"], "activities")
+    t = _table(activities, ["timestamp", "client_id", "activity_type"])
     as_of = _as_of(as_of)
     by = [by] if isinstance(by, str) else list(by)
     start = as_of - pd.DateOffset(months=months) if months else None
-    a = touch_weights(_upto(activities, "timestamp", as_of, start), weights)
-    if "period" in by:
-        if not freq:
-            raise ValueError("column 'period' needs freq (e.g. 'Q')")
-        a["period"] = a["timestamp"].dt.to_period(freq)
+    if "period" in by and not freq:
+        raise ValueError("column 'period' needs freq (e.g. 'Q')")
+    own = set(t.columns) | {"outcome", "weight", "period"}
+    join = None
     if clients is not None:
         _check(clients, ["client_id"], "clients")
-        extra = [c for c in by if c not in a.columns]
+        extra = [c for c in by if c not in own]
         for c in extra:
             if c not in clients.columns:
                 raise ValueError(f"column '{c}' is in neither activities nor clients")
-        a = a.merge(clients[["client_id", *extra]].drop_duplicates("client_id"), on="client_id", how="left")
+        join = (clients[["client_id", *extra]], "client_id")
     for c in by:
-        if c not in a.columns:
+        if c not in own and (clients is None or c not in clients.columns):
             raise ValueError(f"column '{c}' is missing from table 'activities'")
-    g = a.groupby(by, dropna=False, sort=True)
-    out = pd.DataFrame({"touches": g.size(), "weighted_touches": g["weight"].sum(),
-                        "clients": g["client_id"].nunique()}).reset_index()
+    # counted where the table lives: the touches never reach pandas, only one row per group
+    out = features.touch_counts(t, by, where=features.window(as_of, start), kinds=touch_kinds(t, weights),
+                                join=join, freq=freq,
+                                measures={"touches": "COUNT(*)", "weighted_touches": "SUM(k.weight)",
+                                          "clients": f"COUNT(DISTINCT a.{features.q('client_id')})"})
     out["touches"] = out["touches"].astype("int64")
+    out["weighted_touches"] = _weighted(out["weighted_touches"])
     out["clients"] = out["clients"].astype("int64")
-    return out
+    return out.sort_values(by, kind="mergesort", na_position="last").reset_index(drop=True)
 
 
 def touch_coverage(activities: pd.DataFrame, profile: pd.DataFrame, as_of, weights: dict | None = None,
@@ -544,16 +592,19 @@ def _key_frame(a: pd.DataFrame, key) -> pd.Series:
 
 
 def _build_panel(activities, revenue, as_of, key=("activity_type", "outcome"), weights=None,
-                 weighted=False, freq="Q", start=None, clients=None, min_touches=30) -> _Panel:
+                 weighted=False, freq="Q", start=None, clients=None, min_touches=30, join=None) -> _Panel:
     """Client x period panel restricted to each client's active span.
 
     A client's active span runs from its first to its last period with a purchase; a client whose
     purchases stop before the last period also loses that last (partial) period as an outcome.
     Before onboarding and after churn, touches and revenue both vanish, which would make any touch
     look effective within client; the span keeps only periods where the client could buy.
+    Touches are counted per client, period and kind in the engine (``join``: a frame and key
+    whose columns may name the kind, see ``features.touch_counts``).
     """
-    _check(activities, ["timestamp", "client_id", "activity_type"], "activities")
+    acts = _table(activities, ["timestamp", "client_id", "activity_type"])
     _check(revenue, ["date", "client_id", "amount"], "revenue")
+    freq = features.check_freq(freq)
     as_of = _as_of(as_of)
     last = as_of.to_period(freq)
     if (last + 1).start_time.normalize() - pd.Timedelta(days=1) > as_of:
@@ -591,23 +642,28 @@ def _build_panel(activities, revenue, as_of, key=("activity_type", "outcome"), w
     mask = (t >= first_i[:, None]) & (t + 1 <= last_eff[:, None])
     ok = (scale > 0) & mask.any(axis=1)
     R, vals, scale, mask = R.loc[ok], vals[ok], scale[ok], mask[ok]
-    a = touch_weights(_upto(activities, "timestamp", as_of), weights)
-    a = a.assign(period=a["timestamp"].dt.to_period(freq), key=_key_frame(a, key))
+    kc = [key] if isinstance(key, str) else list(key)
+    # touches per client, period and kind, counted in the engine
+    a = features.touch_counts(acts, ["client_id", "period", *kc], where=features.window(as_of),
+                              kinds=touch_kinds(acts, weights), join=join, freq=freq,
+                              measures={"touches": "COUNT(*)", "weighted": "SUM(k.weight)"})
+    a = a.assign(key=_key_frame(a, key), weighted=_weighted(a["weighted"]))
     a = a.loc[a["period"].isin(periods[:-1]) & a["client_id"].isin(R.index)]
     ci = pd.Index(R.index).get_indexer(a["client_id"])
     ti = pd.Index(periods[:-1]).get_indexer(a["period"])
     a = a.loc[mask[ci, ti]]
-    counts = a["key"].value_counts()
+    counts = a.groupby("key")["touches"].sum()
     keys = sorted(counts.index[counts >= min_touches])
     a = a.loc[a["key"].isin(keys)]
     ci = pd.Index(R.index).get_indexer(a["client_id"])
     ti = pd.Index(periods[:-1]).get_indexer(a["period"])
     ki = pd.Index(keys).get_indexer(a["key"])
     X = np.zeros((len(R), T_all - 1, len(keys)))
-    np.add.at(X, (ci, ti, ki), a["weight"].to_numpy() if weighted else 1.0)
+    np.add.at(X, (ci, ti, ki), a["weighted"].to_numpy(float) if weighted else a["touches"].to_numpy(float))
     y = vals[:, 1:] / scale[:, None]
     return _Panel(clients=R.index.to_numpy(dtype=object), periods=list(periods[:-1]), keys=keys, X=X, y=y,
-                  mask=mask, scale=scale, touches=counts.reindex(keys).to_numpy(dtype="int64"))
+                  mask=mask, scale=scale, touches=counts.reindex(keys).to_numpy(dtype="int64") if keys
+                  else np.zeros(0, dtype="int64"))
 
 
 def touch_panel(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, key=("activity_type", "outcome"),
@@ -861,14 +917,15 @@ def naive_correlation(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, ke
     [1.0]
     """
     _check(revenue, ["date", "client_id", "amount"], "revenue")
-    _check(activities, ["timestamp", "client_id", "activity_type"], "activities")
+    t = _table(activities, ["timestamp", "client_id", "activity_type"])
     as_of = _as_of(as_of)
     start = as_of - pd.DateOffset(months=months)
     rev = _upto(revenue, "date", as_of, start).groupby("client_id")["amount"].sum()
-    a = touch_weights(_upto(activities, "timestamp", as_of, start))
+    kc = [key] if isinstance(key, str) else list(key)
+    a = features.touch_counts(t, ["client_id", *kc], where=features.window(as_of, start), kinds=touch_kinds(t))
     a = a.assign(key=_key_frame(a, key))
     a = a.loc[a["client_id"].isin(rev.index)]
-    counts = a.groupby(["client_id", "key"]).size().unstack(fill_value=0).reindex(rev.index, fill_value=0)
+    counts = a.groupby(["client_id", "key"])["touches"].sum().unstack(fill_value=0).reindex(rev.index, fill_value=0)
     counts = counts.loc[:, counts.sum() >= min_touches]
     names = [key] if isinstance(key, str) else list(key)
     corr = counts.apply(lambda col: np.corrcoef(col.to_numpy(float), rev.to_numpy(float))[0, 1]

@@ -60,6 +60,12 @@ _SUMMARY_COLUMNS = ["client_id", "x", "t_x", "T", "monetary", "first_purchase", 
                     "purchase_days", "revenue_total"]
 _CHUNK_PAIRS = 2_000_000  # client x draw pairs simulated at once (bounds memory)
 _CHUNK_PURCHASES = 5_000_000  # simulated purchases valued at once in customer_value (bounds memory)
+#: Simulated client futures (clients x draws) customer_value spends on its intervals at most: a book
+#: of up to 10,000 clients gets every draw asked for (2,000 by default); a larger one fewer per client,
+#: never fewer than MIN_VALUE_DRAWS. Time grows with clients x draws x purchases, so without a budget
+#: the intervals of 100,000 clients took 13 minutes; the expectations themselves are exact.
+VALUE_DRAW_BUDGET = 20_000_000
+MIN_VALUE_DRAWS = 200
 
 
 # --------------------------------------------------------------------------------------------
@@ -730,7 +736,8 @@ def _simulated_value(budget, arrivals, row0, x, mon, spend_params, disc, horizon
 
 def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFrame,
                    horizon_months: int = 36, annual_discount: float = 0.10, level: float = 0.8,
-                   n_draws: int = 2000, random_state: int = 0) -> pd.DataFrame:
+                   n_draws: int = 2000, random_state: int = 0,
+                   draw_budget: int | None = VALUE_DRAW_BUDGET) -> pd.DataFrame:
     """Expected purchases over twelve months and discounted customer value, with intervals.
 
     Parameters
@@ -751,6 +758,11 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
         Simulated futures per client for the intervals.
     random_state : int
         Seed for ``numpy.random.default_rng``.
+    draw_budget : int or None
+        Most clients x draws simulated: past it, each client gets ``draw_budget // clients`` draws
+        (at least :data:`MIN_VALUE_DRAWS`; the 10% and 90% quantiles of 200 draws are within about
+        two percentile points). ``None``: always ``n_draws``. The draws used are in
+        ``result.attrs["n_draws"]``.
 
     Returns
     -------
@@ -792,10 +804,13 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
     pp, qq, vv = ggf._p()
     rng = np.random.default_rng(random_state)
     n = len(x)
+    n_draws = int(n_draws)
+    if draw_budget is not None and n and n * n_draws > draw_budget:
+        n_draws = max(min(MIN_VALUE_DRAWS, n_draws), int(draw_budget) // n)
     lo12, hi12, clv_lo, clv_hi = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     mon = np.where(x > 0, pd.to_numeric(summary["monetary"]).to_numpy(float), 0.0)
     horizon = horizon_months * _WEEKS_PER_MONTH
-    for sl, budget, arrivals in bgf._simulate_counts(summary, int(n_draws), horizon, rng):
+    for sl, budget, arrivals in bgf._simulate_counts(summary, n_draws, horizon, rng):
         # Frequent buyers make hundreds of purchases per draw over a multi-year horizon, so the
         # per-purchase arrays below are processed in blocks of clients holding at most
         # _CHUNK_PURCHASES purchases (memory stays bounded whatever the buying rate).
@@ -813,7 +828,7 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
             lo12[rows_sl], hi12[rows_sl], clv_lo[rows_sl], clv_hi[rows_sl] = _simulated_value(
                 budget[b0:b1], arrivals[b0:b1], rows_sl.start, x, mon, (pp, qq, vv), disc, horizon_months,
                 level, rng)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "client_id": summary["client_id"].astype(str).to_numpy(),
         "expected_purchases_12m": e12,
         "expected_purchases_12m_low": lo12,
@@ -824,6 +839,8 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
         "p_alive": bgf.p_alive(summary),
         "expected_spend": spend,
     })
+    out.attrs["n_draws"] = n_draws
+    return out
 
 
 # --------------------------------------------------------------------------------------------

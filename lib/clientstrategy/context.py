@@ -400,8 +400,13 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
             f["event_burst"] = np.where(denom > 0, (hits + burst_prior * share_days) / np.maximum(denom, 1e-12)
                                         / share_days, 1.0)
     if activities is not None and len(activities):
-        a = _act.touch_weights(_upto(activities, "timestamp", as_of, start))
-        pos = a["outcome"].isin(_POSITIVE).groupby(a["client_id"]).mean()
+        t = _act._table(activities, ["timestamp", "client_id", "activity_type"])
+        kinds = _act.touch_kinds(t)
+        kinds["positive"] = kinds["outcome"].isin(_POSITIVE).astype("int64")
+        g = features.touch_counts(t, ["client_id"], where=features.window(as_of, start), kinds=kinds,
+                                  measures={"touches": "COUNT(*)", "positive": "SUM(k.positive)"})
+        g = g.loc[g["client_id"].notna()]
+        pos = pd.Series(g["positive"].to_numpy(float) / g["touches"].to_numpy(float), index=g["client_id"])
         f["touch_response"] = pos.reindex(f["client_id"]).fillna(0.0).to_numpy()
     return f.reset_index(drop=True)
 
@@ -617,18 +622,19 @@ def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.Data
     --------
     >>> persona_fit(acts, rev, people, personas, pd.Timestamp("2026-09-30"))  # doctest: +SKIP
     """
-    _check(activities, ["timestamp", "client_id", "activity_type", "person_id"], "activities")
+    a = _act._table(activities, ["timestamp", "client_id", "activity_type", "person_id"])
     _check(people, ["person_id", by], "people")
     _check(personas, ["client_id", "persona"], "personas")
     as_of = _as_of(as_of)
-    a = activities.merge(people[["person_id", by]].drop_duplicates("person_id"), on="person_id", how="left")
-    a[by] = a[by].astype("str").fillna("unknown")
+    # the person's style joins the touches in the engine (people is small; touches are not)
+    style = people[["person_id", by]].drop_duplicates("person_id")
+    style = style.assign(**{by: style[by].astype("str").fillna("unknown")})
     rng = np.random.default_rng(random_state)
     out = []
     for persona, grp in personas.groupby("persona", sort=True):
         try:
             p = _act._build_panel(a, revenue, as_of, key=by, weights=weights, weighted=True, freq=freq,
-                                  clients=grp["client_id"], min_touches=min_touches)
+                                  clients=grp["client_id"], min_touches=min_touches, join=(style, "person_id"))
         except ValueError:
             continue
         if not p.keys or len(p.clients) < 10:

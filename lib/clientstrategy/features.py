@@ -36,6 +36,8 @@ __all__ = [
     "EngineTable",
     "SparkEngine",
     "as_table",
+    "check_freq",
+    "counts_before",
     "digital_counts",
     "digital_recent",
     "digital_windows",
@@ -43,16 +45,19 @@ __all__ = [
     "open_table",
     "problems",
     "search_counts",
+    "touch_counts",
+    "touch_kind_pairs",
     "transpile",
     "view_pairs",
+    "window",
     "write_parquet",
 ]
 
 #: Canonical tables kept in the engine and never loaded whole into pandas.
-ENGINE_TABLES = ("digital",)
+ENGINE_TABLES = ("activities", "digital")
 
 #: Tables the runner checks, fingerprints and stages in the engine (never whole in its own memory);
-#: notebooks still read ``revenue`` and ``activities`` into pandas.
+#: notebooks still read ``revenue`` into pandas.
 CHECKED_IN_ENGINE = ("revenue", "activities", "digital")
 
 #: Allowed values checked in SQL (as ``validate``'s pandera checks do for pandas tables).
@@ -873,3 +878,193 @@ def digital_recent(digital, start: pd.Timestamp, end: pd.Timestamp, event_types,
                 f"AND CAST({q('event_type')} AS VARCHAR) IN {_in_list(event_types)} AND {q('client_id')} IS NOT NULL "
                 f"GROUP BY {', '.join(keys)}")
     return out.astype({"n": "int64"})
+
+
+# --------------------------------------------------------------------------- touch aggregations
+
+#: Stands for a missing raw value in the touch-kind lookup join (a join never matches NULL).
+_NULL_KEY = "\x01"
+
+#: Period frequency -> (multiplier of the year, SQL part within the year); pandas' ``to_period``
+#: codes, calendar periods.
+_PERIOD_PARTS = {"Q": (10, "QUARTER"), "M": (100, "MONTH"), "Y": (1, None), "A": (1, None)}
+
+
+def _period_code(col: str, freq: str) -> str:
+    """SQL for a calendar period as an integer (2026Q1 -> 20261, 2026-03 -> 202603, 2026 -> 2026)."""
+    mult, part = _PERIOD_PARTS[freq]
+    year = f"EXTRACT(YEAR FROM {col})"
+    return year if part is None else f"({year} * {mult} + EXTRACT({part} FROM {col}))"
+
+
+def _periods_from_codes(codes: pd.Series, freq: str) -> pd.Series:
+    """The pandas periods of :func:`_period_code`'s integers."""
+    mult, part = _PERIOD_PARTS[freq]
+    c = codes.astype("int64").to_numpy()
+    if part is None:
+        idx = pd.PeriodIndex.from_fields(year=c, freq="Y")
+    elif part == "QUARTER":
+        idx = pd.PeriodIndex.from_fields(year=c // mult, quarter=c % mult, freq="Q")
+    else:
+        idx = pd.PeriodIndex.from_fields(year=c // mult, month=c % mult, freq="M")
+    return pd.Series(idx, index=codes.index)
+
+
+def check_freq(freq: str) -> str:
+    """``freq`` upper-cased if the engine can group by it (``Q``, ``M``, ``Y``), else ``ValueError``."""
+    f = str(freq).upper()
+    if f not in _PERIOD_PARTS:
+        raise ValueError(f"freq {freq!r}: periods are calendar quarters ('Q'), months ('M') or years ('Y')")
+    return f
+
+
+def touch_kind_pairs(activities) -> pd.DataFrame:
+    """The distinct raw ``activity_type`` and ``outcome`` pairs of ``activities`` (a scan of two
+    low-cardinality columns), cached on the table.
+
+    Returns
+    -------
+    DataFrame
+        ``activity_type``, ``outcome`` (raw values, None when missing; ``outcome`` all None when
+        the table has none), sorted.
+    """
+    t = as_table(activities, "activities")
+    require(t, ["activity_type"])
+    cached = getattr(t, "_kind_pairs", None)
+    if cached is not None:
+        return cached.copy()
+    has_o = "outcome" in t.columns
+    o = f"CAST({q('outcome')} AS VARCHAR)" if has_o else "CAST(NULL AS VARCHAR)"
+    pairs = t.sql(f"SELECT DISTINCT CAST({q('activity_type')} AS VARCHAR) AS activity_type, {o} AS outcome "
+                  f"FROM {{t}}").astype(object)
+    pairs = pairs.where(pairs.notna(), None).sort_values(["activity_type", "outcome"], na_position="last",
+                                                         kind="mergesort").reset_index(drop=True)
+    t._kind_pairs = pairs
+    return pairs.copy()
+
+
+def touch_counts(activities, by, *, where: str = "TRUE", kinds: pd.DataFrame | None = None,
+                 join: tuple | None = None, freq: str | None = None,
+                 measures: dict | None = None) -> pd.DataFrame:
+    """Touches grouped in the engine: the one aggregation behind every touch analysis.
+
+    The rules that turn a raw touch kind into a normalised kind and a quality weight are Python
+    (``activities.touch_weights``); they are applied once to the few distinct raw pairs and the
+    result, ``kinds``, is joined here, so 50 million touches are never read into pandas.
+
+    Parameters
+    ----------
+    activities : DataFrame or EngineTable
+        Canonical ``activities``.
+    by : sequence of str
+        Group columns: ``"period"`` (the calendar period of ``timestamp``, needs ``freq``), a
+        column of ``kinds`` (e.g. the normalised ``activity_type``, ``outcome``), a column of the
+        ``join`` frame, or an ``activities`` column (raw).
+    where : str
+        SQL condition on the ``activities`` columns (e.g. a time window).
+    kinds : DataFrame, optional
+        Lookup on the raw pairs: ``raw_type``, ``raw_outcome`` (raw values; None for missing) and
+        any other columns (``weight``...), usable in ``by`` and ``measures`` as ``k.<column>``.
+    join : (DataFrame, str), optional
+        A frame and its key column (an ``activities`` column), left-joined; its columns are
+        usable in ``by`` and in ``measures`` as ``j.<column>``.
+    freq : str, optional
+        ``Q``, ``M`` or ``Y`` when ``by`` holds ``"period"``.
+    measures : dict, optional
+        Output column -> SQL aggregate over ``a.`` (activities), ``k.`` and ``j.``; default
+        ``{"touches": "COUNT(*)"}``.
+
+    Returns
+    -------
+    DataFrame
+        The ``by`` columns (text as ``str``, ``period`` as pandas periods) and the measures; one
+        row per group present.
+    """
+    t = as_table(activities, "activities")
+    by = list(by)
+    measures = {"touches": "COUNT(*)"} if measures is None else dict(measures)
+    src = f"(SELECT * FROM {{t}} WHERE {where}) a"
+    cols = set(t.columns)
+    kind_cols, join_cols = set(), set()
+    if kinds is not None:
+        kv = t.engine.name("kinds")
+        k = kinds.copy()
+        k["raw_type"] = k["raw_type"].where(k["raw_type"].notna(), _NULL_KEY).astype(str)
+        k["raw_outcome"] = k["raw_outcome"].where(k["raw_outcome"].notna(), _NULL_KEY).astype(str)
+        t.engine.register(kv, k.astype({c: object for c in k.columns if k[c].dtype == "str"}))
+        o = f"CAST(a.{q('outcome')} AS VARCHAR)" if "outcome" in cols else "CAST(NULL AS VARCHAR)"
+        src += (f" JOIN {q(kv)} k ON COALESCE(CAST(a.{q('activity_type')} AS VARCHAR), {lit(_NULL_KEY)}) = k.raw_type"
+                f" AND COALESCE({o}, {lit(_NULL_KEY)}) = k.raw_outcome")
+        kind_cols = set(kinds.columns) - {"raw_type", "raw_outcome"}
+    if join is not None:
+        frame, on = join
+        jv = t.engine.name("join")
+        j = frame.drop_duplicates(on).copy()
+        j[on] = j[on].astype(str)
+        t.engine.register(jv, j.astype({c: object for c in j.columns if j[c].dtype == "str"}))
+        src += f" LEFT JOIN {q(jv)} j ON CAST(a.{q(on)} AS VARCHAR) = j.{q(on)}"
+        join_cols = set(frame.columns) - {on}
+    sel, groups = [], []
+    for i, c in enumerate(by):
+        if c == "period":
+            if not freq:
+                raise ValueError("column 'period' needs freq (e.g. 'Q')")
+            expr = _period_code(f"a.{q('timestamp')}", check_freq(freq))
+        elif c in kind_cols:
+            expr = f"k.{q(c)}"
+        elif c in join_cols:
+            expr = f"j.{q(c)}"
+        elif c in cols:
+            expr = f"a.{q(c)}"
+        else:
+            raise ValueError(f"column '{c}' is missing from table 'activities'")
+        sel.append(f"{expr} AS g{i}")
+        groups.append(expr)
+    sel += [f"{m} AS {q(name)}" for name, m in measures.items()]
+    query = f"SELECT {', '.join(sel)} FROM {src}" + (f" GROUP BY {', '.join(groups)}" if groups else "")
+    out = t.sql(query)
+    out.columns = [*by, *measures]
+    for c in by:
+        if c == "period":
+            out[c] = _periods_from_codes(out[c], check_freq(freq))
+        elif out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = out[c].astype("str")
+    return out
+
+
+def window(as_of: pd.Timestamp, start: pd.Timestamp | None = None, col: str = "timestamp") -> str:
+    """SQL condition: the calendar day of ``col`` lies in ``(start, as_of]`` (``start`` optional)."""
+    return _window(pd.Timestamp(as_of), None if start is None else pd.Timestamp(start), col)
+
+
+def counts_before(table, keys: pd.DataFrame, name: str, time_col: str, group_col: str) -> pd.DataFrame:
+    """Rows of a client's events in a window before each key row, counted by ``group_col``.
+
+    Parameters
+    ----------
+    table : DataFrame or EngineTable
+        An event table with ``client_id``, ``time_col`` and ``group_col``.
+    keys : DataFrame
+        ``_row`` (an id), ``client_id``, ``lo``, ``hi``: count events with ``lo <= time < hi``.
+    name : str
+        The table's canonical name (for messages).
+    time_col, group_col : str
+        Event time and the column counted by (values as text).
+
+    Returns
+    -------
+    DataFrame
+        ``_row``, ``group`` (text), ``n``: one row per key row and group with an event.
+    """
+    t = as_table(table, name)
+    require(t, ["client_id", time_col, group_col])
+    kv = t.engine.name("keys")
+    k = keys[["_row", "client_id", "lo", "hi"]].copy()
+    k["client_id"] = k["client_id"].astype(str).astype(object)
+    t.engine.register(kv, k)
+    out = t.sql(f"SELECT k._row AS _row, CAST(e.{q(group_col)} AS VARCHAR) AS grp, COUNT(*) AS n "
+                f"FROM {{t}} e JOIN {q(kv)} k ON CAST(e.{q('client_id')} AS VARCHAR) = k.client_id "
+                f"WHERE e.{q(time_col)} >= k.lo AND e.{q(time_col)} < k.hi AND e.{q(group_col)} IS NOT NULL "
+                f"GROUP BY k._row, CAST(e.{q(group_col)} AS VARCHAR)")
+    return pd.DataFrame({"_row": out["_row"].astype("int64"), "group": out["grp"].astype("str"),
+                         "n": out["n"].astype("int64")})

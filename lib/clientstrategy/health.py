@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import features
+
 __all__ = ["bias_cautions", "plot_completeness", "sentences"]
 
 
@@ -68,12 +70,16 @@ def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
                    "figures are net of them.")
     act = tables.get("activities")
     if act is not None and len(act):
-        a = act[act["timestamp"] <= as_of + pd.Timedelta(days=1)]
-        if "outcome" in a.columns:
-            missing = a["outcome"].isna().mean()
+        t = features.as_table(act, "activities")  # counted in the engine: touches never reach pandas
+        upto = f"{features.q('timestamp')} <= {features.lit(as_of + pd.Timedelta(days=1))}"
+        if "outcome" in t.columns:
+            m = features.touch_counts(t, [], where=upto, measures={
+                "n": "COUNT(*)", "missing": f"SUM(CASE WHEN a.{features.q('outcome')} IS NULL THEN 1 ELSE 0 END)"})
+            missing = float(m["missing"].iloc[0]) / float(m["n"].iloc[0]) if int(m["n"].iloc[0]) else float("nan")
             out.append(f"{missing:.0%} of touches carry no outcome (answered, opened, attended...); they are "
                        "weighted as the least useful kind rather than trusted.")
-        touches = a.groupby("client_id").size()
+        g = features.touch_counts(t, ["client_id"], where=upto)
+        touches = g.loc[g["client_id"].notna()].set_index("client_id")["touches"].astype("int64")
         both = pd.concat([touches.rename("touches"), ltm.rename("revenue")], axis=1).fillna(0)
         both = both[both["revenue"] > 0]
         if len(both) > 10:

@@ -26,6 +26,7 @@ import html as _html
 import numpy as np
 import pandas as pd
 
+from . import features
 from .schema import INTENTS, PROFILE_COLUMNS, TIERS
 
 __all__ = [
@@ -707,15 +708,21 @@ def service_coverage(
     per_q = out["service_level"].map(model.set_index("service_level")["touches_per_quarter"]).astype(float)
     out["touches_required"] = per_q * window_days / 91.0
     if activities is not None and len(activities):
-        _require(activities, ["timestamp", "client_id"], "activities")
+        t = features.as_table(activities, "activities")
+        features.require(t, ["timestamp", "client_id"], "activities")
         start = as_of - pd.Timedelta(days=window_days)
         # timestamps count through the whole as_of day
         end = as_of.normalize() + pd.Timedelta(days=1)
-        a = activities.loc[(activities["timestamp"] > start) & (activities["timestamp"] < end)]
-        n = a.groupby("client_id").size()
-        mins = _num(a, "duration_min").groupby(a["client_id"]).sum()
-        out["touches_actual"] = out["client_id"].map(n).fillna(0).astype(float)
-        out["minutes_actual"] = out["client_id"].map(mins).fillna(0).astype(float)
+        ts = features.q("timestamp")
+        minutes = (f"SUM(CAST(a.{features.q('duration_min')} AS DOUBLE))" if "duration_min" in t.columns
+                   else "CAST(NULL AS DOUBLE)")
+        # counted in the engine; minutes rounded to a millionth, so the engine's order of adding
+        # cannot change them between runs
+        g = features.touch_counts(t, ["client_id"], where=f"{ts} > {features.lit(start)} AND {ts} < {features.lit(end)}",
+                                  measures={"touches": "COUNT(*)", "minutes": minutes})
+        g = g.loc[g["client_id"].notna()].set_index("client_id")
+        out["touches_actual"] = out["client_id"].map(g["touches"]).fillna(0).astype(float)
+        out["minutes_actual"] = out["client_id"].map(g["minutes"].astype(float).round(6)).fillna(0).astype(float)
     else:
         out["touches_actual"] = 0.0
         out["minutes_actual"] = 0.0

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import outcomes
+from . import features, outcomes
 from .periods import ltm_window, quarter_label
 from .schema import TIERS
 
@@ -1004,11 +1004,14 @@ def response_features(surveys: pd.DataFrame, activities: pd.DataFrame | None = N
         return m
 
     if activities is not None:
-        _require(activities, ["timestamp", "client_id", "activity_type"], "activities")
-        m = window_join(activities.assign(_one=1.0), "timestamp", "_one", "activity_type")
-        counts = m.pivot_table(index="_row", columns="activity_type", values="_one", aggfunc="sum",
-                               fill_value=0.0)
-        for t in sorted(activities["activity_type"].dropna().astype(str).unique()):
+        # counted in the engine (touches can be tens of millions; surveys are few)
+        acts = features.as_table(activities, "activities")
+        features.require(acts, ["timestamp", "client_id", "activity_type"], "activities")
+        keys = out[["_row", "client_id"]].assign(lo=out["date"] - win, hi=out["date"])
+        m = features.counts_before(acts, keys.loc[out["date"].notna() & out["client_id"].notna()], "activities",
+                                   "timestamp", "activity_type")
+        counts = m.pivot_table(index="_row", columns="group", values="n", aggfunc="sum", fill_value=0)
+        for t in sorted(features.distinct_values(acts, "activity_type").astype(str).unique()):
             col = counts[t] if t in counts.columns else pd.Series(dtype=float)
             out[f"touches_{t}"] = out["_row"].map(col).fillna(0.0).astype(float)
     if revenue is not None:
