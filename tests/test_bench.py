@@ -13,6 +13,15 @@ def test_aggregation_stage_agrees_with_the_duckdb_baseline(small_sample):
     assert out["ratio"] > 0
 
 
+def test_engine_stages_agree_with_their_duckdb_baselines(small_sample):
+    """Digital engagement and weighted touches: the workbook's engine path gives the hand-written
+    query's figures for every client (and quarter)."""
+    for stage in (bench.digital_stage, bench.touch_stage):
+        out = stage(small_sample, "2026-09-30", repeat=1)
+        assert out["same_result"] is True, stage.__name__
+        assert out["rows"] > 1_000 and out["ours_seconds"] > 0 and out["baseline_seconds"] > 0
+
+
 def test_tree_rss_counts_children():
     import subprocess
     import sys

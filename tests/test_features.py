@@ -237,13 +237,22 @@ def test_data_health_reads_engine_tables_like_frames(tables):
     dig.loc[dig.index[:17], "page"] = np.nan
     late = dig.index[17:20]
     dig.loc[late, "timestamp"] = AS_OF + pd.Timedelta(days=3)
-    frames = {"revenue": tables["revenue"], "digital": dig}
-    held = {"revenue": tables["revenue"], "digital": features.as_table(dig, "digital")}
+    rev = tables["revenue"]
+    rev = pd.concat([rev, rev.iloc[[6, 6, 8]]], ignore_index=True)  # one line twice more, one once
+    rev.loc[rev.index[:5], "amount"] = -rev["amount"].iloc[:5]
+    frames = {"revenue": rev, "digital": dig, "clients": tables["clients"], "activities": tables["activities"],
+              "surveys": tables["surveys"], "survey_invites": tables["survey_invites"]}
+    held = {**frames, "revenue": features.as_table(rev, "revenue"), "digital": features.as_table(dig, "digital"),
+            "activities": features.as_table(tables["activities"], "activities")}
     pd.testing.assert_frame_equal(validate.table_summary(frames), validate.table_summary(held))
     pd.testing.assert_frame_equal(validate.completeness(frames), validate.completeness(held))
     a, b = validate.health_checks(frames, AS_OF), validate.health_checks(held, AS_OF)
     pd.testing.assert_frame_equal(a, b)
-    assert ("digital", "rows_after_as_of") in set(zip(a["table"], a["check"]))
+    found = dict(zip(zip(a["table"], a["check"]), a["count"]))
+    assert found[("digital", "rows_after_as_of")] >= 3
+    assert found[("revenue", "duplicated_lines")] == 3 and found[("revenue", "negative_amount")] >= 5
+    assert health.bias_cautions(frames, AS_OF) == health.bias_cautions(held, AS_OF)
+    assert len(health.bias_cautions(frames, AS_OF)) == 4
 
 
 def test_whole_run_on_a_spark_url_is_refused_clearly():
@@ -292,3 +301,9 @@ def test_staged_copies_equal_the_input(tmp_path, sample_tables_dir):
     original = dict(io.load_source(sample_tables_dir))
     staged = dict(io.load_source(tmp_path / "staged"))
     assert io.fingerprint(staged) == io.fingerprint(original) == io.fingerprint(held)
+    # notebooks read the staged pandas tables by dtype alone (no parsing): the same frames as load_source
+    lazy = validate.LazyTables(tmp_path / "staged")
+    for name, frame in original.items():
+        if name not in features.ENGINE_TABLES:
+            pd.testing.assert_frame_equal(lazy[name], frame, obj=name)
+    assert len(original) - len(features.ENGINE_TABLES) >= 7

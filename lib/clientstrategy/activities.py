@@ -609,28 +609,44 @@ def _build_panel(activities, revenue, as_of, key=("activity_type", "outcome"), w
     last = as_of.to_period(freq)
     if (last + 1).start_time.normalize() - pd.Timedelta(days=1) > as_of:
         last = last - 1  # only complete periods carry an outcome
-    rev = _upto(revenue, "date", as_of)
-    first = rev["date"].min().to_period(freq) if len(rev) else last
+    # revenue per client and period on plain arrays: the revenue table can hold tens of millions of
+    # lines, and a filtered copy plus a pivot of it cost several times its size in memory
+    dates = revenue["date"]
+    upto = (dates < as_of + pd.Timedelta(days=1)).to_numpy()
+    first = dates[upto].min().to_period(freq) if upto.any() else last
     if start is not None:
         first = max(first, pd.Timestamp(start).to_period(freq))
     periods = pd.period_range(first, last, freq=freq)
     if len(periods) < 3:
         raise ValueError(f"column 'date' of table 'revenue' spans {len(periods)} complete periods up to "
                          f"as_of; at least 3 are needed")
-    rev = rev.assign(period=rev["date"].dt.to_period(freq))
-    rev = rev.loc[rev["period"].isin(periods)]
-    R = rev.pivot_table(index="client_id", columns="period", values="amount", aggfunc="sum", fill_value=0.0)
-    R = R.reindex(columns=periods, fill_value=0.0)
-    bought = (rev.loc[rev["amount"] > 0].pivot_table(index="client_id", columns="period", values="amount",
-                                                     aggfunc="size", fill_value=0)
-              .reindex(index=R.index, columns=periods, fill_value=0).to_numpy() > 0)
-    if clients is not None:
-        keep_ids = pd.Index(sorted(set(map(str, clients)) & set(R.index)), name="client_id")
-        bought = bought[R.index.get_indexer(keep_ids)]
-        R = R.reindex(keep_ids)
-    order = np.argsort(R.index.to_numpy(dtype=str), kind="mergesort")
-    R, bought = R.iloc[order], bought[order]
     T_all = len(periods)
+    year = dates.dt.year.to_numpy(dtype="float64")
+    within = {"Q": (4, dates.dt.quarter), "M": (12, dates.dt.month)}.get(freq)
+    linear = year if within is None else year * within[0] + within[1].to_numpy(dtype="float64") - 1
+    first_linear = first.year if within is None else first.year * within[0] + (
+        first.quarter if freq == "Q" else first.month) - 1
+    ti = linear - first_linear
+    sel = upto & (ti >= 0) & (ti < T_all)
+    codes, ids = pd.factorize(revenue["client_id"].to_numpy()[sel])
+    ti = ti[sel].astype("int64")
+    amount = revenue["amount"].to_numpy(dtype="float64")[sel]
+    ids = np.asarray(ids, dtype=str)
+    if clients is not None:
+        wanted = np.isin(ids, np.asarray(list(map(str, clients)), dtype=str))
+        keep_code = np.full(len(ids), -1)
+        keep_code[wanted] = np.arange(int(wanted.sum()))
+        ids = ids[wanted]
+        codes = np.where(codes >= 0, keep_code[np.maximum(codes, 0)], -1)
+    order = np.argsort(ids, kind="mergesort")
+    rank = np.empty(len(ids), dtype="int64")
+    rank[order] = np.arange(len(ids))
+    ok_row = codes >= 0
+    cell = rank[codes[ok_row]] * T_all + ti[ok_row]
+    n_cells = len(ids) * T_all
+    vals = np.bincount(cell, weights=amount[ok_row], minlength=n_cells).reshape(len(ids), T_all)
+    bought = np.bincount(cell, weights=(amount[ok_row] > 0), minlength=n_cells).reshape(len(ids), T_all) > 0
+    R = pd.DataFrame(vals, index=pd.Index(ids[order], name="client_id"), columns=periods)
     any_buy = bought.any(axis=1)
     first_i = np.where(any_buy, bought.argmax(axis=1), T_all)
     last_i = np.where(any_buy, T_all - 1 - bought[:, ::-1].argmax(axis=1), -1)
@@ -643,27 +659,27 @@ def _build_panel(activities, revenue, as_of, key=("activity_type", "outcome"), w
     ok = (scale > 0) & mask.any(axis=1)
     R, vals, scale, mask = R.loc[ok], vals[ok], scale[ok], mask[ok]
     kc = [key] if isinstance(key, str) else list(key)
-    # touches per client, period and kind, counted in the engine
-    a = features.touch_counts(acts, ["client_id", "period", *kc], where=features.window(as_of),
-                              kinds=touch_kinds(acts, weights), join=join, freq=freq,
-                              measures={"touches": "COUNT(*)", "weighted": "SUM(k.weight)"})
-    a = a.assign(key=_key_frame(a, key), weighted=_weighted(a["weighted"]))
-    a = a.loc[a["period"].isin(periods[:-1]) & a["client_id"].isin(R.index)]
-    ci = pd.Index(R.index).get_indexer(a["client_id"])
-    ti = pd.Index(periods[:-1]).get_indexer(a["period"])
-    a = a.loc[mask[ci, ti]]
-    counts = a.groupby("key")["touches"].sum()
-    keys = sorted(counts.index[counts >= min_touches])
-    a = a.loc[a["key"].isin(keys)]
-    ci = pd.Index(R.index).get_indexer(a["client_id"])
-    ti = pd.Index(periods[:-1]).get_indexer(a["period"])
-    ki = pd.Index(keys).get_indexer(a["key"])
+    # touches per client, active period and kind, counted in the engine and returned as integer
+    # cells of the panel (its long form has a row per non-empty cell: tens of millions at scale)
+    first_i, last_eff = first_i[ok], last_eff[ok]
+    span_clients = pd.DataFrame({"client_id": R.index.astype(str), "ci": np.arange(len(R)),
+                                 "t_lo": first_i, "t_hi": np.minimum(last_eff - 1, T_all - 2)})
+    cells, all_keys = features.touch_cells(acts, kc, span_clients, periods[0], where=features.window(as_of),
+                                           kinds=touch_kinds(acts, weights), join=join)
+    per_key = np.bincount(cells["ki"].to_numpy(), weights=cells["touches"].to_numpy(float),
+                          minlength=len(all_keys)).round().astype("int64")
+    kept = np.flatnonzero(per_key >= min_touches)
+    keys = [all_keys[i] for i in kept]
+    new_k = np.full(len(all_keys), -1)
+    new_k[kept] = np.arange(len(kept))
+    cells = cells.loc[new_k[cells["ki"].to_numpy()] >= 0]
     X = np.zeros((len(R), T_all - 1, len(keys)))
-    np.add.at(X, (ci, ti, ki), a["weighted"].to_numpy(float) if weighted else a["touches"].to_numpy(float))
+    # each cell comes once from the engine's GROUP BY: plain assignment, no accumulation needed
+    X[cells["ci"].to_numpy(), cells["ti"].to_numpy(), new_k[cells["ki"].to_numpy()]] = (
+        _weighted(cells["weighted"]).to_numpy() if weighted else cells["touches"].to_numpy(float))
     y = vals[:, 1:] / scale[:, None]
     return _Panel(clients=R.index.to_numpy(dtype=object), periods=list(periods[:-1]), keys=keys, X=X, y=y,
-                  mask=mask, scale=scale, touches=counts.reindex(keys).to_numpy(dtype="int64") if keys
-                  else np.zeros(0, dtype="int64"))
+                  mask=mask, scale=scale, touches=per_key[kept])
 
 
 def touch_panel(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, key=("activity_type", "outcome"),

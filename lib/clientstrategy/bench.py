@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["PeakRSS", "aggregation_stage", "fit_cdnow", "main", "run_size", "tree_rss"]
+__all__ = ["PeakRSS", "aggregation_stage", "digital_stage", "fit_cdnow", "main", "run_size", "touch_stage", "tree_rss"]
 
 BASELINE_SQL = """
 SELECT CAST(client_id AS VARCHAR) AS client_id, date_trunc('quarter', CAST(date AS DATE)) AS period,
@@ -203,6 +203,83 @@ def digital_stage(tables: str | Path, as_of, window_days: int = 365, repeat: int
             "baseline_rows_per_second": round(rows / best_b), "same_result": same}
 
 
+def _weights_sql() -> tuple[str, str]:
+    """``activities.DEFAULT_WEIGHTS`` as two VALUES lists: (type, outcome, weight) and (type, weight)."""
+    from . import activities
+
+    def text(v):
+        return "'" + str(v).replace("'", "''") + "'"
+
+    exact = [f"({text(t)}, {text(o)}, {float(w)!r})" for t, d in activities.DEFAULT_WEIGHTS.items()
+             for o, w in d.items() if o != "*"]
+    by_type = [f"({text(t)}, {float(d.get('*', 0.1))!r})" for t, d in activities.DEFAULT_WEIGHTS.items()]
+    return ", ".join(exact), ", ".join(by_type)
+
+
+TOUCH_BASELINE_SQL = """
+WITH w(t, o, weight) AS (VALUES {exact}),
+     s(t, weight) AS (VALUES {by_type}),
+     a AS (SELECT client_id, "timestamp", LOWER(TRIM(activity_type)) AS t,
+                  COALESCE(NULLIF(LOWER(TRIM(outcome)), ''), 'unknown') AS o
+           FROM read_parquet(?) WHERE "timestamp" >= ? AND "timestamp" < ?)
+SELECT client_id, YEAR("timestamp") * 10 + QUARTER("timestamp") AS period, COUNT(*) AS touches,
+       SUM(COALESCE(w.weight, s.weight, 0.1)) AS weighted_touches
+FROM a LEFT JOIN w ON a.t = w.t AND a.o = w.o LEFT JOIN s ON a.t = s.t
+GROUP BY client_id, period
+"""
+
+
+def touch_stage(tables: str | Path, as_of, months: int = 12, repeat: int = 3) -> dict:
+    """Quality-weighted touches per client and quarter, the workbook's way and by a plain DuckDB query.
+
+    The workbook's way is what notebook 02 does: open ``activities`` in the engine (typed, nothing
+    loaded) and group in SQL with the weights joined on the distinct raw kinds
+    (``activities.touch_summary``). The baseline normalises every row's type and outcome and joins the
+    same weights in one hand-written query on the same file.
+
+    Returns
+    -------
+    dict
+        As :func:`aggregation_stage`; ``same_result`` compares touches and weighted touches of every
+        client and quarter.
+    """
+    import duckdb
+
+    from . import activities, features
+
+    tables = Path(tables)
+    file = tables / "activities.parquet"
+    if not file.exists():
+        raise ValueError(f"benchmark: table 'activities' is missing: expected {file}")
+    as_of = pd.Timestamp(as_of).normalize()
+    lo = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    hi = as_of + pd.Timedelta(days=1)
+    exact, by_type = _weights_sql()
+    query = TOUCH_BASELINE_SQL.format(exact=exact, by_type=by_type)
+    ours_t, base_t, ours, base = [], [], None, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        t = features.open_table(tables, "activities", typed=True)
+        ours = activities.touch_summary(t, as_of, by=["client_id", "period"], freq="Q", months=months)
+        ours_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        con = duckdb.connect()
+        base = con.execute(query, [str(file), lo.to_pydatetime(), hi.to_pydatetime()]).df()
+        con.close()
+        base_t.append(time.perf_counter() - t0)
+    rows = int(duckdb.connect().execute("SELECT COUNT(*) FROM read_parquet(?)", [str(file)]).fetchone()[0])
+    a = ours.assign(period=ours["period"].astype(str)).set_index(["client_id", "period"]).sort_index()
+    b = base.assign(period=(base["period"] // 10).astype(str) + "Q" + (base["period"] % 10).astype(str),
+                    client_id=base["client_id"].astype(str)).set_index(["client_id", "period"]).sort_index()
+    same = bool(len(a) == len(b) and (a.index == b.index).all()
+                and (a["touches"].to_numpy() == b["touches"].to_numpy()).all()
+                and np.allclose(a["weighted_touches"], b["weighted_touches"], atol=1e-6))
+    best_o, best_b = min(ours_t), min(base_t)
+    return {"rows": rows, "ours_seconds": round(best_o, 3), "baseline_seconds": round(best_b, 3),
+            "ratio": round(best_o / best_b, 2), "ours_rows_per_second": round(rows / best_o),
+            "baseline_rows_per_second": round(rows / best_b), "same_result": same}
+
+
 def fit_cdnow(cdnow_dir: str | Path) -> dict | None:
     """Seconds to summarise and fit BG/NBD on the full CDNOW data (None if it is not on this machine)."""
     from . import clv, io, paths
@@ -250,7 +327,8 @@ def run_size(size: str, work: Path, timeout: int = 3600) -> dict:
     return {"size": size, "rows": rows, "generate_seconds": round(gen, 2), "run_seconds": round(wall, 2),
             "notebook_seconds": metrics["timings"]["seconds"], "peak_rss_mb": round(mem.peak / 2**20),
             "aggregation": aggregation_stage(tables, metrics["run"]["as_of"]),
-            "digital_aggregation": digital_stage(tables, metrics["run"]["as_of"])}
+            "digital_aggregation": digital_stage(tables, metrics["run"]["as_of"]),
+            "touch_aggregation": touch_stage(tables, metrics["run"]["as_of"])}
 
 
 def _plot(result: dict, path: Path) -> None:
@@ -261,7 +339,7 @@ def _plot(result: dict, path: Path) -> None:
 
     runs = result["runs"]
     lines = [r["rows"]["revenue"] + r["rows"].get("activities", 0) + r["rows"].get("digital", 0) for r in runs]
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+    fig, axes = plt.subplots(1, 5, figsize=(21, 4))
     nbs = list(runs[0]["notebook_seconds"])
     bottom = [0.0] * len(runs)
     for nb in nbs:
@@ -284,6 +362,13 @@ def _plot(result: dict, path: Path) -> None:
                  [r["digital_aggregation"]["baseline_seconds"] for r in dig], "s--", label="plain DuckDB query")
     axes[3].set(title="Aggregation: digital engagement", xlabel="digital events", ylabel="seconds")
     axes[3].legend(fontsize=8)
+    tch = [r for r in runs if r.get("touch_aggregation")]
+    axes[4].plot([r["touch_aggregation"]["rows"] for r in tch], [r["touch_aggregation"]["ours_seconds"] for r in tch],
+                 "o-", label="workbook (engine)")
+    axes[4].plot([r["touch_aggregation"]["rows"] for r in tch],
+                 [r["touch_aggregation"]["baseline_seconds"] for r in tch], "s--", label="plain DuckDB query")
+    axes[4].set(title="Aggregation: weighted touches by client-quarter", xlabel="touches", ylabel="seconds")
+    axes[4].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -155,6 +155,10 @@ class DuckDBEngine:
     def execute(self, statement: str) -> None:
         self.con.execute(statement)
 
+    def close(self) -> None:
+        """Close the connection (and free its memory)."""
+        self.con.close()
+
     def columns(self, view: str) -> list[str]:
         return [c[0] for c in self.con.execute(f"SELECT * FROM {q(view)} LIMIT 0").description]
 
@@ -276,6 +280,17 @@ class EngineTable:
     def to_pandas(self) -> pd.DataFrame:
         """The whole table in pandas: for small tables and tests only."""
         return self.sql("SELECT * FROM {t}")
+
+    def detach(self) -> None:
+        """Keep the table's summary (rows, columns, date range: :func:`summary`) and close its
+        engine, which frees the engine's memory (DuckDB keeps scanned data cached up to its limit).
+        Afterwards only ``len``, ``columns`` and :func:`summary` answer."""
+        summary(self)
+        len(self)
+        _ = self.columns
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
 
 
 def as_table(data, name: str) -> EngineTable:
@@ -789,9 +804,52 @@ def digital_windows(digital, as_of: pd.Timestamp, window_days: int, days) -> pd.
     return out.astype({"events": "int64", "hits": "int64"}).sort_values("client_id").reset_index(drop=True)
 
 
+#: Up to this many distinct items, co-views are counted from each basket's item set as a bit mask
+#: (one aggregation, no self-join); above it, by the self-join of baskets.
+MASK_ITEMS = 62
+
+
+def _view_pairs_masks(t, where: str, item: str, basket: str, items: list, min_clients: int):
+    """:func:`view_pairs` for few items: every basket's set of items as a bit mask.
+
+    One pass groups the views by basket into a mask (``BIT_OR`` of the items' bits), a second counts
+    baskets per client and mask; the pairs are read off the distinct (client, mask) rows in numpy.
+    The self-join it replaces produced a row per pair per basket (hundreds of millions for 200
+    million events) and ran out of memory; this needs a row per basket only.
+    """
+    iv = t.engine.name("items")
+    t.engine.register(iv, pd.DataFrame({"item": pd.Series(items, dtype=object),
+                                        "bit": np.arange(len(items), dtype="int64")}))
+    keys = f"e.{q('client_id')}" + ("" if basket == "client_id" else f", e.{q(basket)}")
+    masks = t.sql(f"SELECT client_id, mask, COUNT(*) AS n FROM (SELECT e.{q('client_id')} AS client_id, "
+                  f"BIT_OR(CAST(1 AS BIGINT) << i.bit) AS mask FROM (SELECT * FROM {{t}} WHERE {where}) e "
+                  f"JOIN {q(iv)} i ON CAST(e.{q(item)} AS VARCHAR) = i.item GROUP BY {keys}) b "
+                  f"GROUP BY client_id, mask")
+    client = pd.factorize(masks["client_id"].astype(str))[0]
+    order = np.argsort(client, kind="mergesort")
+    client, mask = client[order], masks["mask"].to_numpy(dtype="int64")[order]
+    n = masks["n"].to_numpy(dtype="int64")[order]
+    starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]]) if len(client) else np.zeros(0, dtype=int)
+    bits = [((mask >> i) & 1).astype(bool) for i in range(len(items))]
+    rows = []
+    for i in range(len(items)):
+        for j in range(i + 1, len(items)):
+            both = bits[i] & bits[j]
+            if not both.any():
+                continue
+            clients = int(np.maximum.reduceat(both.astype("int8"), starts).sum())
+            if clients >= min_clients:
+                rows.append((items[i], items[j], int(n[both].sum()), clients))
+    pairs = pd.DataFrame(rows, columns=["item_a", "item_b", "baskets_both", "clients_both"])
+    per_item = pd.DataFrame({"item": items, "baskets": [int(n[b].sum()) for b in bits]})
+    pairs = pairs.astype({"item_a": "str", "item_b": "str", "baskets_both": "int64", "clients_both": "int64"})
+    return pairs, per_item.astype({"item": "str", "baskets": "int64"}), int(n.sum())
+
+
 def view_pairs(digital, as_of: pd.Timestamp, item: str, event_types, basket: str,
                start: pd.Timestamp | None, min_clients: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Co-viewed item pairs counted in the engine (a self-join of baskets).
+    """Co-viewed item pairs counted in the engine (bit masks of each basket's items, or a self-join
+    of baskets when there are more than :data:`MASK_ITEMS` items).
 
     Returns
     -------
@@ -805,6 +863,15 @@ def view_pairs(digital, as_of: pd.Timestamp, item: str, event_types, basket: str
     """
     t = as_table(digital, "digital")
     require(t, ["timestamp", "client_id", "event_type", item, basket])
+    # which stored spellings are views is decided on the few distinct values, not per row
+    kinds = distinct_values(t, "event_type").astype(str)
+    raw = kinds[kinds.str.lower().isin(list(event_types))].tolist()
+    where = (f"{_window(as_of, start)} AND {q('event_type')} IN {_in_list(raw) if raw else '(NULL)'} "
+             f"AND {q(item)} IS NOT NULL AND {q(basket)} IS NOT NULL AND {q('client_id')} IS NOT NULL")
+    items = sorted(t.sql(f"SELECT DISTINCT CAST({q(item)} AS VARCHAR) AS item FROM {{t}} WHERE {where}")["item"]
+                   .astype(str))
+    if len(items) <= MASK_ITEMS:
+        return _view_pairs_masks(t, where, item, basket, items, min_clients)
     v = (f"SELECT DISTINCT CAST({q('client_id')} AS VARCHAR) || '|' || CAST({q(basket)} AS VARCHAR) AS basket, "
          f"{q('client_id')} AS client_id, CAST({q(item)} AS VARCHAR) AS item FROM {{t}} "
          f"WHERE {_window(as_of, start)} AND LOWER(CAST({q('event_type')} AS VARCHAR)) IN {_in_list(event_types)} "
@@ -1068,3 +1135,97 @@ def counts_before(table, keys: pd.DataFrame, name: str, time_col: str, group_col
                 f"GROUP BY k._row, CAST(e.{q(group_col)} AS VARCHAR)")
     return pd.DataFrame({"_row": out["_row"].astype("int64"), "group": out["grp"].astype("str"),
                          "n": out["n"].astype("int64")})
+
+
+def _period_linear(col: str, freq: str) -> str:
+    """SQL for the calendar period of ``col`` as a running integer (consecutive periods differ by 1)."""
+    part = {"Q": ("QUARTER", 4), "M": ("MONTH", 12)}.get(freq)
+    year = f"EXTRACT(YEAR FROM {col})"
+    return year if part is None else f"({year} * {part[1]} + EXTRACT({part[0]} FROM {col}) - 1)"
+
+
+def _linear(period: pd.Period) -> int:
+    """The running integer of :func:`_period_linear` for a pandas period."""
+    return {"Q": period.year * 4 + period.quarter - 1, "M": period.year * 12 + period.month - 1}.get(
+        check_freq(period.freqstr[0]), period.year)
+
+
+def touch_cells(activities, key, clients: pd.DataFrame, first: pd.Period, *, where: str = "TRUE",
+                kinds: pd.DataFrame, join: tuple | None = None) -> tuple[pd.DataFrame, list]:
+    """Touches per client, period and touch kind as integer cells of a panel, counted in the engine.
+
+    The within-client designs need a client x period x kind array. Its long form has as many rows
+    as the array has non-empty cells (tens of millions for 100,000 clients), so the cells come back
+    as integer positions: no text per row reaches pandas.
+
+    Parameters
+    ----------
+    activities : DataFrame or EngineTable
+        Canonical ``activities``.
+    key : sequence of str
+        Columns naming a touch kind (as in :func:`touch_counts`' ``by``); the kind is their values
+        joined with ``/`` (missing -> ``unknown``).
+    clients : DataFrame
+        ``client_id``, ``ci`` (row in the panel), ``t_lo``, ``t_hi``: only cells of these clients
+        with ``t_lo <= t <= t_hi`` are kept (the client's active rows).
+    first : pandas.Period
+        The panel's period 0 (its frequency is the panel's).
+    where, kinds, join
+        As in :func:`touch_counts`.
+
+    Returns
+    -------
+    cells : DataFrame
+        ``ci``, ``ti`` (period index), ``ki`` (index in ``keys``), ``touches``, ``weighted`` (sum of
+        ``k.weight``).
+    keys : list of str
+        The kinds present, sorted.
+    """
+    t = as_table(activities, "activities")
+    freq = check_freq(first.freqstr[0])
+    kv = t.engine.name("kinds")
+    k = kinds.copy()
+    k["raw_type"] = k["raw_type"].where(k["raw_type"].notna(), _NULL_KEY).astype(str)
+    k["raw_outcome"] = k["raw_outcome"].where(k["raw_outcome"].notna(), _NULL_KEY).astype(str)
+    t.engine.register(kv, k.astype({c: object for c in k.columns if k[c].dtype == "str"}))
+    cols = set(t.columns)
+    o = f"CAST(a.{q('outcome')} AS VARCHAR)" if "outcome" in cols else "CAST(NULL AS VARCHAR)"
+    src = (f"(SELECT * FROM {{t}} WHERE {where}) a JOIN {q(kv)} k ON COALESCE(CAST(a.{q('activity_type')} AS VARCHAR), "
+           f"{lit(_NULL_KEY)}) = k.raw_type AND COALESCE({o}, {lit(_NULL_KEY)}) = k.raw_outcome")
+    kind_cols = set(kinds.columns) - {"raw_type", "raw_outcome"}
+    join_cols = set()
+    if join is not None:
+        frame, on = join
+        jv = t.engine.name("join")
+        j = frame.drop_duplicates(on).copy()
+        j[on] = j[on].astype(str)
+        t.engine.register(jv, j.astype({c: object for c in j.columns if j[c].dtype == "str"}))
+        src += f" LEFT JOIN {q(jv)} j ON CAST(a.{q(on)} AS VARCHAR) = j.{q(on)}"
+        join_cols = set(frame.columns) - {on}
+    parts = []
+    for c in key:
+        if c in kind_cols:
+            parts.append(f"k.{q(c)}")
+        elif c in join_cols:
+            parts.append(f"j.{q(c)}")
+        elif c in cols:
+            parts.append(f"a.{q(c)}")
+        else:
+            raise ValueError(f"column '{c}' is missing from table 'activities'")
+    key_sql = " || '/' || ".join(f"COALESCE(CAST({p} AS VARCHAR), 'unknown')" for p in parts)
+    cv = t.engine.name("cells_clients")
+    cl = clients[["client_id", "ci", "t_lo", "t_hi"]].copy()
+    cl["client_id"] = cl["client_id"].astype(str).astype(object)
+    t.engine.register(cv, cl.astype({"ci": "int64", "t_lo": "int64", "t_hi": "int64"}))
+    ti = f"({_period_linear('a.' + q('timestamp'), freq)} - {_linear(first)})"
+    src += f" JOIN {q(cv)} c ON CAST(a.{q('client_id')} AS VARCHAR) = c.client_id"
+    keep = f"{ti} >= c.t_lo AND {ti} <= c.t_hi"
+    keys = sorted(t.sql(f"SELECT DISTINCT {key_sql} AS key FROM {src} WHERE {keep}")["key"].astype(str))
+    kk = t.engine.name("cell_keys")
+    t.engine.register(kk, pd.DataFrame({"key": pd.Series(keys, dtype=object), "ki": np.arange(len(keys), dtype="int64")}))
+    cells = t.sql(f"SELECT g.ci AS ci, g.ti AS ti, kk.ki AS ki, g.touches AS touches, g.weighted AS weighted FROM "
+                  f"(SELECT c.ci AS ci, CAST({ti} AS BIGINT) AS ti, {key_sql} AS key, COUNT(*) AS touches, "
+                  f"SUM(k.weight) AS weighted FROM {src} WHERE {keep} GROUP BY c.ci, {ti}, {key_sql}) g "
+                  f"JOIN {q(kk)} kk ON g.key = kk.key")
+    cells = cells.astype({"ci": "int64", "ti": "int64", "ki": "int64", "touches": "int64", "weighted": "float64"})
+    return cells, keys

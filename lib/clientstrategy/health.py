@@ -47,10 +47,15 @@ def sentences(findings: pd.DataFrame) -> list[str]:
     return out
 
 
-def _ltm_revenue(revenue: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+def _ltm_revenue(revenue, as_of: pd.Timestamp) -> pd.Series:
+    """Revenue per client over the twelve months to ``as_of`` (summed in the engine)."""
     start = as_of - pd.DateOffset(months=12)
-    r = revenue[(revenue["date"] > start) & (revenue["date"] <= as_of)]
-    return r.groupby("client_id")["amount"].sum()
+    d, a, c = features.q("date"), features.q("amount"), features.q("client_id")
+    r = revenue.sql(f"SELECT {c} AS client_id, SUM({a}) AS amount FROM {{t}} WHERE {d} > {features.lit(start)} "
+                    f"AND {d} <= {features.lit(as_of)} AND {c} IS NOT NULL GROUP BY {c}")
+    # a float sum's last bits depend on the engine's order of adding: rounded to a millionth
+    return pd.Series(r["amount"].astype("float64").round(6).to_numpy(), index=r["client_id"].astype("str"),
+                     name="amount").sort_index()
 
 
 def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
@@ -62,9 +67,13 @@ def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
     rev = tables.get("revenue")
     if rev is None or not len(rev):
         return out
+    rev = features.as_table(rev, "revenue")
     ltm = _ltm_revenue(rev, as_of)
-    credits = rev.loc[(rev["date"] <= as_of) & (rev["amount"] < 0), "amount"].sum()
-    gross = rev.loc[(rev["date"] <= as_of) & (rev["amount"] > 0), "amount"].sum()
+    a = features.q("amount")
+    sums = rev.sql(f"SELECT SUM(CASE WHEN {a} < 0 THEN {a} ELSE 0 END) AS credits, "
+                   f"SUM(CASE WHEN {a} > 0 THEN {a} ELSE 0 END) AS gross FROM {{t}} "
+                   f"WHERE {features.q('date')} <= {features.lit(as_of)}").iloc[0]
+    credits, gross = float(sums["credits"] or 0.0), float(sums["gross"] or 0.0)
     if gross > 0 and credits < 0:
         out.append(f"Credits and returns offset {abs(credits) / gross:.1%} of gross revenue; all revenue "
                    "figures are net of them.")

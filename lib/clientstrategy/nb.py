@@ -93,7 +93,8 @@ class Context:
         else:
             # event tables (features.ENGINE_TABLES) stay in the engine, typed and checked in SQL
             self.tables, _ = validate.load_checked(self.data_dir, mapping=self.mapping)
-        self.as_of = periods.parse_as_of(as_of, self.tables["revenue"]["date"])
+        # an as-of given (the runner always gives one) needs no revenue dates: nothing is read for it
+        self.as_of = periods.parse_as_of(as_of, None if str(as_of or "").strip() else self.tables["revenue"]["date"])
         self.quarter = periods.quarter_label(self.as_of)
 
     # -- tables ---------------------------------------------------------------------------------
@@ -112,6 +113,24 @@ class Context:
         ``features.EngineTable`` that the analysis functions aggregate in the engine.
         """
         return self.tables.get(table_name)
+
+    def in_engine(self, *table_names: str) -> dict:
+        """The tables, with ``table_names`` held in the engine instead of pandas.
+
+        For checks and summaries over whole tables (notebook 00): a table the runner staged is
+        opened as a typed view of its file, so e.g. 20 million revenue lines are counted in SQL and
+        never read into pandas; a table already in memory is registered with DuckDB as it is.
+        """
+        from . import features
+
+        out = {}
+        for name in self.tables:
+            if name in table_names and self.has(name):
+                engine = getattr(self.tables, "engine", None)
+                out[name] = engine(name) if engine else features.as_table(self.tables[name], name)
+            else:
+                out[name] = self.tables[name]
+        return out
 
     def needs(self, *table_names: str) -> bool:
         """True when every table is present; otherwise display what is missing and return False."""
