@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clientstrategy import activities, context, execution, features, health, io, strategy, validate, voice
+from clientstrategy import activities, context, execution, features, health, io, outcomes, strategy, validate, voice
 from clientstrategy.nb import _sample_tables
 
 AS_OF = pd.Timestamp("2026-06-30")
@@ -148,6 +148,19 @@ def test_touch_analyses_same_from_pandas_and_from_files(sample_tables_dir, table
         a, b = f(tables["activities"]), f(et)
         assert len(a) > 0, name
         pd.testing.assert_frame_equal(a, b, obj=name)
+
+
+@pytest.mark.parametrize("kw", [dict(by=["category"], freq="Q"), dict(by="client_id", freq="M"),
+                                dict(by=["owner_id", "region"], freq="Y"), dict(by=["product_id", "person_id"]),
+                                dict(by=[], freq="Q")])
+def test_revenue_by_in_the_engine_equals_pandas(sample_tables_dir, tables, kw):
+    """Revenue grouped in SQL over the staged file gives revenue_by's pandas result."""
+    et = features.open_table(sample_tables_dir, "revenue", typed=True)
+    extra = dict(products=tables["products"], clients=tables["clients"])
+    a = outcomes.revenue_by(tables["revenue"], AS_OF, **kw, **extra)
+    b = outcomes.revenue_by(et, AS_OF, **kw, **extra)
+    assert len(a) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
 
 
 def test_touch_counts_match_pandas(tables):
@@ -307,3 +320,14 @@ def test_staged_copies_equal_the_input(tmp_path, sample_tables_dir):
         if name not in features.ENGINE_TABLES:
             pd.testing.assert_frame_equal(lazy[name], frame, obj=name)
     assert len(original) - len(features.ENGINE_TABLES) >= 7
+
+
+def test_detach_keeps_summaries_and_frees_the_engine(sample_tables_dir):
+    """After staging the runner closes the engine; the run's index still reads rows and dates."""
+    held, _ = validate.load_checked(sample_tables_dir, in_engine=features.CHECKED_IN_ENGINE)
+    big = [held[t] for t in features.CHECKED_IN_ENGINE]
+    want = [(len(t), list(t.columns), features.summary(t)["date_max"]) for t in big]
+    features.detach(held.values())
+    assert [(len(t), list(t.columns), features.summary(t)["date_max"]) for t in big] == want
+    with pytest.raises(Exception, match="(?i)closed"):
+        big[0].sql("SELECT 1 FROM {t}")

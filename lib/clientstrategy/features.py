@@ -38,6 +38,7 @@ __all__ = [
     "as_table",
     "check_freq",
     "counts_before",
+    "detach",
     "digital_counts",
     "digital_recent",
     "digital_windows",
@@ -281,16 +282,6 @@ class EngineTable:
         """The whole table in pandas: for small tables and tests only."""
         return self.sql("SELECT * FROM {t}")
 
-    def detach(self) -> None:
-        """Keep the table's summary (rows, columns, date range: :func:`summary`) and close its
-        engine, which frees the engine's memory (DuckDB keeps scanned data cached up to its limit).
-        Afterwards only ``len``, ``columns`` and :func:`summary` answer."""
-        summary(self)
-        len(self)
-        _ = self.columns
-        close = getattr(self.engine, "close", None)
-        if close is not None:
-            close()
 
 
 def as_table(data, name: str) -> EngineTable:
@@ -324,6 +315,27 @@ def as_table(data, name: str) -> EngineTable:
     t = register(data, name, DuckDBEngine(memory_limit="1GB"))
     t._rows = len(data)
     return t
+
+
+def detach(tables) -> None:
+    """Keep each engine table's summary (rows, columns, date range: :func:`summary`), then close
+    the engines, which frees their memory (DuckDB keeps scanned data cached up to its limit).
+    Afterwards the tables answer only ``len``, ``columns`` and :func:`summary`.
+
+    Parameters
+    ----------
+    tables : iterable
+        Tables; those that are not :class:`EngineTable` are left alone.
+    """
+    held = [t for t in tables if isinstance(t, EngineTable)]
+    for t in held:  # tables of one load share an engine: every summary first, then the closes
+        summary(t)
+        len(t)
+        _ = t.columns
+    for engine in {id(t.engine): t.engine for t in held}.values():
+        close = getattr(engine, "close", None)
+        if close is not None:
+            close()
 
 
 def require(table: EngineTable, columns, name: str | None = None) -> None:

@@ -121,16 +121,22 @@ class Context:
         opened as a typed view of its file, so e.g. 20 million revenue lines are counted in SQL and
         never read into pandas; a table already in memory is registered with DuckDB as it is.
         """
+        return {name: self.engine_table(name) if name in table_names and self.has(name) else self.tables[name]
+                for name in self.tables}
+
+    def engine_table(self, table_name: str):
+        """Table ``table_name`` held in the engine (``features.EngineTable``), or None when absent.
+
+        A table the runner staged opens as a typed view of its file (nothing read into pandas); one
+        already in memory is registered with DuckDB as it is. For aggregations done in SQL, e.g.
+        ``outcomes.revenue_by``.
+        """
         from . import features
 
-        out = {}
-        for name in self.tables:
-            if name in table_names and self.has(name):
-                engine = getattr(self.tables, "engine", None)
-                out[name] = engine(name) if engine else features.as_table(self.tables[name], name)
-            else:
-                out[name] = self.tables[name]
-        return out
+        if not self.has(table_name):
+            return None
+        engine = getattr(self.tables, "engine", None)
+        return engine(table_name) if engine else features.as_table(self.tables[table_name], table_name)
 
     def needs(self, *table_names: str) -> bool:
         """True when every table is present; otherwise display what is missing and return False."""

@@ -391,9 +391,7 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
 
     table_dir = staging / "tables"
     _stage_tables(tables, table_dir, pseudonymise=cfg.pseudonymise)
-    for t in tables.values():  # the notebooks read the staged copies: free the engine's cache now
-        if isinstance(t, features.EngineTable):
-            t.detach()
+    features.detach(tables.values())  # the notebooks read the staged copies: free the engine's cache now
     for sub in ("notebooks", "leadership", "artifacts"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     artifacts = run_dir / "artifacts"
