@@ -9,7 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clientstrategy import activities, context, execution, features, health, io, outcomes, strategy, validate, voice
+from clientstrategy import (
+    activities,
+    context,
+    execution,
+    features,
+    health,
+    io,
+    outcomes,
+    strategy,
+    validate,
+    voice,
+)
 from clientstrategy.nb import _sample_tables
 
 AS_OF = pd.Timestamp("2026-06-30")
@@ -150,13 +161,13 @@ def test_touch_analyses_same_from_pandas_and_from_files(sample_tables_dir, table
         pd.testing.assert_frame_equal(a, b, obj=name)
 
 
-@pytest.mark.parametrize("kw", [dict(by=["category"], freq="Q"), dict(by="client_id", freq="M"),
-                                dict(by=["owner_id", "region"], freq="Y"), dict(by=["product_id", "person_id"]),
-                                dict(by=[], freq="Q")])
+@pytest.mark.parametrize("kw", [{"by": ["category"], "freq": "Q"}, {"by": "client_id", "freq": "M"},
+                                {"by": ["owner_id", "region"], "freq": "Y"}, {"by": ["product_id", "person_id"]},
+                                {"by": [], "freq": "Q"}])
 def test_revenue_by_in_the_engine_equals_pandas(sample_tables_dir, tables, kw):
     """Revenue grouped in SQL over the staged file gives revenue_by's pandas result."""
     et = features.open_table(sample_tables_dir, "revenue", typed=True)
-    extra = dict(products=tables["products"], clients=tables["clients"])
+    extra = {"products": tables["products"], "clients": tables["clients"]}
     a = outcomes.revenue_by(tables["revenue"], AS_OF, **kw, **extra)
     b = outcomes.revenue_by(et, AS_OF, **kw, **extra)
     assert len(a) > 0

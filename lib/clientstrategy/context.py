@@ -104,23 +104,6 @@ def events_from_series(series, topic: str, threshold: float = 2.0, periods: int 
     return ev[["date", "topic", "event_id", "magnitude", "headline", "change"]].reset_index(drop=True)
 
 
-def _purchases_by_topic(revenue: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
-    """Distinct (client, day, topic) purchases: each line counts for its product id and its category."""
-    r = revenue.loc[revenue["amount"] > 0]
-    parts = []
-    if "product_id" in r.columns:
-        parts.append(pd.DataFrame({"client_id": r["client_id"], "day": r["date"].dt.normalize(),
-                                   "topic": r["product_id"].astype("str")}).dropna())
-        if products is not None and "category" in products.columns:
-            cat = products.drop_duplicates("product_id").set_index("product_id")["category"]
-            parts.append(pd.DataFrame({"client_id": r["client_id"], "day": r["date"].dt.normalize(),
-                                       "topic": r["product_id"].map(cat)}).dropna())
-    if not parts:
-        raise ValueError("column 'product_id' is missing from table 'revenue': purchases cannot be tied to "
-                         "market event topics")
-    return pd.concat(parts, ignore_index=True).drop_duplicates()
-
-
 def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as_of,
                           products: pd.DataFrame | None = None, window_days: int = 21,
                           prior_strength: float = 2.0, clients=None) -> pd.DataFrame:
@@ -178,15 +161,19 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     0         a          0.4301          2         0.1398
     1         b         -0.0841          0         0.1682
     """
-    _check(revenue, ["date", "client_id", "amount"], "revenue")
+    rev = features.as_table(revenue, "revenue")
+    features.require(rev, ["date", "client_id", "amount"], "revenue")
     _check(market_events, ["date", "topic"], "market_events")
     as_of = _as_of(as_of)
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
-    rev = _upto(revenue, "date", as_of)
-    start = rev["date"].min().normalize()
-    buys = _purchases_by_topic(rev, products)
-    ids = sorted(set(rev["client_id"])) if clients is None else sorted(set(map(str, clients)))
+    if "product_id" not in rev.columns:
+        raise ValueError("column 'product_id' is missing from table 'revenue': purchases cannot be tied to "
+                         "market event topics")
+    # the revenue lines are reduced in the engine: each client's span, and the purchases of event topics
+    start, spans = features.revenue_spans(rev, as_of)
+    start = start.normalize()
+    ids = spans["client_id"].tolist() if clients is None else sorted(set(map(str, clients)))
     ev = market_events.dropna(subset=["date", "topic"])
     ev = ev.assign(day=ev["date"].dt.normalize(), topic=ev["topic"].astype("str"))
     if products is not None and "category" in products.columns:
@@ -197,15 +184,16 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
                        ignore_index=True)
     ev = ev.loc[(ev["day"] >= start) & (ev["day"] + pd.Timedelta(days=window_days) <= as_of)]
     ev = ev.drop_duplicates(["topic", "day"])
+    has_cat = products is not None and "category" in products.columns
+    buys = features.topic_purchases(rev, as_of, ev["topic"].unique(), products if has_cat else None)
     cols = ["client_id", "topic", "responsiveness", "events", "responses", "baseline_rate", "response_rate",
             "evidence"]
     out = []
     n_days = int((as_of - start).days) + 1
     # each client is scored on the events of its active span (first to last purchase of anything)
-    pos = rev.loc[rev["amount"] > 0]
-    span = pos.groupby("client_id")["date"].agg(["min", "max"]).reindex(ids)
-    first = ((span["min"] - start).dt.days).fillna(n_days + 1).to_numpy()
-    last = ((span["max"] - start).dt.days).fillna(-1).to_numpy()
+    span = spans.set_index("client_id").reindex(ids)
+    first = ((span["first"] - start).dt.days).fillna(n_days + 1).to_numpy()
+    last = ((span["last"] - start).dt.days).fillna(-1).to_numpy()
     for topic, evt in ev.groupby("topic", sort=True):
         days = np.sort(evt["day"].unique())
         b = buys.loc[buys["topic"] == topic]

@@ -1241,3 +1241,62 @@ def touch_cells(activities, key, clients: pd.DataFrame, first: pd.Period, *, whe
                   f"JOIN {q(kk)} kk ON g.key = kk.key")
     cells = cells.astype({"ci": "int64", "ti": "int64", "ki": "int64", "touches": "int64", "weighted": "float64"})
     return cells, keys
+
+
+# --------------------------------------------------------------------------- revenue aggregations
+
+def revenue_spans(revenue, as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.DataFrame]:
+    """The first revenue day up to ``as_of``, and each client's first and last day with a purchase.
+
+    Returns
+    -------
+    start : Timestamp or NaT
+        The first day with any revenue line on or before ``as_of``.
+    spans : DataFrame
+        ``client_id`` (every client with a line up to ``as_of``), ``first``, ``last`` (days of
+        its first and last line with a positive amount; NaT when it has none).
+    """
+    t = as_table(revenue, "revenue")
+    require(t, ["date", "client_id", "amount"])
+    d, a, c = q("date"), q("amount"), q("client_id")
+    spans = t.sql(f"SELECT CAST({c} AS VARCHAR) AS client_id, MIN(CASE WHEN {a} > 0 THEN {d} END) AS first, "
+                  f"MAX(CASE WHEN {a} > 0 THEN {d} END) AS last, MIN({d}) AS any_first FROM {{t}} "
+                  f"WHERE {d} <= {lit(as_of)} AND {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR)")
+    start = pd.Timestamp(spans["any_first"].min()) if len(spans) else pd.NaT
+    out = pd.DataFrame({"client_id": spans["client_id"].astype("str"),
+                        "first": pd.to_datetime(spans["first"]).dt.normalize().astype("datetime64[ns]"),
+                        "last": pd.to_datetime(spans["last"]).dt.normalize().astype("datetime64[ns]")})
+    return start, out.sort_values("client_id", kind="mergesort").reset_index(drop=True)
+
+
+def topic_purchases(revenue, as_of: pd.Timestamp, topics, categories: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Distinct (client, day, topic) purchases of the given topics up to ``as_of``.
+
+    A line with a positive amount is a purchase of its ``product_id`` and, with ``categories``
+    (``product_id``, ``category``), of its product's category. Only ``topics`` are kept, so the
+    result is small even when the revenue table is not.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``day`` (datetime64[ns], midnight), ``topic``.
+    """
+    t = as_table(revenue, "revenue")
+    require(t, ["date", "client_id", "amount", "product_id"])
+    tv = t.engine.name("topics")
+    t.engine.register(tv, pd.DataFrame({"topic": pd.Series(sorted(set(map(str, topics))), dtype=object)}))
+    d, a, c, p = q("date"), q("amount"), q("client_id"), q("product_id")
+    base = (f"SELECT r.{c} AS client_id, CAST(r.{d} AS DATE) AS day, {{topic}} AS topic FROM {{{{t}}}} r {{join}} "
+            f"WHERE r.{d} <= {lit(as_of)} AND r.{a} > 0 AND r.{c} IS NOT NULL")
+    parts = [base.format(topic=f"CAST(r.{p} AS VARCHAR)", join="")]
+    if categories is not None:
+        cv = t.engine.name("categories")
+        cat = categories[["product_id", "category"]].drop_duplicates("product_id").dropna()
+        t.engine.register(cv, pd.DataFrame({"product_id": cat["product_id"].astype(str).astype(object),
+                                            "category": cat["category"].astype(str).astype(object)}))
+        parts.append(base.format(topic="k.category", join=f"JOIN {q(cv)} k ON CAST(r.{p} AS VARCHAR) = k.product_id"))
+    out = t.sql(f"SELECT DISTINCT u.client_id, u.day, u.topic FROM ({' UNION ALL '.join(parts)}) u "
+                f"JOIN {q(tv)} w ON u.topic = w.topic WHERE u.topic IS NOT NULL")
+    out = pd.DataFrame({"client_id": out["client_id"].astype("str"),
+                        "day": pd.to_datetime(out["day"]).astype("datetime64[ns]"), "topic": out["topic"].astype("str")})
+    return out.sort_values(["topic", "client_id", "day"], kind="mergesort").reset_index(drop=True)

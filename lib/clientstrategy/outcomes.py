@@ -167,8 +167,9 @@ def client_revenue(revenue: pd.DataFrame, as_of, clients: pd.DataFrame | None = 
 
     Parameters
     ----------
-    revenue : DataFrame
-        Canonical ``revenue`` (``date``, ``client_id``, ``amount``; ``product_id`` optional).
+    revenue : DataFrame or features.EngineTable
+        Canonical ``revenue`` (``date``, ``client_id``, ``amount``; ``product_id`` optional). A
+        table held in the engine is summed there in SQL (the same result; sums rounded to 1e-6).
     as_of : Timestamp
         Last day of the analysis; later rows are ignored.
     clients : DataFrame, optional
@@ -192,6 +193,53 @@ def client_revenue(revenue: pd.DataFrame, as_of, clients: pd.DataFrame | None = 
       client_id  revenue_ltm  growth
     0         a        150.0     0.5
     """
+    if isinstance(revenue, features.EngineTable):
+        out, has_products = _client_totals_engine(revenue, _as_of(as_of))
+    else:
+        out, has_products = _client_totals(revenue, as_of)
+    if clients is not None:
+        _require(clients, ("client_id",), "clients")
+        ids = pd.Index(clients["client_id"].dropna().unique()).union(out.index)
+        out = out.reindex(ids)
+        for column in ("revenue_ltm", "revenue_prior_ltm", "revenue_total", "n_lines"):
+            out[column] = out[column].fillna(0)
+        if has_products:
+            out["n_products"] = out["n_products"].fillna(0)
+    out["n_lines"] = out["n_lines"].astype("int64")
+    out["n_products"] = out["n_products"].astype("Int64")
+    prior = out["revenue_prior_ltm"]
+    out["growth"] = np.where(prior > 0, out["revenue_ltm"] / prior.where(prior > 0, 1.0) - 1.0, np.nan)
+    out.index.name = "client_id"
+    columns = ["revenue_ltm", "revenue_prior_ltm", "growth", "revenue_total", "first_date",
+               "last_date", "n_products", "n_lines"]
+    return out[columns].sort_index().reset_index()
+
+
+def _client_totals_engine(t, as_of: pd.Timestamp) -> tuple[pd.DataFrame, bool]:
+    """Per-client totals of :func:`client_revenue` grouped in SQL (sums rounded to 1e-6)."""
+    q, lit = features.q, features.lit
+    features.require(t, ["date", "client_id", "amount"], "revenue")
+    prior_start, ltm_start, _ = ltm_bounds(as_of)
+    d, a, c = q("date"), q("amount"), q("client_id")
+    has_products = "product_id" in t.columns
+    n_prod = f"COUNT(DISTINCT {q('product_id')})" if has_products else "CAST(NULL AS BIGINT)"
+    r = t.sql(f"SELECT CAST({c} AS VARCHAR) AS client_id, "
+              f"SUM(CASE WHEN {d} > {lit(ltm_start)} THEN {a} ELSE 0 END) AS revenue_ltm, "
+              f"SUM(CASE WHEN {d} > {lit(prior_start)} AND {d} <= {lit(ltm_start)} THEN {a} ELSE 0 END) "
+              f"AS revenue_prior_ltm, SUM({a}) AS revenue_total, MIN({d}) AS first_date, MAX({d}) AS last_date, "
+              f"{n_prod} AS n_products, COUNT(*) AS n_lines FROM {{t}} "
+              f"WHERE {d} <= {lit(as_of)} AND {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR)")
+    out = r.set_index(pd.Index(r["client_id"].astype("str"), name="client_id")).drop(columns="client_id")
+    for col in ("revenue_ltm", "revenue_prior_ltm", "revenue_total"):
+        out[col] = out[col].astype("float64").round(6)
+    for col in ("first_date", "last_date"):
+        out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+    out["n_products"] = out["n_products"].astype("Int64") if has_products else pd.NA
+    return out, has_products
+
+
+def _client_totals(revenue: pd.DataFrame, as_of) -> tuple[pd.DataFrame, bool]:
+    """Per-client totals of :func:`client_revenue` from a pandas table."""
     rev, as_of = _revenue_upto(revenue, as_of)
     prior_start, ltm_start, _ = ltm_bounds(as_of)
     dates, amount = rev["date"], rev["amount"]
@@ -216,22 +264,7 @@ def client_revenue(revenue: pd.DataFrame, as_of, clients: pd.DataFrame | None = 
                        else pd.Series(pd.NA, index=grouped.size().index)),
         "n_lines": grouped.size(),
     })
-    if clients is not None:
-        _require(clients, ("client_id",), "clients")
-        ids = pd.Index(clients["client_id"].dropna().unique()).union(out.index)
-        out = out.reindex(ids)
-        for column in ("revenue_ltm", "revenue_prior_ltm", "revenue_total", "n_lines"):
-            out[column] = out[column].fillna(0)
-        if has_products:
-            out["n_products"] = out["n_products"].fillna(0)
-    out["n_lines"] = out["n_lines"].astype("int64")
-    out["n_products"] = out["n_products"].astype("Int64")
-    prior = out["revenue_prior_ltm"]
-    out["growth"] = np.where(prior > 0, out["revenue_ltm"] / prior.where(prior > 0, 1.0) - 1.0, np.nan)
-    out.index.name = "client_id"
-    columns = ["revenue_ltm", "revenue_prior_ltm", "growth", "revenue_total", "first_date",
-               "last_date", "n_products", "n_lines"]
-    return out[columns].sort_index().reset_index()
+    return out, has_products
 
 
 def _by_sources(keys, revenue_columns, products, clients) -> tuple[list, list]:

@@ -1174,23 +1174,35 @@ def detractor_outcomes(surveys: pd.DataFrame, revenue: pd.DataFrame, as_of, laps
     [['promoter', 0], ['passive', 0], ['detractor', 1]]
     """
     _require(surveys, ["date", "client_id", "nps"], "surveys")
-    _require(revenue, ["date", "client_id", "amount"], "revenue")
+    if not isinstance(revenue, features.EngineTable):
+        _require(revenue, ["date", "client_id", "amount"], "revenue")
     as_of = pd.Timestamp(as_of)
     lapse = pd.Timedelta(days=lapse_days)
     s = _upto(surveys, "date", as_of - lapse).dropna(subset=["nps"])
     s["client_id"] = s["client_id"].astype(str)
     latest = client_nps(s)
-    rev = _upto(revenue, "date", as_of)
-    rev["client_id"] = rev["client_id"].astype(str)
-    pos = rev.loc[rev["amount"] > 0]
-    m = latest.merge(pos[["client_id", "date"]].rename(columns={"date": "rdate"}), on="client_id", how="left")
-    active_before = m.loc[(m["rdate"] <= m["date"]) & (m["rdate"] > m["date"] - lapse)].groupby("client_id").size()
-    recent = m.loc[m["rdate"] > as_of - lapse].groupby("client_id").size()
-    latest = latest.loc[latest["client_id"].isin(active_before.index)].copy()
-    latest["churned"] = (~latest["client_id"].isin(recent.index)).astype(int)
-    a = latest.merge(rev[["client_id", "date", "amount"]].rename(columns={"date": "rdate"}), on="client_id",
-                     how="left")
-    after = a.loc[a["rdate"] > a["date"]].groupby("client_id")["amount"].sum()
+    # each answering client's revenue lines are summed in the engine (the revenue table can be large)
+    rev = features.as_table(revenue, "revenue")
+    features.require(rev, ["date", "client_id", "amount"], "revenue")
+    lv = rev.engine.name("latest")
+    rev.engine.register(lv, pd.DataFrame({"client_id": latest["client_id"].astype(str).astype(object),
+                                          "date": latest["date"].astype("datetime64[ns]"),
+                                          "lo": (latest["date"] - lapse).astype("datetime64[ns]")}))
+    d, a, c = features.q("date"), features.q("amount"), features.q("client_id")
+    recent_from = features.lit(as_of - lapse)
+    per = rev.sql(f"SELECT l.client_id AS client_id, "
+                  f"SUM(CASE WHEN r.{a} > 0 AND r.{d} <= l.date AND r.{d} > l.lo THEN 1 ELSE 0 END) AS before_n, "
+                  f"SUM(CASE WHEN r.{a} > 0 AND r.{d} > {recent_from} THEN 1 ELSE 0 END) AS recent_n, "
+                  f"SUM(CASE WHEN r.{d} > l.date THEN r.{a} ELSE 0 END) AS after_sum "
+                  f"FROM {{t}} r JOIN {features.q(lv)} l ON CAST(r.{c} AS VARCHAR) = l.client_id "
+                  f"WHERE r.{d} <= {features.lit(as_of)} GROUP BY l.client_id")
+    per = per.set_index(per["client_id"].astype(str))
+    active_before = per.index[per["before_n"] > 0]
+    recent = per.index[per["recent_n"] > 0]
+    latest = latest.loc[latest["client_id"].isin(active_before)].copy()
+    latest["churned"] = (~latest["client_id"].isin(recent)).astype(int)
+    # a float sum's last bits depend on the engine's order of adding: rounded to a millionth
+    after = per["after_sum"].astype("float64").round(6)
     years = (as_of - latest["date"]).dt.days / 365.25
     latest["revenue_per_year"] = latest["client_id"].map(after).fillna(0.0).to_numpy() / years.to_numpy()
     rows = []
