@@ -174,6 +174,20 @@ def test_revenue_by_in_the_engine_equals_pandas(sample_tables_dir, tables, kw):
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
 
 
+def test_revenue_analyses_in_the_engine_equal_pandas(sample_tables_dir, tables):
+    """client_revenue, market responsiveness and post-survey outcomes give the pandas results when
+    the revenue lines stay in the engine (the notebooks pass Context.engine_table("revenue"))."""
+    et = features.open_table(sample_tables_dir, "revenue", typed=True)
+    rev, ev, prods = tables["revenue"], tables["market_events"], tables["products"]
+    for f in (lambda r: outcomes.client_revenue(r, AS_OF, clients=tables["clients"]),
+              lambda r: context.market_responsiveness(r, ev, AS_OF, products=prods),
+              lambda r: context.market_responsiveness(r, ev, AS_OF, window_days=10),
+              lambda r: voice.detractor_outcomes(tables["surveys"], r, AS_OF)):
+        a, b = f(rev), f(et)
+        assert len(a) > 0
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
 def test_touch_counts_match_pandas(tables):
     """The engine's grouped touches equal a plain pandas groupby of the weighted touches."""
     acts = tables["activities"]
@@ -239,6 +253,20 @@ def test_spark_gives_identical_results_to_duckdb(tmp_path, tables, system_requir
             if name == "persona_fit":  # needs more clients per persona than this slice has
                 continue
             a, b = f(duck_a), f(spark_a)
+            assert len(a) > 0, name
+            pd.testing.assert_frame_equal(a, b, obj=name)
+        # the revenue aggregations
+        sub["revenue"].to_parquet(tmp_path / "revenue.parquet", coerce_timestamps="us", index=False)
+        duck_r = features.open_table(tmp_path, "revenue", typed=True)
+        spark_r = features.open_table("spark://" + str(tmp_path), "revenue", engine=spark.engine, typed=True)
+        for name, f in {
+            "revenue_by": lambda r: outcomes.revenue_by(r, AS_OF, by=["category"], freq="Q", products=tables["products"]),
+            "client_revenue": lambda r: outcomes.client_revenue(r, AS_OF),
+            "responsiveness": lambda r: context.market_responsiveness(r, tables["market_events"], AS_OF,
+                                                                      products=tables["products"]),
+            "detractors": lambda r: voice.detractor_outcomes(tables["surveys"], r, AS_OF),
+        }.items():
+            a, b = f(duck_r), f(spark_r)
             assert len(a) > 0, name
             pd.testing.assert_frame_equal(a, b, obj=name)
     finally:
