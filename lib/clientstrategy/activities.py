@@ -252,10 +252,14 @@ def touch_summary(activities: pd.DataFrame, as_of, by=("activity_type",), freq: 
         if c not in own and (clients is None or c not in clients.columns):
             raise ValueError(f"column '{c}' is missing from table 'activities'")
     # counted where the table lives: the touches never reach pandas, only one row per group
+    cid = f"a.{features.q('client_id')}"
+    # grouped by client, a group holds one client (or none: missing ids): no costly distinct count
+    clients = (f"CASE WHEN COUNT({cid}) > 0 THEN 1 ELSE 0 END" if "client_id" in by
+               else f"COUNT(DISTINCT {cid})")
     out = features.touch_counts(t, by, where=features.window(as_of, start), kinds=touch_kinds(t, weights),
                                 join=join, freq=freq,
                                 measures={"touches": "COUNT(*)", "weighted_touches": "SUM(k.weight)",
-                                          "clients": f"COUNT(DISTINCT a.{features.q('client_id')})"})
+                                          "clients": clients})
     out["touches"] = out["touches"].astype("int64")
     out["weighted_touches"] = _weighted(out["weighted_touches"])
     out["clients"] = out["clients"].astype("int64")
