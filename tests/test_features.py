@@ -1,6 +1,7 @@
 """The engine layer: event tables typed, checked and aggregated in SQL (DuckDB, and Spark)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -307,9 +308,39 @@ def test_data_health_reads_engine_tables_like_frames(tables):
     assert len(health.bias_cautions(frames, AS_OF)) == 4
 
 
-def test_whole_run_on_a_spark_url_is_refused_clearly():
-    with pytest.raises(ValueError, match="spark:// source holds event tables for features.open_table"):
+def test_a_notebook_alone_on_a_spark_url_is_sent_to_the_runner():
+    with pytest.raises(ValueError, match=r"read by the runner \(make run DATA=spark://"):
         validate.load_checked("spark:///nowhere")
+
+
+def test_whole_run_on_spark_gives_the_duckdb_figures(tmp_path, small_sample, system_requirement):
+    """make run DATA=spark:///<folder>: the runner checks and stages the folder, the notebooks aggregate
+    the event tables (and revenue totals) on Spark, and every figure equals the DuckDB run's."""
+    if _java() is None:
+        system_requirement(_NO_JAVA)
+    pytest.importorskip("pyspark")
+    from clientstrategy import runner
+
+    def run(data, out):
+        cfg = runner.RunConfig(data=data, out=tmp_path / out, notebooks=["00", "01", "02", "03"], progress=False,
+                               params={"n_boot": 20, "holdout_weeks": 0})
+        return runner.run(cfg)
+
+    duck = run(str(small_sample), "duck")
+    spark = run(f"spark://{small_sample}", "spark")
+    m_duck = json.loads((duck / "artifacts" / "metrics.json").read_text())
+    m_spark = json.loads((spark / "artifacts" / "metrics.json").read_text())
+    assert m_spark["run"]["data"] == f"spark://{small_sample}"
+    # the notebooks' large tables were really read by Spark, and by DuckDB in the other run
+    assert m_spark["data_health"].pop("engines") == ["spark"] and m_duck["data_health"].pop("engines") == ["duckdb"]
+    for section in ("data_health", "outcomes", "activities", "context"):
+        assert m_spark[section] == m_duck[section], section
+    for name in ("touch_coverage.parquet", "engagement.parquet", "activity_effects.csv", "people_also_viewed.csv",
+                 "persona_fit.csv", "responsiveness.parquet"):
+        read = pd.read_parquet if name.endswith(".parquet") else pd.read_csv
+        a, b = read(duck / "artifacts" / name), read(spark / "artifacts" / name)
+        assert len(a) > 0, name
+        pd.testing.assert_frame_equal(a, b, obj=name)
 
 
 def test_staged_folder_is_trusted_only_while_unchanged(tmp_path, tables):

@@ -31,6 +31,7 @@ from . import schema
 
 __all__ = [
     "CHECKED_IN_ENGINE",
+    "ENGINE_ENV",
     "ENGINE_TABLES",
     "DuckDBEngine",
     "EngineTable",
@@ -46,6 +47,7 @@ __all__ = [
     "open_table",
     "problems",
     "search_counts",
+    "split_spark_url",
     "touch_counts",
     "touch_kind_pairs",
     "transpile",
@@ -60,6 +62,10 @@ ENGINE_TABLES = ("activities", "digital")
 #: Tables the runner checks, fingerprints and stages in the engine (never whole in its own memory);
 #: notebooks still read ``revenue`` into pandas.
 CHECKED_IN_ENGINE = ("revenue", "activities", "digital")
+
+#: Environment variable through which the runner tells the notebooks' kernels which engine holds
+#: the event tables: empty (DuckDB) or ``spark://<host>`` (``spark://`` alone: Spark in local mode).
+ENGINE_ENV = "CLIENTSTRATEGY_ENGINE"
 
 #: Allowed values checked in SQL (as ``validate``'s pandera checks do for pandas tables).
 VALUE_CHECKS = {("activities", "activity_type"): schema.ACTIVITY_TYPES}
@@ -375,6 +381,23 @@ def _typed_sql(raw_view: str, table: str, types: dict[str, str]) -> str:
             expr = c
         parts.append(f"{expr} AS {c}")
     return f"SELECT {', '.join(parts)} FROM {q(raw_view)}"
+
+
+def split_spark_url(url: str) -> tuple[str, Path]:
+    """``spark://<host>/<folder>`` as (``spark://<host>``, folder); ``spark:///<folder>`` is local mode.
+
+    Examples
+    --------
+    >>> split_spark_url("spark://head:7077/lake/tables")
+    ('spark://head:7077', PosixPath('/lake/tables'))
+    >>> split_spark_url("spark:///tmp/tables")[0]
+    'spark://'
+    """
+    text = str(url)
+    if not text.startswith("spark://"):
+        raise ValueError(f"{text!r} is not a spark:// URL (spark://<host>/<folder>, spark:///<folder> for local mode)")
+    host, _, folder = text[len("spark://"):].partition("/")
+    return f"spark://{host}", Path("/" + folder)
 
 
 def _source_location(source, table: str):

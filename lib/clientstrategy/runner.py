@@ -298,6 +298,10 @@ class _Lock:
 def _load_and_validate(cfg: RunConfig):
     """Load, map and validate the input; nothing is written. Returns (tables, mapping_report)."""
     source = cfg.data or str(_sample_tables())
+    if str(source).startswith("spark://"):
+        # the folder is checked and staged here (it must be readable from this machine: local mode or a
+        # shared file system); the notebooks then aggregate the event tables on Spark
+        source = str(features.split_spark_url(source)[1])
     try:
         # event tables stay in DuckDB: typed, checked and later copied to the staging folder in SQL
         tables, report = validate.load_checked(source, mapping=cfg.mapping or None,
@@ -403,6 +407,9 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
     bar = tqdm(nbs, desc="workbook", unit="notebook", disable=not cfg.progress, file=sys.stderr)
     old_int = signal.getsignal(signal.SIGINT)
     os.environ["CLIENTSTRATEGY_BATCH"] = "1"  # kernels inherit it: explorers show their static form
+    # kernels inherit the engine too: Spark for a spark:// DATA URL, reading the staged folder
+    os.environ[features.ENGINE_ENV] = (features.split_spark_url(cfg.data)[0]
+                                       if str(cfg.data or "").startswith("spark://") else "")
     try:
         for nb_path in bar:
             bar.set_description(f"{nb_path.stem}")
@@ -439,6 +446,7 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
     finally:
         bar.close()
         os.environ.pop("CLIENTSTRATEGY_BATCH", None)
+        os.environ.pop(features.ENGINE_ENV, None)
         signal.signal(signal.SIGINT, old_int)
 
     excel.write_plan_workbook(artifacts)
@@ -601,6 +609,8 @@ def _merge_metrics(artifacts: Path, nbs, params, source, cfg, as_of, quarter, fi
 def _display_source(source: str, cfg: RunConfig) -> str:
     if not cfg.data:
         return "bundled sample (data/sample)"
+    if str(cfg.data).startswith("spark://"):
+        return str(cfg.data)  # checked from its folder here, aggregated on Spark in the notebooks
     return re.sub(r"//([^:/@]+):([^@]+)@", r"//\1:***@", str(source))  # never print a database password
 
 

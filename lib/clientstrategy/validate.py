@@ -11,6 +11,7 @@ offending column only, never other columns (PII).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -550,9 +551,10 @@ def load_checked(source, mapping=None, in_engine=None) -> tuple[dict, object]:
     from . import io
 
     if str(source).startswith("spark://"):
-        raise ValueError("a spark:// source holds event tables for features.open_table, which runs the event "
-                         "aggregations on Spark; a whole workbook run reads a folder, a DuckDB file or a database "
-                         "(docs/performance.md, 'Beyond one machine')")
+        raise ValueError("a spark:// source is read by the runner (make run DATA=spark://...), which checks and "
+                         "stages the folder and has the notebooks aggregate the event tables on Spark; a notebook on "
+                         "its own reads a folder, a DuckDB file or a database (docs/performance.md, 'Beyond one "
+                         "machine')")
     in_engine = tuple(features.ENGINE_TABLES if in_engine is None else in_engine)
     engine = features.DuckDBEngine() if in_engine else None  # one DuckDB (one memory cap) for all of them
     if mapping is not None:
@@ -609,14 +611,30 @@ class LazyTables(Mapping):
     ----------
     folder : str or pathlib.Path
         A folder of canonical table files.
+    engine_url : str, optional
+        Where the event tables are aggregated: ``""`` for DuckDB, ``spark://<host>`` (or
+        ``spark://`` for local mode) for Spark reading the same folder (it must be on a file system
+        the cluster sees). Default: the runner's choice, from the environment
+        (``features.ENGINE_ENV``).
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder, engine_url: str | None = None):
         from . import io
 
         self.folder = Path(folder)
         self._where = io.list_tables(self.folder)
         self._loaded: dict = {}
+        self.engine_url = os.environ.get(features.ENGINE_ENV, "") if engine_url is None else engine_url
+        self._spark = None
+
+    def _open(self, name: str) -> features.EngineTable:
+        """Table ``name`` as a view of its staged file in the engine (Spark: one session for all)."""
+        if not self.engine_url.startswith("spark://"):
+            return features.open_table(self.folder, name, typed=True)
+        host = self.engine_url[len("spark://"):].strip("/")
+        if self._spark is None:
+            self._spark = features.SparkEngine(master=f"spark://{host}" if host else "local[2]")
+        return features.open_table(f"spark://{host}{self.folder.resolve()}", name, typed=True, engine=self._spark)
 
     def __getitem__(self, name):
         if name not in self._where:
@@ -626,7 +644,7 @@ class LazyTables(Mapping):
 
             path = Path(self._where[name])
             if name in features.ENGINE_TABLES:  # typed and checked by the runner before it staged them
-                self._loaded[name] = features.open_table(self.folder, name, typed=True)
+                self._loaded[name] = self._open(name)
             elif path.suffix == ".parquet":  # typed before it was written: only dtypes to set
                 self._loaded[name] = io.read_typed_parquet(path, name)
             else:
@@ -640,7 +658,7 @@ class LazyTables(Mapping):
             raise KeyError(name)
         if name in features.ENGINE_TABLES:
             return self[name]
-        return features.open_table(self.folder, name, typed=True)
+        return self._open(name)
 
     def __iter__(self):
         return iter([t for t in schema.TABLES if t in self._where])
