@@ -259,11 +259,11 @@ def touch_summary(activities: pd.DataFrame, as_of, by=("activity_type",), freq: 
     out = features.touch_counts(t, by, where=features.window(as_of, start), kinds=touch_kinds(t, weights),
                                 join=join, freq=freq,
                                 measures={"touches": "COUNT(*)", "weighted_touches": "SUM(k.weight)",
-                                          "clients": clients})
+                                          "clients": clients}, ordered=True)
     out["touches"] = out["touches"].astype("int64")
     out["weighted_touches"] = _weighted(out["weighted_touches"])
     out["clients"] = out["clients"].astype("int64")
-    return out.sort_values(by, kind="mergesort", na_position="last").reset_index(drop=True)
+    return out
 
 
 def touch_coverage(activities: pd.DataFrame, profile: pd.DataFrame, as_of, weights: dict | None = None,

@@ -141,6 +141,7 @@ class DuckDBEngine:
 
         self.con = duckdb.connect(database)
         self.con.execute(f"SET memory_limit = {lit(memory_limit)}")
+        self.con.execute("SET enable_progress_bar = false")  # no progress bars in notebooks and logs
         self._n = 0
 
     def name(self, prefix: str) -> str:
@@ -158,6 +159,10 @@ class DuckDBEngine:
     def sql(self, query: str) -> pd.DataFrame:
         """Run a query; the result as pandas (timestamps as ``datetime64[ns]``)."""
         return _ns(self.con.execute(query).df())
+
+    def rows(self, query: str) -> list[tuple]:
+        """Run a query with a small result; its rows as tuples (no DataFrame built)."""
+        return self.con.execute(query).fetchall()
 
     def execute(self, statement: str) -> None:
         self.con.execute(statement)
@@ -217,6 +222,9 @@ class SparkEngine:
 
     def sql(self, query: str) -> pd.DataFrame:
         return _ns(self.spark.sql(transpile(query, "spark")).toPandas())
+
+    def rows(self, query: str) -> list[tuple]:
+        return [tuple(r) for r in self.spark.sql(transpile(query, "spark")).collect()]
 
     def execute(self, statement: str) -> None:
         self.spark.sql(transpile(statement, "spark"))
@@ -505,10 +513,10 @@ def open_table(source, table: str, mapping=None, engine=None, typed: bool = Fals
             # text files carry no types: io.coerce's rules (several date layouts, "$1,234.50") type them,
             # exactly as for every other table; large event tables belong in Parquet
             return _in_memory(io.load_source(source, tables=[table]), table, engine)
+    if typed:  # stored typed: nothing to cast, so no need to ask the engine for the column types
+        return EngineTable(table, engine, raw, location=location)
     types = engine.column_types(raw)
     types = {str(c).strip(): t for c, t in types.items()}
-    if typed:
-        return EngineTable(table, engine, raw, location=location)
     view = engine.name(table)
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {q(view)} AS {_typed_sql(raw, table, types)}"
                    if engine.dialect == "spark" else
@@ -1037,17 +1045,57 @@ def touch_kind_pairs(activities) -> pd.DataFrame:
         return cached.copy()
     has_o = "outcome" in t.columns
     o = f"CAST({q('outcome')} AS VARCHAR)" if has_o else "CAST(NULL AS VARCHAR)"
-    pairs = t.sql(f"SELECT DISTINCT CAST({q('activity_type')} AS VARCHAR) AS activity_type, {o} AS outcome "
-                  f"FROM {{t}}").astype(object)
-    pairs = pairs.where(pairs.notna(), None).sort_values(["activity_type", "outcome"], na_position="last",
-                                                         kind="mergesort").reset_index(drop=True)
+    rows = t.engine.rows(f"SELECT DISTINCT CAST({q('activity_type')} AS VARCHAR) AS activity_type, {o} AS outcome "
+                         f"FROM {q(t.view)}")
+    # sorted with missing values last (a few dozen pairs: plain Python)
+    rows = sorted(rows, key=lambda r: tuple((v is None, v or "") for v in r))
+    pairs = pd.DataFrame({"activity_type": pd.Series([r[0] for r in rows], dtype=object),
+                          "outcome": pd.Series([r[1] for r in rows], dtype=object)})
     t._kind_pairs = pairs
     return pairs.copy()
 
 
+def _touch_source(t: EngineTable, where: str, kinds: pd.DataFrame | None, join: tuple | None):
+    """FROM clause of the touch aggregations: the rows of ``where`` as ``a``, the kinds lookup as ``k``
+    (joined on the raw type and outcome), the ``join`` frame as ``j``; and a resolver naming the SQL
+    expression of a column (a kinds column, a join column, else an activities column)."""
+    src = f"(SELECT * FROM {{t}} WHERE {where}) a"
+    cols = set(t.columns)
+    kind_cols, join_cols = set(), set()
+    if kinds is not None:
+        kv = t.engine.name("kinds")
+        k = kinds.copy()
+        k["raw_type"] = k["raw_type"].where(k["raw_type"].notna(), _NULL_KEY).astype(str)
+        k["raw_outcome"] = k["raw_outcome"].where(k["raw_outcome"].notna(), _NULL_KEY).astype(str)
+        t.engine.register(kv, k.astype({c: object for c in k.columns if k[c].dtype == "str"}))
+        o = f"CAST(a.{q('outcome')} AS VARCHAR)" if "outcome" in cols else "CAST(NULL AS VARCHAR)"
+        src += (f" JOIN {q(kv)} k ON COALESCE(CAST(a.{q('activity_type')} AS VARCHAR), {lit(_NULL_KEY)}) = k.raw_type"
+                f" AND COALESCE({o}, {lit(_NULL_KEY)}) = k.raw_outcome")
+        kind_cols = set(kinds.columns) - {"raw_type", "raw_outcome"}
+    if join is not None:
+        frame, on = join
+        jv = t.engine.name("join")
+        j = frame.drop_duplicates(on).copy()
+        j[on] = j[on].astype(str)
+        t.engine.register(jv, j.astype({c: object for c in j.columns if j[c].dtype == "str"}))
+        src += f" LEFT JOIN {q(jv)} j ON CAST(a.{q(on)} AS VARCHAR) = j.{q(on)}"
+        join_cols = set(frame.columns) - {on}
+
+    def column(c: str) -> str:
+        if c in kind_cols:
+            return f"k.{q(c)}"
+        if c in join_cols:
+            return f"j.{q(c)}"
+        if c in cols:
+            return f"a.{q(c)}"
+        raise ValueError(f"column '{c}' is missing from table 'activities'")
+
+    return src, column
+
+
 def touch_counts(activities, by, *, where: str = "TRUE", kinds: pd.DataFrame | None = None,
                  join: tuple | None = None, freq: str | None = None,
-                 measures: dict | None = None) -> pd.DataFrame:
+                 measures: dict | None = None, ordered: bool = False) -> pd.DataFrame:
     """Touches grouped in the engine: the one aggregation behind every touch analysis.
 
     The rules that turn a raw touch kind into a normalised kind and a quality weight are Python
@@ -1075,6 +1123,9 @@ def touch_counts(activities, by, *, where: str = "TRUE", kinds: pd.DataFrame | N
     measures : dict, optional
         Output column -> SQL aggregate over ``a.`` (activities), ``k.`` and ``j.``; default
         ``{"touches": "COUNT(*)"}``.
+    ordered : bool
+        Rows sorted by ``by`` in the engine (text by code point, periods in time, missing last),
+        as pandas sorts them; default in the engine's order.
 
     Returns
     -------
@@ -1085,45 +1136,21 @@ def touch_counts(activities, by, *, where: str = "TRUE", kinds: pd.DataFrame | N
     t = as_table(activities, "activities")
     by = list(by)
     measures = {"touches": "COUNT(*)"} if measures is None else dict(measures)
-    src = f"(SELECT * FROM {{t}} WHERE {where}) a"
-    cols = set(t.columns)
-    kind_cols, join_cols = set(), set()
-    if kinds is not None:
-        kv = t.engine.name("kinds")
-        k = kinds.copy()
-        k["raw_type"] = k["raw_type"].where(k["raw_type"].notna(), _NULL_KEY).astype(str)
-        k["raw_outcome"] = k["raw_outcome"].where(k["raw_outcome"].notna(), _NULL_KEY).astype(str)
-        t.engine.register(kv, k.astype({c: object for c in k.columns if k[c].dtype == "str"}))
-        o = f"CAST(a.{q('outcome')} AS VARCHAR)" if "outcome" in cols else "CAST(NULL AS VARCHAR)"
-        src += (f" JOIN {q(kv)} k ON COALESCE(CAST(a.{q('activity_type')} AS VARCHAR), {lit(_NULL_KEY)}) = k.raw_type"
-                f" AND COALESCE({o}, {lit(_NULL_KEY)}) = k.raw_outcome")
-        kind_cols = set(kinds.columns) - {"raw_type", "raw_outcome"}
-    if join is not None:
-        frame, on = join
-        jv = t.engine.name("join")
-        j = frame.drop_duplicates(on).copy()
-        j[on] = j[on].astype(str)
-        t.engine.register(jv, j.astype({c: object for c in j.columns if j[c].dtype == "str"}))
-        src += f" LEFT JOIN {q(jv)} j ON CAST(a.{q(on)} AS VARCHAR) = j.{q(on)}"
-        join_cols = set(frame.columns) - {on}
+    src, column = _touch_source(t, where, kinds, join)
     sel, groups = [], []
     for i, c in enumerate(by):
         if c == "period":
             if not freq:
                 raise ValueError("column 'period' needs freq (e.g. 'Q')")
             expr = _period_code(f"a.{q('timestamp')}", check_freq(freq))
-        elif c in kind_cols:
-            expr = f"k.{q(c)}"
-        elif c in join_cols:
-            expr = f"j.{q(c)}"
-        elif c in cols:
-            expr = f"a.{q(c)}"
         else:
-            raise ValueError(f"column '{c}' is missing from table 'activities'")
+            expr = column(c)
         sel.append(f"{expr} AS g{i}")
         groups.append(expr)
     sel += [f"{m} AS {q(name)}" for name, m in measures.items()]
     query = f"SELECT {', '.join(sel)} FROM {src}" + (f" GROUP BY {', '.join(groups)}" if groups else "")
+    if ordered and groups:
+        query += " ORDER BY " + ", ".join(f"g{i} ASC NULLS LAST" for i in range(len(groups)))
     out = t.sql(query)
     out.columns = [*by, *measures]
     for c in by:
@@ -1218,35 +1245,8 @@ def touch_cells(activities, key, clients: pd.DataFrame, first: pd.Period, *, whe
     """
     t = as_table(activities, "activities")
     freq = check_freq(first.freqstr[0])
-    kv = t.engine.name("kinds")
-    k = kinds.copy()
-    k["raw_type"] = k["raw_type"].where(k["raw_type"].notna(), _NULL_KEY).astype(str)
-    k["raw_outcome"] = k["raw_outcome"].where(k["raw_outcome"].notna(), _NULL_KEY).astype(str)
-    t.engine.register(kv, k.astype({c: object for c in k.columns if k[c].dtype == "str"}))
-    cols = set(t.columns)
-    o = f"CAST(a.{q('outcome')} AS VARCHAR)" if "outcome" in cols else "CAST(NULL AS VARCHAR)"
-    src = (f"(SELECT * FROM {{t}} WHERE {where}) a JOIN {q(kv)} k ON COALESCE(CAST(a.{q('activity_type')} AS VARCHAR), "
-           f"{lit(_NULL_KEY)}) = k.raw_type AND COALESCE({o}, {lit(_NULL_KEY)}) = k.raw_outcome")
-    kind_cols = set(kinds.columns) - {"raw_type", "raw_outcome"}
-    join_cols = set()
-    if join is not None:
-        frame, on = join
-        jv = t.engine.name("join")
-        j = frame.drop_duplicates(on).copy()
-        j[on] = j[on].astype(str)
-        t.engine.register(jv, j.astype({c: object for c in j.columns if j[c].dtype == "str"}))
-        src += f" LEFT JOIN {q(jv)} j ON CAST(a.{q(on)} AS VARCHAR) = j.{q(on)}"
-        join_cols = set(frame.columns) - {on}
-    parts = []
-    for c in key:
-        if c in kind_cols:
-            parts.append(f"k.{q(c)}")
-        elif c in join_cols:
-            parts.append(f"j.{q(c)}")
-        elif c in cols:
-            parts.append(f"a.{q(c)}")
-        else:
-            raise ValueError(f"column '{c}' is missing from table 'activities'")
+    src, column = _touch_source(t, where, kinds, join)
+    parts = [column(c) for c in key]
     key_sql = " || '/' || ".join(f"COALESCE(CAST({p} AS VARCHAR), 'unknown')" for p in parts)
     cv = t.engine.name("cells_clients")
     cl = clients[["client_id", "ci", "t_lo", "t_hi"]].copy()

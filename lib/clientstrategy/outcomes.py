@@ -328,7 +328,7 @@ def _revenue_by_engine(t, as_of: pd.Timestamp, keys: list, freq: str | None, pro
     # grouped by client, each group is one client: no distinct count needed (it is the costly part)
     clients_sql = "1" if "client_id" in keys else f"COUNT(DISTINCT r.{q('client_id')})"
     out = t.sql(f"SELECT {', '.join(sel)}, SUM(r.{q('amount')}) AS revenue, {clients_sql} AS clients "
-                f"FROM {src} GROUP BY {', '.join(exprs)} ORDER BY {', '.join(f'g{i}' for i in range(len(exprs)))}")
+                f"FROM {src} GROUP BY {', '.join(exprs)} ORDER BY {', '.join(f'g{i} ASC NULLS LAST' for i in range(len(exprs)))}")
     names = [*keys, *(["period"] if freq is not None else [])]
     out.columns = [*names, "revenue", "clients"]
     for c in keys:
