@@ -102,9 +102,8 @@ def touch_kinds(activities, weights: dict | None = None) -> pd.DataFrame:
 
 
 def _weighted(x: pd.Series) -> pd.Series:
-    """Weighted-touch sums from the engine, rounded to 1e-9: the engine adds in any order (threads,
-    partitions), and rounding makes the same data give the same figures, and ranks, every run."""
-    return x.astype("float64").round(9)
+    """Weighted-touch sums from the engine (weights such as 0.05 need more than six decimals)."""
+    return features.settled(x, 9)
 
 
 def _as_of(as_of) -> pd.Timestamp:

@@ -115,6 +115,15 @@ def _stage_result(rows: int, best_o: float, best_b: float, same: bool) -> dict:
             "baseline_rows_per_second": round(rows / best_b), "same_result": same}
 
 
+def _stage_file(tables, table: str) -> tuple[Path, Path]:
+    """The folder and the Parquet file of ``table`` a stage reads; ``ValueError`` when it is absent."""
+    tables = Path(tables)
+    file = tables / f"{table}.parquet"
+    if not file.exists():
+        raise ValueError(f"benchmark: table '{table}' is missing: expected {file}")
+    return tables, file
+
+
 def _parquet_rows(file: Path) -> int:
     import pyarrow.parquet as pq
 
@@ -146,10 +155,7 @@ def aggregation_stage(tables: str | Path, as_of, repeat: int = 3) -> dict:
 
     from . import features, outcomes
 
-    tables = Path(tables)
-    file = tables / "revenue.parquet"
-    if not file.exists():
-        raise ValueError(f"benchmark: table 'revenue' is missing: expected {file}")
+    tables, file = _stage_file(tables, "revenue")
     as_of = pd.Timestamp(as_of)
     ours, base, best_o, best_b = _race(
         lambda: outcomes.revenue_by(features.open_table(tables, "revenue", typed=True),  # as notebook 01 reads it
@@ -195,10 +201,7 @@ def digital_stage(tables: str | Path, as_of, window_days: int = 365, repeat: int
 
     from . import activities, features
 
-    tables = Path(tables)
-    file = tables / "digital.parquet"
-    if not file.exists():
-        raise ValueError(f"benchmark: table 'digital' is missing: expected {file}")
+    tables, file = _stage_file(tables, "digital")
     as_of = pd.Timestamp(as_of).normalize()
     lo = as_of - pd.Timedelta(days=window_days) + pd.Timedelta(days=1)
     hi = as_of + pd.Timedelta(days=1)
@@ -260,10 +263,7 @@ def touch_stage(tables: str | Path, as_of, months: int = 12, repeat: int = 3) ->
 
     from . import activities, features
 
-    tables = Path(tables)
-    file = tables / "activities.parquet"
-    if not file.exists():
-        raise ValueError(f"benchmark: table 'activities' is missing: expected {file}")
+    tables, file = _stage_file(tables, "activities")
     as_of = pd.Timestamp(as_of).normalize()
     lo = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
     hi = as_of + pd.Timedelta(days=1)
@@ -354,25 +354,15 @@ def _plot(result: dict, path: Path) -> None:
     axes[1].plot(lines, [r["peak_rss_mb"] for r in runs], "o-")
     axes[1].set(title="Peak memory, whole process tree", xlabel="input rows (revenue + touches + events)",
                 ylabel="MB")
-    rev_rows = [r["aggregation"]["rows"] for r in runs]
-    axes[2].plot(rev_rows, [r["aggregation"]["ours_seconds"] for r in runs], "o-", label="workbook (engine)")
-    axes[2].plot(rev_rows, [r["aggregation"]["baseline_seconds"] for r in runs], "s--", label="plain DuckDB query")
-    axes[2].set(title="Aggregation: revenue by client-quarter", xlabel="revenue lines", ylabel="seconds")
-    axes[2].legend(fontsize=8)
-    dig = [r for r in runs if r.get("digital_aggregation")]
-    axes[3].plot([r["digital_aggregation"]["rows"] for r in dig], [r["digital_aggregation"]["ours_seconds"] for r in dig],
-                 "o-", label="workbook (engine + scoring)")
-    axes[3].plot([r["digital_aggregation"]["rows"] for r in dig],
-                 [r["digital_aggregation"]["baseline_seconds"] for r in dig], "s--", label="plain DuckDB query")
-    axes[3].set(title="Aggregation: digital engagement", xlabel="digital events", ylabel="seconds")
-    axes[3].legend(fontsize=8)
-    tch = [r for r in runs if r.get("touch_aggregation")]
-    axes[4].plot([r["touch_aggregation"]["rows"] for r in tch], [r["touch_aggregation"]["ours_seconds"] for r in tch],
-                 "o-", label="workbook (engine)")
-    axes[4].plot([r["touch_aggregation"]["rows"] for r in tch],
-                 [r["touch_aggregation"]["baseline_seconds"] for r in tch], "s--", label="plain DuckDB query")
-    axes[4].set(title="Aggregation: weighted touches", xlabel="touches", ylabel="seconds")
-    axes[4].legend(fontsize=8)
+    stages = [("aggregation", "Aggregation: revenue by client-quarter", "revenue lines", "workbook (engine)"),
+              ("digital_aggregation", "Aggregation: digital engagement", "digital events", "workbook (engine + scoring)"),
+              ("touch_aggregation", "Aggregation: weighted touches", "touches", "workbook (engine)")]
+    for ax, (key, title, xlabel, ours) in zip(axes[2:], stages):
+        done = [r[key] for r in runs if r.get(key)]
+        ax.plot([d["rows"] for d in done], [d["ours_seconds"] for d in done], "o-", label=ours)
+        ax.plot([d["rows"] for d in done], [d["baseline_seconds"] for d in done], "s--", label="plain DuckDB query")
+        ax.set(title=title, xlabel=xlabel, ylabel="seconds")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -47,6 +47,7 @@ __all__ = [
     "open_table",
     "problems",
     "search_counts",
+    "settled",
     "split_spark_url",
     "touch_counts",
     "touch_kind_pairs",
@@ -78,6 +79,21 @@ _SQL_TYPES = {"id": "VARCHAR", "str": "VARCHAR", "date": "DATE", "datetime": "TI
 _CHECK_NAMES = {"date": "unparseable_date", "datetime": "unparseable_date", "float": "unparseable_number",
                 "int": "unparseable_number", "bool": "unparseable_bool"}
 MAX_EXAMPLES = 5
+
+
+def settled(values, decimals: int = 6):
+    """Float sums from an engine, rounded to ``decimals``.
+
+    An engine adds in whatever order its threads and partitions finish, so a float sum's last bits
+    can change from run to run (and between DuckDB and Spark). Rounded well below any figure the
+    workbook shows, the same data gives the same figures, and the same ranks and ties, every time.
+
+    Examples
+    --------
+    >>> settled(pd.Series([0.1 + 0.2])).tolist()
+    [0.3]
+    """
+    return pd.Series(values).astype("float64").round(decimals)
 
 
 def q(name: str) -> str:
@@ -807,9 +823,7 @@ def digital_counts(digital, as_of: pd.Timestamp, window_days: int, aliases: dict
         out[k] = out[k].fillna(0).astype("int64")
     if has_d:
         out["minutes"] = out["minutes"].fillna(0.0)
-    # a float sum's last bits depend on the order the engine adds in (threads, partitions); rounded
-    # to a millionth of a minute, the same data gives the same minutes, and ranks, on every engine
-    out["minutes"] = out["minutes"].astype("float64").round(6)
+    out["minutes"] = settled(out["minutes"])
     out["client_id"] = out["client_id"].astype("str")
     return out.sort_values("client_id", kind="mergesort").reset_index(drop=True)
 

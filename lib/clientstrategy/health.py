@@ -53,8 +53,7 @@ def _ltm_revenue(revenue, as_of: pd.Timestamp) -> pd.Series:
     d, a, c = features.q("date"), features.q("amount"), features.q("client_id")
     r = revenue.sql(f"SELECT {c} AS client_id, SUM({a}) AS amount FROM {{t}} WHERE {d} > {features.lit(start)} "
                     f"AND {d} <= {features.lit(as_of)} AND {c} IS NOT NULL GROUP BY {c}")
-    # a float sum's last bits depend on the engine's order of adding: rounded to a millionth
-    return pd.Series(r["amount"].astype("float64").round(6).to_numpy(), index=r["client_id"].astype("str"),
+    return pd.Series(features.settled(r["amount"]).to_numpy(), index=r["client_id"].astype("str"),
                      name="amount").sort_index()
 
 

@@ -231,7 +231,7 @@ def _client_totals_engine(t, as_of: pd.Timestamp) -> tuple[pd.DataFrame, bool]:
               f"WHERE {d} <= {lit(as_of)} AND {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR)")
     out = r.set_index(pd.Index(r["client_id"].astype("str"), name="client_id")).drop(columns="client_id")
     for col in ("revenue_ltm", "revenue_prior_ltm", "revenue_total"):
-        out[col] = out[col].astype("float64").round(6)
+        out[col] = features.settled(out[col])
     for col in ("first_date", "last_date"):
         out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
     out["n_products"] = out["n_products"].astype("Int64") if has_products else pd.NA
@@ -339,8 +339,7 @@ def _revenue_by_engine(t, as_of: pd.Timestamp, keys: list, freq: str | None, pro
         y, p = (code // 100).astype(str), code % 100
         out["period"] = (code.astype(str) if freq == "Y" else
                          y + "-" + p.astype(str).str.zfill(2) if freq == "M" else y + "Q" + p.astype(str)).astype("str")
-    # a float sum's last bits depend on the engine's order of adding: rounded to a millionth
-    out["revenue"] = out["revenue"].astype("float64").round(6)
+    out["revenue"] = features.settled(out["revenue"])
     out["clients"] = out["clients"].astype("int64")
     # ordered in SQL by the keys (text by code point, periods by their number, missing numbers last),
     # as pandas sorts them

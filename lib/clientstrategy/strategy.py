@@ -716,13 +716,12 @@ def service_coverage(
         ts = features.q("timestamp")
         minutes = (f"SUM(CAST(a.{features.q('duration_min')} AS DOUBLE))" if "duration_min" in t.columns
                    else "CAST(NULL AS DOUBLE)")
-        # counted in the engine; minutes rounded to a millionth, so the engine's order of adding
-        # cannot change them between runs
+        # counted in the engine
         g = features.touch_counts(t, ["client_id"], where=f"{ts} > {features.lit(start)} AND {ts} < {features.lit(end)}",
                                   measures={"touches": "COUNT(*)", "minutes": minutes})
         g = g.loc[g["client_id"].notna()].set_index("client_id")
         out["touches_actual"] = out["client_id"].map(g["touches"]).fillna(0).astype(float)
-        out["minutes_actual"] = out["client_id"].map(g["minutes"].astype(float).round(6)).fillna(0).astype(float)
+        out["minutes_actual"] = out["client_id"].map(features.settled(g["minutes"])).fillna(0).astype(float)
     else:
         out["touches_actual"] = 0.0
         out["minutes_actual"] = 0.0

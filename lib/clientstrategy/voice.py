@@ -1174,16 +1174,14 @@ def detractor_outcomes(surveys: pd.DataFrame, revenue: pd.DataFrame, as_of, laps
     [['promoter', 0], ['passive', 0], ['detractor', 1]]
     """
     _require(surveys, ["date", "client_id", "nps"], "surveys")
-    if not isinstance(revenue, features.EngineTable):
-        _require(revenue, ["date", "client_id", "amount"], "revenue")
+    # each answering client's revenue lines are summed in the engine (the revenue table can be large)
+    rev = features.as_table(revenue, "revenue")
+    features.require(rev, ["date", "client_id", "amount"], "revenue")
     as_of = pd.Timestamp(as_of)
     lapse = pd.Timedelta(days=lapse_days)
     s = _upto(surveys, "date", as_of - lapse).dropna(subset=["nps"])
     s["client_id"] = s["client_id"].astype(str)
     latest = client_nps(s)
-    # each answering client's revenue lines are summed in the engine (the revenue table can be large)
-    rev = features.as_table(revenue, "revenue")
-    features.require(rev, ["date", "client_id", "amount"], "revenue")
     lv = rev.engine.name("latest")
     rev.engine.register(lv, pd.DataFrame({"client_id": latest["client_id"].astype(str).astype(object),
                                           "date": latest["date"].astype("datetime64[ns]"),
@@ -1201,8 +1199,7 @@ def detractor_outcomes(surveys: pd.DataFrame, revenue: pd.DataFrame, as_of, laps
     recent = per.index[per["recent_n"] > 0]
     latest = latest.loc[latest["client_id"].isin(active_before)].copy()
     latest["churned"] = (~latest["client_id"].isin(recent)).astype(int)
-    # a float sum's last bits depend on the engine's order of adding: rounded to a millionth
-    after = per["after_sum"].astype("float64").round(6)
+    after = features.settled(per["after_sum"])
     years = (as_of - latest["date"]).dt.days / 365.25
     latest["revenue_per_year"] = latest["client_id"].map(after).fillna(0.0).to_numpy() / years.to_numpy()
     rows = []
