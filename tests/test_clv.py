@@ -326,6 +326,45 @@ def test_predictive_simulation_matches_closed_forms():
     np.testing.assert_allclose(counts.mean(axis=1), m.expected_purchases(39.0, s), rtol=0.03, atol=0.005)
 
 
+def test_weights_equal_repeated_rows():
+    # a fit with weight 2 on a row is the fit with that row twice (the bootstrap rests on it)
+    sim = simulate_bgnbd(300, r=0.5, alpha=6.0, a=0.8, b=2.5, hold=0.0, seed=3)
+    sim["monetary"] = np.where(sim["x"] > 0, np.random.default_rng(4).lognormal(3.0, 0.6, len(sim)), 0.0)
+    w = np.where(sim.index.to_numpy() % 3 == 0, 2.0, 1.0)
+    doubled = pd.concat([sim, sim[w == 2]], ignore_index=True)
+    for cls in (BetaGeoModel, GammaGammaModel):
+        a, b = cls().fit(sim, weights=w), cls().fit(doubled)
+        assert a.n_ == b.n_
+        assert a.loglik_ == pytest.approx(b.loglik_, rel=1e-9)
+        for k in a.params_:
+            assert a.params_[k] == pytest.approx(b.params_[k], rel=1e-5), (cls.__name__, k)
+    with pytest.raises(ValueError, match="weights has 2 values"):
+        BetaGeoModel().fit(sim, weights=[1.0, 2.0])
+
+
+def test_draws_match_closed_forms_and_bootstrap_widens_small_fits():
+    m = BetaGeoModel()
+    m.params_ = dict(PAPER)
+    g = GammaGammaModel()
+    g.params_ = dict(PAPER_GG)
+    s = pd.DataFrame({"x": [0, 1, 3, 7], "t_x": [0.0, 5.0, 30.0, 36.0], "T": [38.0] * 4,
+                      "monetary": [0.0, 20.0, 35.0, 50.0]})
+    k = m.draw_purchases(39.0, s, n_draws=40_000, random_state=2)
+    np.testing.assert_allclose(k.mean(axis=1), m.expected_purchases(39.0, s), rtol=0.03, atol=0.005)
+    rev = g.draw_revenue(k, s, random_state=3)
+    assert (rev[k == 0] == 0).all() and (rev[k > 0] > 0).all()
+    np.testing.assert_allclose(rev.mean(axis=1), m.expected_purchases(39.0, s) * g.expected_spend(s), rtol=0.05)
+    # parameter uncertainty: the spread of bootstrap refits shrinks with the number of clients
+    spread = []
+    for n in (150, 2400):
+        sim = simulate_bgnbd(n, r=0.5, alpha=6.0, a=0.8, b=2.5, hold=0.0, seed=11)
+        sim["monetary"] = np.where(sim["x"] > 0, np.random.default_rng(5).lognormal(3.0, 0.6, n), 0.0)
+        fits = clv.bootstrap(sim, n_boot=30, random_state=4)
+        rates = [p.params_["r"] / p.params_["alpha"] for p, _ in fits]
+        spread.append(np.std(rates))
+    assert spread[0] > 2 * spread[1]
+
+
 def test_discrete_bounds_hand_computed():
     # draws 0..9 once each: F(v) = (v + 1) / 10; level 0.8 -> smallest v with F >= 0.1 is 0, with
     # F >= 0.9 is 8; level 0.5 -> F >= 0.25 at 2, F >= 0.75 at 7
