@@ -39,6 +39,7 @@ from scipy import optimize, special, stats
 
 __all__ = [
     "MIN_REPEAT_BUYERS",
+    "MODELS",
     "WEEKS_PER_YEAR",
     "BetaGeoModel",
     "GammaGammaModel",
@@ -48,6 +49,8 @@ __all__ = [
     "cumulative_purchases",
     "customer_value",
     "fit_readiness",
+    "model_from_dict",
+    "model_to_dict",
     "plot_conditional",
     "plot_reliability",
     "plot_tracking",
@@ -327,6 +330,9 @@ class BetaGeoModel:
     >>> sorted(m.params_)
     ['a', 'alpha', 'b', 'r']
     """
+
+    #: Registry name (``MODELS``, ``model_to_dict``).
+    name = "bgnbd"
 
     def __init__(self):
         self.params_ = None
@@ -664,6 +670,9 @@ class GammaGammaModel:
     ['p', 'q', 'v']
     """
 
+    #: Registry name (``MODELS``, ``model_to_dict``).
+    name = "gamma_gamma"
+
     def __init__(self):
         self.params_ = None
         self.loglik_ = None
@@ -805,6 +814,48 @@ class GammaGammaModel:
         nu = rng.gamma(p * x[rows] + q) / (v + x[rows] * m[rows])
         out[buy] = rng.gamma(p * k[buy]) / nu
         return out
+
+
+# --------------------------------------------------------------------------------------------
+# a fitted model as data (notebooks hand fitted models to each other as artifacts/models.json)
+# --------------------------------------------------------------------------------------------
+#: Model classes by registry name.
+MODELS = {"bgnbd": BetaGeoModel, "gamma_gamma": GammaGammaModel}
+
+
+def model_to_dict(model) -> dict:
+    """A fitted model as a JSON-ready dict: ``name``, ``params``, ``loglik``, ``n``.
+
+    Examples
+    --------
+    >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    >>> model_to_dict(m)["name"]
+    'bgnbd'
+    """
+    if getattr(model, "params_", None) is None:
+        raise ValueError("the model is not fitted: call fit(summary) first")
+    return {"name": model.name, "params": {k: float(v) for k, v in model.params_.items()},
+            "loglik": None if model.loglik_ is None else float(model.loglik_),
+            "n": None if model.n_ is None else int(model.n_)}
+
+
+def model_from_dict(d: dict):
+    """The fitted model a :func:`model_to_dict` dict describes (predictions need only the parameters).
+
+    Examples
+    --------
+    >>> model_from_dict({"name": "gamma_gamma", "params": {"p": 6.25, "q": 3.74, "v": 15.44}}).params_["q"]
+    3.74
+    """
+    if not isinstance(d, dict) or "name" not in d or "params" not in d:
+        raise ValueError("a model dict needs 'name' and 'params'")
+    if d["name"] not in MODELS:
+        raise ValueError(f"unknown model {d['name']!r}; known: {sorted(MODELS)}")
+    m = MODELS[d["name"]]()
+    m.params_ = {k: float(v) for k, v in d["params"].items()}
+    m.loglik_ = d.get("loglik")
+    m.n_ = d.get("n")
+    return m
 
 
 # --------------------------------------------------------------------------------------------
