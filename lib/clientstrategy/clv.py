@@ -390,7 +390,7 @@ class BetaGeoModel:
         r, alpha, a, b = np.exp(res.x)
         self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
         self.loglik_ = float(-res.fun * total)
-        self.n_ = int(round(rw.sum()))
+        self.n_ = round(float(rw.sum()))
         return self
 
     def _p(self):
@@ -733,7 +733,7 @@ class GammaGammaModel:
         p, q, v = np.exp(res.x)
         self.params_ = {"p": float(p), "q": float(q), "v": float(v)}
         self.loglik_ = float(-res.fun * total)
-        self.n_ = int(round(total))
+        self.n_ = round(float(total))
         return self
 
     def _p(self):
