@@ -282,7 +282,11 @@ def _simulated_value(budget, arrivals, span, row0, x, mon, spend_par, disc, hori
     col = buy % n_draws
     pp, qq, vv = spend_par[col, 0], spend_par[col, 1], spend_par[col, 2]
     nu = rng.gamma(pp * x[row] + qq) / (vv + x[row] * mon[row])
-    z = rng.gamma(pp[owner]) / nu[owner]
+    # z ~ Gamma(p) per purchase: with one spend model p is one number (a scalar shape is faster to
+    # draw than an array of shapes)
+    shapes = np.unique(spend_par[:, 0])
+    z = rng.gamma(shapes[0], size=owner.size) if len(shapes) == 1 else rng.gamma(pp[owner])
+    z = z / nu[owner]
     value = np.zeros(flat.size)
     value[buy] = np.bincount(owner, weights=z * disc[month], minlength=buy.size)
     first_year = np.zeros(flat.size, dtype=np.int64)
@@ -623,8 +627,8 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     if auto:
         table = selection.compare(fits, cal, actual, h, random_state=random_state)
         chosen, reason = selection.choose(table)
-        choice = {"rule": ("BG/NBD unless another model's mean squared error of holdout purchases per client is lower "
-                           "beyond sampling noise: paired bootstrap over clients, one-sided, "
+        choice = {"rule": ("BG/NBD is kept unless the mean squared error of holdout purchases per client of another model "
+                           "is lower beyond sampling noise: paired bootstrap over clients, one-sided, "
                            f"{table.attrs['level']:.1%} (95% with a Bonferroni correction)"),
                   "chosen": chosen, "reason": reason,
                   "table": [{k: (_r6(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else
