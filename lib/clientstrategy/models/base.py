@@ -262,7 +262,8 @@ def beta_rule(a: float, b: float, n: int = 40):
         diag = np.where(np.abs(s * (s + 2)) > 0, (be**2 - al**2) / (s * (s + 2)), (be - al) / (al + be + 2))
     kk = k[1:]
     s1 = 2 * kk + al + be
-    off = np.sqrt(4 * kk * (kk + al) * (kk + be) * (kk + al + be) / (s1**2 * (s1 + 1) * (s1 - 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.sqrt(4 * kk * (kk + al) * (kk + be) * (kk + al + be) / (s1**2 * (s1 + 1) * (s1 - 1)))
     if n > 1 and not np.isfinite(off[0]):  # al + be + 1 == 0: the first term's limit
         off[0] = np.sqrt(4 * (1 + al) * (1 + be) / ((al + be + 2) ** 2 * (al + be + 3)))
     nodes, vec = linalg.eigh_tridiagonal(diag, off)
