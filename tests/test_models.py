@@ -179,7 +179,7 @@ def test_beta_rule_and_power_integral_against_adaptive_quadrature():
         lg = log_power_integral(tx, T, al, r + x, be, s + 1)
         m = min(al, be)
 
-        def g(u):
+        def g(u, m=m, r=r, x=x, al=al, s=s, be=be, lg=lg):
             y = np.exp(u) - m
             return np.exp(-(r + x) * np.log1p(y / al) - (s + 1) * np.log1p(y / be) - lg + u)
 
@@ -311,7 +311,7 @@ def test_choice_without_holdout_keeps_the_simplest_unless_bic_is_much_lower():
 @needs_cdnow
 def test_auto_keeps_bgnbd_on_cdnow_and_reports_every_model(cdnow_cal):
     rev, _ = cdnow_cal
-    clients, bt = clv.backtest(rev, pd.Timestamp("1998-06-30"), holdout_weeks=39, purchase_model="auto")
+    _, bt = clv.backtest(rev, pd.Timestamp("1998-06-30"), holdout_weeks=39, purchase_model="auto")
     assert bt["purchase_model_name"] == "bgnbd"
     keys = list(bt)
     assert keys.index("purchase_model") < keys.index("model_choice")
@@ -363,7 +363,7 @@ def test_diagnostic_tables_on_cdnow(cdnow_cal):
 
 
 def test_gains_hand_computed():
-    t, m = diagnostics.gains([4.0, 3.0, 2.0, 1.0], [0.0, 10.0, 0.0, 10.0], n_bins=2)
+    t, _ = diagnostics.gains([4.0, 3.0, 2.0, 1.0], [0.0, 10.0, 0.0, 10.0], n_bins=2)
     assert t["actual"].tolist() == [10.0, 10.0] and t["cumulative_gain"].tolist() == [0.5, 1.0]
     assert t["decile_error"].tolist() == pytest.approx([7 / 10 - 1, 3 / 10 - 1])
     assert diagnostics.gains([1, 2, 3], [1, 2, 3])[1]["gini_normalised"] == 1.0
@@ -389,7 +389,7 @@ def test_words_never_round_a_part_to_all_or_none_and_say_the_backtest_limits():
 def test_registry_has_every_model_and_roundtrips():
     assert set(MODELS) == {"bgnbd", "mbgnbd", "pareto_nbd", "gamma_gamma"}
     assert clv.MODELS is MODELS
-    for name, cls in MODELS.items():
+    for cls in MODELS.values():
         m = cls()
         m.params_ = dict.fromkeys(m.param_names, 1.5)
         assert model_from_dict(model_to_dict(m)).params_ == m.params_
