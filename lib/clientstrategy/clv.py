@@ -626,10 +626,21 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     choice = None
     if auto:
         table = selection.compare(fits, cal, actual, h, random_state=random_state)
-        chosen, reason = selection.choose(table)
+        first_seen = pd.to_datetime(cal["first_purchase"]).min() if len(cal) else cal_end
+        cal_weeks = (cal_end - first_seen) / pd.Timedelta(weeks=1)
+        if cal_weeks < h - 1:
+            # a model that learned from fewer weeks than it is asked to predict is judged on its
+            # extrapolation: the holdout errors are shown, but no switch rests on them
+            chosen, reason = selection.choose_without_holdout(fits)
+            reason = (f"The calibration ({cal_weeks:.0f} weeks) is shorter than the holdout ({h:g} weeks), so no switch "
+                      f"of model rests on the holdout errors. {reason}")
+        else:
+            chosen, reason = selection.choose(table)
         choice = {"rule": ("BG/NBD is kept unless the mean squared error of holdout purchases per client of another model "
                            "is lower beyond sampling noise: paired bootstrap over clients, one-sided, "
-                           f"{table.attrs['level']:.1%} (95% with a Bonferroni correction)"),
+                           f"{table.attrs['level']:.1%} (95% with a Bonferroni correction); when the calibration is "
+                           "shorter than the holdout, the simplest model that fits unless another has a BIC lower by "
+                           "more than 10"),
                   "chosen": chosen, "reason": reason,
                   "table": [{k: (_r6(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else
                                  (None if isinstance(v, (float, np.floating)) else v))

@@ -44,8 +44,8 @@ class ParetoNBDModel(PurchaseModel):
         ``r``, ``alpha`` (weeks), ``s``, ``beta`` (weeks).
     loglik_, n_, fit_
         As for :class:`~clientstrategy.models.bgnbd.BetaGeoModel`; ``regime`` is ``no_dropout``
-        (s at its lower bound, beta at its upper bound, or a mean lifetime s/beta below 1e-4 per
-        week), ``constant_dropout`` (s above 200: every client has the same drop-out rate) or
+        (s at its lower bound, beta at its upper bound, or a mean drop-out rate s/beta below 1e-4
+        per week), ``constant_dropout`` (s above 200: every client has the same drop-out rate) or
         ``interior``.
 
     Examples
@@ -86,10 +86,10 @@ class ParetoNBDModel(PurchaseModel):
     def _regime(self) -> str:
         s, beta = self.params_["s"], self.params_["beta"]
         lo, hi = np.exp(-LOG_BOUND + 1e-3), np.exp(LOG_BOUND - 1e-3)
+        if s > 200:  # beta at its bound too: the limit s, beta -> infinity with s / beta fixed
+            return "constant_dropout"
         if s <= lo or beta >= hi or s / beta < 1e-4:
             return "no_dropout"
-        if s > 200:
-            return "constant_dropout"
         return "interior"
 
     # closed forms ------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ client's holdout purchases. :func:`choose` keeps BG/NBD, the reference model, un
 mean squared error on the holdout is lower **beyond its sampling noise**: a paired bootstrap over
 clients (the same resampled clients for both models) of the difference in mean squared error, and a
 switch only when the upper end of its one-sided interval is below zero, at 95% with a Bonferroni
-correction for the number of alternatives (97.5% for two). Squared error, because the models predict
+correction for the number of alternatives (97.5% for two); and only when the calibration is at least
+as long as the holdout (``clv.backtest``: a model that learned from fewer weeks than it predicts is
+judged on its extrapolation, so the rule without a holdout applies). Squared error, because the models predict
 conditional means and the mean is what minimises it (absolute error rewards predicting the median,
 which for most clients in a short holdout is zero). Without a holdout, :func:`choose_without_holdout`
 keeps the simplest model that fits (registry order: BG/NBD, MBG/NBD, Pareto/NBD) unless another
