@@ -7,6 +7,9 @@ clients, people and events) the benchmark
   and samples the resident memory of that process and all its children (the notebook kernels)
   every 0.2 s: **peak RSS of the process tree**;
 * reads the run's own per-notebook wall times from ``metrics.json``;
+* on CDNOW's full 23,570 clients, times the fit of each purchase model and 200 bootstrap refits
+  beside a PyMC-Marketing MAP fit of BG/NBD on the same summary (:func:`fit_cdnow`; PyMC-Marketing
+  runs in a separate environment that ``make bench`` creates, never in the workbook's);
 * times three **aggregation stages** the way the workbook does them, in the engine over the staged
   Parquet file (revenue by client and quarter, :func:`clientstrategy.outcomes.revenue_by`; digital
   engagement by client, :func:`clientstrategy.activities.digital_engagement`; quality-weighted touches
@@ -283,8 +286,48 @@ def touch_stage(tables: str | Path, as_of, months: int = 12, repeat: int = 3) ->
     return _stage_result(rows, best_o, best_b, same)
 
 
-def fit_cdnow(cdnow_dir: str | Path) -> dict | None:
-    """Seconds to summarise and fit BG/NBD on the full CDNOW data (None if it is not on this machine)."""
+#: The PyMC-Marketing MAP fit of BG/NBD the bench compares with, run by the bench venv's Python (a
+#: separate environment: PyMC-Marketing is not a dependency of the workbook).
+PYMC_SCRIPT = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+from pymc_marketing.clv import BetaGeoModel
+df = pd.read_csv(sys.argv[1])
+t0 = time.perf_counter()
+m = BetaGeoModel(data=df)
+try:
+    m.fit(method="map", progressbar=False)
+except TypeError:
+    m.fit(fit_method="map", progressbar=False)
+post = m.idata.posterior
+print(json.dumps({"seconds": time.perf_counter() - t0,
+                  "params": {k: float(post[k].values.ravel()[0]) for k in ("r", "alpha", "a", "b")}}))
+"""
+
+
+def fit_cdnow(cdnow_dir: str | Path, pymc_python: str | None = None, n_boot: int = 200) -> dict | None:
+    """Fit times of every purchase model and of ``n_boot`` bootstrap refits on the full CDNOW data,
+    beside a PyMC-Marketing MAP fit of BG/NBD on the same summary in the same run.
+
+    Parameters
+    ----------
+    cdnow_dir : path
+        Folder with ``CDNOW_master.txt`` (23,570 clients); None is returned when it is absent.
+    pymc_python : str, optional
+        Python of an environment with ``pymc-marketing`` (``make bench`` makes one); when absent or
+        failing, ``pymc`` says why and the rest is still measured.
+    n_boot : int
+        Bootstrap refits (BG/NBD with Gamma-Gamma, each from the full fit).
+
+    Returns
+    -------
+    dict
+        ``customers``, ``summary_seconds``, ``models`` (name -> ``seconds``, ``params``, ``loglik``),
+        ``bootstrap`` (``refits``, ``seconds``), ``ours_total_seconds`` (all three models and the
+        refits), ``pymc`` (``seconds`` and ``params`` of its MAP fit, or ``error``) and
+        ``faster_than_pymc`` (ours_total < PyMC-Marketing's MAP).
+    """
     from . import clv, io, paths
 
     cdnow_dir = Path(cdnow_dir)
@@ -293,8 +336,36 @@ def fit_cdnow(cdnow_dir: str | Path) -> dict | None:
     rev = io.load_source(cdnow_dir, mapping=paths.MAPPINGS / "cdnow.yaml")["revenue"]
     t0 = time.perf_counter()
     summary = clv.rfm_summary(rev, as_of="1998-06-30")
-    clv.BetaGeoModel().fit(summary)
-    return {"customers": len(summary), "seconds": round(time.perf_counter() - t0, 3)}
+    out = {"customers": len(summary), "summary_seconds": round(time.perf_counter() - t0, 3), "models": {}}
+    fitted = {}
+    for name, cls in clv.PURCHASE_MODELS.items():
+        t0 = time.perf_counter()
+        m = cls().fit(summary)
+        fitted[name] = m
+        out["models"][name] = {"seconds": round(time.perf_counter() - t0, 3), "loglik": round(m.loglik_, 3),
+                               "params": {k: round(v, 6) for k, v in m.params_.items()}}
+    t0 = time.perf_counter()
+    sm = clv.GammaGammaModel().fit(summary)
+    fits = clv.bootstrap(summary, n_boot=n_boot, random_state=0, purchase_model=fitted["bgnbd"], spend_model=sm)
+    out["bootstrap"] = {"refits": len(fits), "seconds": round(time.perf_counter() - t0, 3)}
+    out["ours_total_seconds"] = round(sum(v["seconds"] for v in out["models"].values()) + out["bootstrap"]["seconds"], 3)
+    out["pymc"] = {"error": "no PyMC-Marketing environment (make bench makes one: BENCH_VENV)"}
+    if pymc_python and Path(pymc_python).exists():
+        with tempfile.TemporaryDirectory(prefix="cs-pymc-") as tmp:
+            data = Path(tmp) / "rfm.csv"
+            pd.DataFrame({"customer_id": np.arange(len(summary)), "frequency": summary["x"], "recency": summary["t_x"],
+                          "T": summary["T"]}).to_csv(data, index=False)
+            script = Path(tmp) / "fit.py"
+            script.write_text(PYMC_SCRIPT)
+            proc = subprocess.run([pymc_python, str(script), str(data)], capture_output=True, text=True, timeout=3600, check=False,
+                                  cwd=tmp)
+            try:
+                out["pymc"] = json.loads(proc.stdout.strip().splitlines()[-1])
+            except (IndexError, json.JSONDecodeError):
+                out["pymc"] = {"error": (proc.stderr or proc.stdout)[-1500:]}
+    if "seconds" in out["pymc"]:
+        out["faster_than_pymc"] = bool(out["ours_total_seconds"] < out["pymc"]["seconds"])
+    return out
 
 
 def run_size(size: str, work: Path, timeout: int = 3600) -> dict:
@@ -376,10 +447,14 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", nargs="+", default=["default", "x4", "x16"])
     ap.add_argument("--out", default=str(paths.ROOT / "reports"))
     ap.add_argument("--cdnow", default=str(paths.ROOT.parent / "shared" / "datasets" / "cdnow"))
+    ap.add_argument("--pymc-python", default="", help="Python of an environment with pymc-marketing (make bench makes one)")
+    ap.add_argument("--models-only", action="store_true", help="only the purchase models' fit times on CDNOW")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": []}
+    if args.models_only:
+        args.sizes = []
     with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
         for size in args.sizes:
             print(f"== size {size}", flush=True)
@@ -388,9 +463,18 @@ def main(argv=None) -> int:
                   f"DuckDB query: revenue x{r['aggregation']['ratio']}, digital x{r['digital_aggregation']['ratio']}, "
                   f"touches x{r['touch_aggregation']['ratio']}", flush=True)
             result["runs"].append(r)
-    result["cdnow_fit"] = fit_cdnow(args.cdnow)
+    result["cdnow_fit"] = fit_cdnow(args.cdnow, args.pymc_python or None)
+    fit = result["cdnow_fit"]
+    if fit:
+        pymc = fit["pymc"].get("seconds")
+        print(f"== purchase models on CDNOW ({fit['customers']:,} clients): "
+              + ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in fit["models"].items())
+              + f"; {fit['bootstrap']['refits']} bootstrap refits {fit['bootstrap']['seconds']:.2f} s; all "
+              f"{fit['ours_total_seconds']:.2f} s against PyMC-Marketing's MAP fit of BG/NBD "
+              + (f"{pymc:.2f} s" if pymc else f"(not run: {fit['pymc'].get('error', '')[:200]})"), flush=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    _plot(result, out / "bench.png")
+    if result["runs"]:
+        _plot(result, out / "bench.png")
     print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
     return 0
 

@@ -1,19 +1,17 @@
-"""Purchase and spend models: BG/NBD with Gamma-Gamma, customer value and the back-test.
+"""The purchase and spend models as the notebooks use them: summary, value, back-test, figures.
 
-The purchase model is the BG/NBD of Fader, Hardie & Lee (2005), "Counting your customers the
-easy way: an alternative to the Pareto/NBD model", *Marketing Science* 24(2); the spend model is
-the Gamma-Gamma of Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves for customer
-base analysis", *Journal of Marketing Research* 42(4). Both are written here on numpy/scipy:
+This module is the stable front of :mod:`clientstrategy.models` (where each model family lives in
+its own module: BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma, their bootstrap, the model choice and the
+diagnostics) and re-exports them, so ``clv.BetaGeoModel``, ``clv.MODELS``, ``clv.bootstrap``,
+``clv.model_to_dict`` keep working. Here: the RFM summary the models read (:func:`rfm_summary`),
+lifetime value with intervals (:func:`customer_value`), the back-test with the model choice
+(:func:`backtest`), and the figure tables and plots.
 
-* the ``lifetimes`` package implements them but is unmaintained;
-* ``pymc-marketing`` implements them on PyMC, which is a heavy install and fits by MCMC in
-  minutes, too slow and heavy for a quarterly notebook run; maximum likelihood with
-  ``scipy.optimize`` (analytic gradients) takes well under a second on CDNOW's 23,570 customers.
-
-Counting (as the paper counts CDNOW): a purchase is a distinct client-day with a positive net
-amount; ``x`` = purchase days - 1 (repeat purchases); ``t_x`` (last - first purchase day) and
-``T`` (end of period - first purchase day) are in weeks = days / 7. The models therefore work in
-weeks and ``alpha`` is in weeks; twelve months are 52.1775 weeks. Two CDNOW findings:
+Counting (as Fader, Hardie & Lee count CDNOW): a purchase is a distinct client-day with a positive
+net amount (or a free order); ``x`` = purchase days - 1 (repeat purchases); ``t_x`` (last - first
+purchase day) and ``T`` (end of period - first purchase day) are in weeks = days / 7. The models
+therefore work in weeks and ``alpha`` is in weeks; twelve months are 52.1775 weeks. Two CDNOW
+findings:
 
 * 8 of the 2,357 sample customers only ever placed a $0 order. The positive-amount rule drops
   them (2,349 clients; the parameters stay within 0.4% of the paper's); the paper keeps them
@@ -23,11 +21,10 @@ weeks and ``alpha`` is in weeks; twelve months are 52.1775 weeks. Two CDNOW find
   the mean per transaction line (146 days hold several lines) gives p = 6.05, q = 3.89, v = 16.4.
 
 Prediction intervals come from the models' own predictive distribution by simulation (given the
-client's history: alive ~ Bernoulli(P(alive)); if alive, lambda ~ Gamma(r + x, rate alpha + T),
-p ~ Beta(a, b + x); purchases are the Poisson arrivals up to the first drop-out, drop-out having
-probability p after each purchase; spend per purchase z ~ Gamma(p, rate nu) with
-nu ~ Gamma(p x + q, rate v + x m_x)). Intervals are inclusive and discrete, so they cover at
-least their level.
+client's history: alive ~ Bernoulli(P(alive)); if alive, the purchase rate and the drop-out from
+their posteriors; spend per purchase z ~ Gamma(p, rate nu) with nu ~ Gamma(p x + q, rate v + x m_x)),
+and, given bootstrap refits, each draw uses one refit's parameters, so the intervals carry the
+parameters' uncertainty too. Intervals are inclusive and discrete, so they cover at least their level.
 """
 from __future__ import annotations
 
@@ -35,26 +32,54 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import stats
+
+from .models import (
+    MODELS,
+    PURCHASE_MODELS,
+    BetaGeoModel,
+    GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+    SpendUndefinedError,
+    bootstrap,
+    model_from_dict,
+    model_to_dict,
+    spend_frequency_correlation,
+)
+from .models.base import check_level, discrete_bounds, require, row_weights, summary_arrays
+from .models.diagnostics import gains, plot_gains, plot_repeat_histogram, plot_weekly, repeat_histogram
 
 __all__ = [
     "MIN_REPEAT_BUYERS",
     "MODELS",
+    "PURCHASE_MODELS",
     "WEEKS_PER_YEAR",
     "BetaGeoModel",
     "GammaGammaModel",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
+    "SpendUndefinedError",
     "backtest",
     "bootstrap",
     "calibration_by_frequency",
     "cumulative_purchases",
     "customer_value",
+    "fit_candidates",
     "fit_readiness",
+    "gains",
+    "margin_rates",
     "model_from_dict",
     "model_to_dict",
     "plot_conditional",
+    "plot_gains",
     "plot_reliability",
+    "plot_repeat_histogram",
     "plot_tracking",
+    "plot_weekly",
+    "repeat_histogram",
     "rfm_summary",
+    "spend_frequency_correlation",
 ]
 
 #: Weeks in a year (365.2425 / 7); twelve months of the purchase model.
@@ -75,31 +100,11 @@ MIN_VALUE_DRAWS = 200
 # --------------------------------------------------------------------------------------------
 # checks
 # --------------------------------------------------------------------------------------------
-def _require(df: pd.DataFrame, columns, table: str) -> None:
-    """Raise ValueError naming the first missing column of ``table``."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame, got {type(df).__name__}")
-    for c in columns:
-        if c not in df.columns:
-            raise ValueError(f"{table} table lacks required column {c!r}")
-
-
-def _summary_arrays(summary: pd.DataFrame, need=("x", "t_x", "T")):
-    """x, t_x, T as float arrays after checking the columns and their values."""
-    _require(summary, need, "summary")
-    out = []
-    for c in need:
-        v = pd.to_numeric(summary[c], errors="coerce").to_numpy(float)
-        if np.isnan(v).any():
-            raise ValueError(f"summary column {c!r} has missing or non-numeric values")
-        if (v < 0).any():
-            raise ValueError(f"summary column {c!r} has negative values")
-        out.append(v)
-    if "t_x" in need and "T" in need:
-        i, j = need.index("t_x"), need.index("T")
-        if (out[i] > out[j] + 1e-9).any():
-            raise ValueError("summary column 't_x' exceeds 'T' for some clients")
-    return out
+_require = require
+_summary_arrays = summary_arrays
+_row_weights = row_weights
+_discrete_bounds = discrete_bounds
+_check_level = check_level
 
 
 def _timestamp(value, name: str) -> pd.Timestamp:
@@ -110,27 +115,6 @@ def _timestamp(value, name: str) -> pd.Timestamp:
     if pd.isna(ts):
         raise ValueError(f"{name} is missing")
     return ts
-
-
-def _row_weights(weights, n: int) -> np.ndarray:
-    """Row weights of a fit as a float array (1 each when ``weights`` is None), checked."""
-    if weights is None:
-        return np.ones(n)
-    w = np.asarray(weights, float).ravel()
-    if len(w) != n:
-        raise ValueError(f"weights has {len(w)} values for {n} summary rows")
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError("weights must be finite and non-negative")
-    if not (w > 0).any():
-        raise ValueError("weights are zero for every row: nothing to fit")
-    return w
-
-
-def _check_level(level: float) -> float:
-    level = float(level)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    return level
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,679 +250,43 @@ def rfm_summary(revenue: pd.DataFrame, as_of, start=None, *,
 
 
 # --------------------------------------------------------------------------------------------
-# BG/NBD
-# --------------------------------------------------------------------------------------------
-def _bgnbd_loglik(log_params, x, t_x, T, w, xs, inv):
-    """Weighted BG/NBD log-likelihood (FHL 2005 eq. (6)) and its gradient in the log-parameters.
-
-    ``xs``/``inv`` are the distinct values of ``x`` and the index of each row's value
-    (``xs[inv] == x``): the gamma-function terms depend on x only and are computed once per
-    distinct x. Written in logs (logaddexp of the "alive" and "dropped out after the last
-    purchase" terms) so that heavy buyers do not overflow; the gradient is analytic (digammas) so
-    that L-BFGS-B converges in a few dozen evaluations on tens of thousands of clients.
-    """
-    r, alpha, a, b = np.exp(log_params)
-    # per distinct x: ln Gamma(r+x) - ln Gamma(r) + ln B(a, b+x) - ln B(a, b), and derivatives
-    g_rx = special.gammaln(r + xs) - special.gammaln(r)
-    g_beta = (special.gammaln(b + xs) - special.gammaln(a + b + xs)
-              - special.gammaln(b) + special.gammaln(a + b))
-    d_r = special.digamma(r + xs) - special.digamma(r)
-    d_abx = special.digamma(a + b + xs)
-    d_ab = special.digamma(a + b)
-    d_a = d_ab - d_abx
-    d_b = special.digamma(b + xs) - d_abx - special.digamma(b) + d_ab
-    base = (g_rx + g_beta)[inv] + r * np.log(alpha)
-    l_alive_T = np.log(alpha + T)
-    l_alive_tx = np.log(alpha + t_x)
-    bx1 = np.maximum(b + x - 1, 1e-300)
-    term_alive = -(r + x) * l_alive_T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        term_drop = np.where(x > 0, np.log(a) - np.log(bx1) - (r + x) * l_alive_tx, -np.inf)
-    top = np.logaddexp(term_alive, term_drop)
-    ll = base + top
-    w_drop = np.exp(term_drop - top)  # share of the drop-out term, 0 when x == 0
-    w_alive = 1 - w_drop
-    g_r = d_r[inv] + np.log(alpha) - w_alive * l_alive_T - w_drop * l_alive_tx
-    g_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_drop / (alpha + t_x))
-    g_a = d_a[inv] + w_drop / a
-    g_b = d_b[inv] - w_drop / bx1
-    # weighted sums by multiply-and-sum, not ``@``: a BLAS dot on a crowded machine can stall on
-    # its thread pool for far longer than the arithmetic takes
-    grad = np.array([(w * g_r).sum() * r, (w * g_alpha).sum() * alpha, (w * g_a).sum() * a,
-                     (w * g_b).sum() * b])
-    return float((w * ll).sum()), grad
-
-
-class BetaGeoModel:
-    """BG/NBD purchase model (Fader, Hardie & Lee 2005) fitted by maximum likelihood.
-
-    Time is in weeks (``alpha`` in weeks). The model keeps only its parameters, never the data.
-
-    Attributes
-    ----------
-    params_ : dict
-        ``r``, ``alpha`` (weeks), ``a``, ``b``.
-    loglik_ : float
-        Maximised log-likelihood.
-    n_ : int
-        Number of clients fitted.
-
-    Examples
-    --------
-    >>> s = pd.DataFrame({"x": [0, 2, 5, 1], "t_x": [0.0, 20.0, 30.0, 3.0], "T": [39.0] * 4})
-    >>> m = BetaGeoModel().fit(s)
-    >>> sorted(m.params_)
-    ['a', 'alpha', 'b', 'r']
-    """
-
-    #: Registry name (``MODELS``, ``model_to_dict``).
-    name = "bgnbd"
-
-    def __init__(self):
-        self.params_ = None
-        self.loglik_ = None
-        self.n_ = None
-
-    # -- fitting ------------------------------------------------------------------------------
-    def fit(self, summary: pd.DataFrame, weights=None) -> BetaGeoModel:
-        """Fit r, alpha, a, b by maximum likelihood.
-
-        Parameters
-        ----------
-        summary : DataFrame
-            Columns ``x``, ``t_x``, ``T`` (weeks), as from :func:`rfm_summary`.
-        weights : array-like, optional
-            Non-negative weight of each row (how many times the client counts): a bootstrap
-            resample is a fit with multinomial counts as weights (:func:`bootstrap`). None: 1 each.
-
-        Returns
-        -------
-        BetaGeoModel
-            ``self``, with ``params_``, ``loglik_`` and ``n_`` set.
-
-        Examples
-        --------
-        >>> s = pd.DataFrame({"x": [0, 2, 5, 1], "t_x": [0.0, 20.0, 30.0, 3.0], "T": [39.0] * 4})
-        >>> BetaGeoModel().fit(s).n_
-        4
-        """
-        x, t_x, T = _summary_arrays(summary)
-        if len(x) == 0:
-            raise ValueError("summary has no clients to fit")
-        if (T <= 0).all():
-            raise ValueError("summary column 'T' is zero for every client: nothing to fit")
-        rw = _row_weights(weights, len(x))
-        keep = rw > 0
-        # Identical (x, t_x, T) rows share one likelihood term: weight unique rows (exact, faster).
-        uniq, inv_rows = np.unique(np.column_stack([x, t_x, T])[keep], axis=0, return_inverse=True)
-        ux, ut, uT = uniq.T
-        w = np.bincount(inv_rows.ravel(), weights=rw[keep], minlength=len(uniq)).astype(float)
-
-        total = w.sum()
-        xs, inv = np.unique(ux, return_inverse=True)
-
-        def nll(logp):
-            ll, grad = _bgnbd_loglik(logp, ux, ut, uT, w, xs, inv)
-            return -ll / total, -grad / total
-
-        # deterministic start: r = 1, alpha = mean T (the rate's scale), a = b = 1
-        start = np.log([1.0, max(float(np.mean(T)), 1e-3), 1.0, 1.0])
-        res = optimize.minimize(nll, start, jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 4,
-                                options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000})
-        if not np.isfinite(res.fun):
-            raise ValueError("BG/NBD likelihood is not finite; check the summary's x, t_x, T")
-        r, alpha, a, b = np.exp(res.x)
-        self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        self.loglik_ = float(-res.fun * total)
-        self.n_ = round(float(rw.sum()))
-        return self
-
-    def _p(self):
-        if self.params_ is None:
-            raise ValueError("the model is not fitted: call fit(summary) first")
-        return self.params_["r"], self.params_["alpha"], self.params_["a"], self.params_["b"]
-
-    # -- predictions --------------------------------------------------------------------------
-    def p_alive(self, summary: pd.DataFrame) -> np.ndarray:
-        """Probability each client is still active at ``T`` (FHL 2005 eq. (13)).
-
-        Parameters
-        ----------
-        summary : DataFrame
-            Columns ``x``, ``t_x``, ``T``.
-
-        Returns
-        -------
-        ndarray
-            P(alive) per row of ``summary``; 1 for clients without repeat purchases.
-
-        Examples
-        --------
-        >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-        >>> float(m.p_alive(pd.DataFrame({"x": [0], "t_x": [0.0], "T": [30.0]}))[0])
-        1.0
-        """
-        r, alpha, a, b = self._p()
-        x, t_x, T = _summary_arrays(summary)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            log_odds = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
-            p = special.expit(-log_odds)
-        return np.where(x > 0, p, 1.0)
-
-    def expected_purchases(self, t, summary: pd.DataFrame) -> np.ndarray:
-        """Conditional expected number of purchases in ``(T, T + t]`` (FHL 2005 eq. (10)).
-
-        Parameters
-        ----------
-        t : float
-            Horizon in weeks.
-        summary : DataFrame
-            Columns ``x``, ``t_x``, ``T``.
-
-        Returns
-        -------
-        ndarray
-            E[X(T, T + t) | x, t_x, T] per row.
-
-        Examples
-        --------
-        >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-        >>> s = pd.DataFrame({"x": [2], "t_x": [30.43], "T": [38.86]})
-        >>> round(float(m.expected_purchases(39, s)[0]), 3)
-        1.226
-        """
-        r, alpha, a, b = self._p()
-        x, _, T = _summary_arrays(summary)
-        t = float(t)
-        if t < 0:
-            raise ValueError(f"t must be non-negative, got {t}")
-        # eq. (10) is C (1 - ((alpha+T)/(alpha+T+t))**(r+x) 2F1(r+x, b+x; a+b+x-1; z)) / den with
-        # den = 1 / P(alive). Euler's transformation turns the power times 2F1 into
-        # (1-z)**(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z): same value, but nothing overflows for heavy
-        # buyers (x in the thousands), where the paper's form gives 0 * inf.
-        z = t / (alpha + T + t)
-        tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-        num = (a + b + x - 1) / (a - 1) * (1 - tail)
-        return num * self.p_alive(summary)
-
-    def p_any_purchase(self, t, summary: pd.DataFrame) -> np.ndarray:
-        """Probability of at least one purchase in ``(T, T + t]``.
-
-        Alive (P(alive)) and at least one Poisson arrival: P(alive) * (1 - ((alpha + T) /
-        (alpha + T + t)) ** (r + x)).
-
-        Parameters
-        ----------
-        t : float
-            Horizon in weeks.
-        summary : DataFrame
-            Columns ``x``, ``t_x``, ``T``.
-
-        Returns
-        -------
-        ndarray
-            Probability per row.
-
-        Examples
-        --------
-        >>> m = BetaGeoModel(); m.params_ = {"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0}
-        >>> round(float(m.p_any_purchase(1.0, pd.DataFrame({"x": [0], "t_x": [0.0], "T": [1.0]}))[0]), 6)
-        0.333333
-        """
-        r, alpha = self._p()[:2]
-        x, _, T = _summary_arrays(summary)
-        return self.p_alive(summary) * (1 - ((alpha + T) / (alpha + T + float(t))) ** (r + x))
-
-    def expected_population(self, t) -> np.ndarray:
-        """Unconditional expected purchases E[X(t)] of a new client in ``(0, t]`` (FHL eq. (9)).
-
-        Parameters
-        ----------
-        t : float or array-like
-            Weeks since the first purchase (negative values count as 0).
-
-        Returns
-        -------
-        ndarray
-            E[X(t)] for each ``t``.
-
-        Examples
-        --------
-        >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-        >>> round(float(m.expected_population(52.1775)), 3)
-        1.449
-        """
-        r, alpha, a, b = self._p()
-        t = np.maximum(np.asarray(t, float), 0.0)
-        z = t / (alpha + t)
-        # eq. (9); (1-z)**r 2F1(r, b; a+b-1; z) by Euler's transformation, as in expected_purchases
-        tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
-        return (a + b - 1) / (a - 1) * (1 - tail)
-
-    def _simulate_counts(self, summary, n_draws, weeks, rng):
-        """Yield (rows, counts, arrivals), each of shape (n_rows, n_draws), for ``weeks`` after T.
-
-        Per draw: alive ~ Bernoulli(P(alive)); if alive lambda ~ Gamma(r + x, rate alpha + T),
-        N ~ Poisson(lambda weeks) arrivals, p ~ Beta(a, b + x) and J ~ Geometric(p) (purchases up
-        to and including the one after which the client drops out); the count is min(N, J). p and
-        J only matter when N >= 2 (J >= 1 always), so they are drawn for those draws only: the same
-        distribution at a fraction of the cost. Processed in chunks of clients to bound memory.
-        """
-        r, alpha, a, b = self._p()
-        x, _, T = _summary_arrays(summary)
-        pa = self.p_alive(summary)
-        step = max(1, _CHUNK_PAIRS // max(n_draws, 1))
-        for lo in range(0, len(x), step):
-            sl = slice(lo, min(lo + step, len(x)))
-            n = sl.stop - sl.start
-            alive = rng.random((n, n_draws)) < pa[sl, None]
-            rows = np.broadcast_to(np.arange(n)[:, None], (n, n_draws))[alive]
-            counts = np.zeros((n, n_draws), dtype=np.int64)
-            arrivals = np.zeros((n, n_draws), dtype=np.int64)
-            lam = rng.gamma((r + x[sl])[rows]) / (alpha + T[sl])[rows]
-            n_arr = rng.poisson(lam * weeks)
-            k = n_arr.copy()
-            multi = n_arr >= 2
-            drop = np.clip(rng.beta(a, (b + x[sl])[rows[multi]]), 1e-12, 1.0)
-            k[multi] = np.minimum(n_arr[multi], rng.geometric(drop))
-            counts[alive] = k
-            arrivals[alive] = n_arr
-            yield sl, counts, arrivals
-
-    def purchase_interval(self, t, summary: pd.DataFrame, level: float = 0.8, n_draws: int = 2000,
-                          random_state: int = 0) -> pd.DataFrame:
-        """Predictive interval of the purchases in ``(T, T + t]`` by simulation from the model.
-
-        Each draw: alive ~ Bernoulli(P(alive)); if alive lambda ~ Gamma(r + x, rate alpha + T) and
-        p ~ Beta(a, b + x); the purchases are min(N, J) with N ~ Poisson(lambda t) and J ~
-        Geometric(p) the number of purchases up to and including the one after which the client
-        drops out (the exact BG/NBD process, memoryless in both parts).
-
-        Parameters
-        ----------
-        t : float
-            Horizon in weeks.
-        summary : DataFrame
-            Columns ``x``, ``t_x``, ``T``.
-        level : float
-            Central probability of the interval (0.8 = 10th to 90th percentile).
-        n_draws : int
-            Simulated futures per client.
-        random_state : int
-            Seed for ``numpy.random.default_rng``.
-
-        Returns
-        -------
-        DataFrame
-            Same index as ``summary``; ``low`` and ``high`` (inclusive integer bounds: P(X < low)
-            and P(X > high) are each at most (1 - level) / 2 under the simulation) and ``mean``
-            (mean of the draws).
-
-        Examples
-        --------
-        >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-        >>> s = pd.DataFrame({"x": [0, 6], "t_x": [0.0, 35.0], "T": [38.0, 38.0]})
-        >>> m.purchase_interval(39, s, n_draws=500).columns.tolist()
-        ['low', 'high', 'mean']
-        """
-        level = _check_level(level)
-        t = float(t)
-        if int(n_draws) < 1:
-            raise ValueError("n_draws must be at least 1")
-        rng = np.random.default_rng(random_state)
-        n = len(summary)
-        low, high, mean = np.zeros(n), np.zeros(n), np.zeros(n)
-        for sl, k, _ in self._simulate_counts(summary, int(n_draws), t, rng):
-            low[sl], high[sl] = _discrete_bounds(k, level)
-            mean[sl] = k.mean(axis=1)
-        return pd.DataFrame({"low": low, "high": high, "mean": mean}, index=summary.index)
-
-    def draw_purchases(self, t, summary: pd.DataFrame, n_draws: int = 1000,
-                       random_state: int | np.random.Generator = 0) -> np.ndarray:
-        """Purchases in ``(T, T + t]`` drawn from the model's predictive distribution.
-
-        The same process as :meth:`purchase_interval` (alive ~ Bernoulli(P(alive)); lambda and p
-        from their posteriors given the client's history; purchases min(N, J)), returned whole so
-        that draws can be summed across clients: draw ``d`` of every client is one joint future of
-        the book (clients are independent given the parameters).
-
-        Parameters
-        ----------
-        t : float
-            Horizon in weeks.
-        summary : DataFrame
-            Columns ``x``, ``t_x``, ``T``.
-        n_draws : int
-            Draws per client.
-        random_state : int or numpy Generator
-            Seed (or generator) of the draws.
-
-        Returns
-        -------
-        ndarray
-            Integer array of shape ``(len(summary), n_draws)``.
-
-        Examples
-        --------
-        >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-        >>> s = pd.DataFrame({"x": [0, 6], "t_x": [0.0, 35.0], "T": [38.0, 38.0]})
-        >>> m.draw_purchases(39, s, n_draws=50).shape
-        (2, 50)
-        """
-        t = float(t)
-        if t < 0:
-            raise ValueError(f"t must be non-negative, got {t}")
-        if int(n_draws) < 1:
-            raise ValueError("n_draws must be at least 1")
-        rng = (random_state if isinstance(random_state, np.random.Generator)
-               else np.random.default_rng(random_state))
-        out = np.zeros((len(summary), int(n_draws)), dtype=np.int64)
-        for sl, k, _ in self._simulate_counts(summary, int(n_draws), t, rng):
-            out[sl] = k
-        return out
-
-
-def _discrete_bounds(draws, level):
-    """Inclusive bounds per row: smallest v with F(v) >= (1-level)/2 and with F(v) >= (1+level)/2."""
-    q = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=1, method="inverted_cdf")
-    return q[0].astype(float), q[1].astype(float)
-
-
-# --------------------------------------------------------------------------------------------
-# Gamma-Gamma
-# --------------------------------------------------------------------------------------------
-class GammaGammaModel:
-    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
-
-    Fitted on clients with repeat purchases (``x > 0`` and ``monetary > 0``), ``monetary`` being
-    the mean amount of their repeat purchase days.
-
-    Attributes
-    ----------
-    params_ : dict
-        ``p``, ``q``, ``v``.
-    loglik_ : float
-        Maximised log-likelihood.
-    n_ : int
-        Number of clients fitted.
-
-    Examples
-    --------
-    >>> s = pd.DataFrame({"x": [1, 2, 3, 1, 4], "monetary": [10.0, 20.0, 15.0, 40.0, 12.0]})
-    >>> sorted(GammaGammaModel().fit(s).params_)
-    ['p', 'q', 'v']
-    """
-
-    #: Registry name (``MODELS``, ``model_to_dict``).
-    name = "gamma_gamma"
-
-    def __init__(self):
-        self.params_ = None
-        self.loglik_ = None
-        self.n_ = None
-
-    def fit(self, summary: pd.DataFrame, weights=None) -> GammaGammaModel:
-        """Fit p, q, v by maximum likelihood on the clients with x > 0.
-
-        Parameters
-        ----------
-        summary : DataFrame
-            Columns ``x`` and ``monetary``.
-        weights : array-like, optional
-            Non-negative weight of each row (a bootstrap resample's multinomial counts). None: 1 each.
-
-        Returns
-        -------
-        GammaGammaModel
-            ``self`` with ``params_``, ``loglik_``, ``n_``.
-
-        Examples
-        --------
-        >>> s = pd.DataFrame({"x": [1, 2, 3, 1, 4], "monetary": [10.0, 20.0, 15.0, 40.0, 12.0]})
-        >>> GammaGammaModel().fit(s).n_
-        5
-        """
-        x, m = _summary_arrays(summary, ("x", "monetary"))
-        rw = _row_weights(weights, len(x))
-        keep = (x > 0) & (m > 0) & (rw > 0)
-        x, m, rw = x[keep], m[keep], rw[keep]
-        if len(x) < 2:
-            raise ValueError("summary has fewer than two clients with x > 0 and 'monetary' > 0")
-        total = rw.sum()
-
-        lm, lx = np.log(m), np.log(x)
-
-        def nll(logp):
-            # Gamma-Gamma likelihood of the mean spend m_x of x purchases (FHL 2005, RFM and CLV),
-            # with its analytic gradient in the log-parameters
-            p, q, v = np.exp(logp)
-            px = p * x
-            lvxm = np.log(v + x * m)
-            ll = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(v)
-                  + (px - 1) * lm + px * lx - (px + q) * lvxm)
-            dig = special.digamma(px + q)
-            g_p = x * (dig - special.digamma(px) + lm + lx - lvxm)
-            g_q = dig - special.digamma(q) + np.log(v) - lvxm
-            g_v = q / v - (px + q) / (v + x * m)
-            grad = np.array([(rw * g_p).sum() * p, (rw * g_q).sum() * q, (rw * g_v).sum() * v]) / total
-            return -(rw * ll).sum() / total, -grad
-
-        # deterministic start: p = q = 2 (finite mean), v = mean spend (the scale)
-        start = np.log([2.0, 2.0, float(np.mean(m))])
-        res = optimize.minimize(nll, start, jac=True, method="L-BFGS-B", bounds=[(-12, 15)] * 3,
-                                options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000})
-        if not np.isfinite(res.fun):
-            raise ValueError("Gamma-Gamma likelihood is not finite; check 'monetary'")
-        p, q, v = np.exp(res.x)
-        self.params_ = {"p": float(p), "q": float(q), "v": float(v)}
-        self.loglik_ = float(-res.fun * total)
-        self.n_ = round(float(total))
-        return self
-
-    def _p(self):
-        if self.params_ is None:
-            raise ValueError("the model is not fitted: call fit(summary) first")
-        return self.params_["p"], self.params_["q"], self.params_["v"]
-
-    def expected_spend(self, summary: pd.DataFrame) -> np.ndarray:
-        """Conditional expected spend per purchase, E[Z | x, m_x] = p (v + x m_x) / (p x + q - 1).
-
-        Parameters
-        ----------
-        summary : DataFrame
-            Columns ``x`` and ``monetary``.
-
-        Returns
-        -------
-        ndarray
-            Expected spend per row; clients with x == 0 get the population mean p v / (q - 1)
-            (NaN if q <= 1, when the population mean does not exist).
-
-        Examples
-        --------
-        >>> g = GammaGammaModel(); g.params_ = {"p": 6.25, "q": 3.74, "v": 15.44}
-        >>> round(float(g.expected_spend(pd.DataFrame({"x": [0], "monetary": [0.0]}))[0]), 4)
-        35.219
-        """
-        p, q, v = self._p()
-        x, m = _summary_arrays(summary, ("x", "monetary"))
-        m = np.where(x > 0, m, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = p * (v + x * m) / (p * x + q - 1)
-        return np.where((p * x + q - 1) > 0, out, np.nan)
-
-    def draw_revenue(self, counts, summary: pd.DataFrame,
-                     random_state: int | np.random.Generator = 0) -> np.ndarray:
-        """Revenue of drawn purchase counts, spend drawn from the model given each client's history.
-
-        Per client and draw: nu ~ Gamma(p x + q, rate v + x m_x) (the posterior of the client's
-        spend rate), then the revenue of K purchases is Gamma(p K, rate nu), the exact sum of K
-        spends Gamma(p, rate nu).
-
-        Parameters
-        ----------
-        counts : array-like of int
-            Purchases per client (rows of ``summary``) and draw, shape ``(len(summary), n_draws)``,
-            e.g. from :meth:`BetaGeoModel.draw_purchases`.
-        summary : DataFrame
-            Columns ``x`` and ``monetary``.
-        random_state : int or numpy Generator
-            Seed (or generator) of the draws.
-
-        Returns
-        -------
-        ndarray
-            Float array of the same shape as ``counts``; 0 where the count is 0.
-
-        Examples
-        --------
-        >>> g = GammaGammaModel(); g.params_ = {"p": 6.25, "q": 3.74, "v": 15.44}
-        >>> s = pd.DataFrame({"x": [0, 3], "monetary": [0.0, 40.0]})
-        >>> g.draw_revenue(np.array([[0, 2], [1, 0]]), s).shape
-        (2, 2)
-        """
-        p, q, v = self._p()
-        x, m = _summary_arrays(summary, ("x", "monetary"))
-        m = np.where(x > 0, m, 0.0)
-        k = np.asarray(counts)
-        if k.ndim != 2 or k.shape[0] != len(x):
-            raise ValueError(f"counts must have shape (len(summary), n_draws) = ({len(x)}, n), got {k.shape}")
-        if (k < 0).any():
-            raise ValueError("counts must be non-negative")
-        rng = (random_state if isinstance(random_state, np.random.Generator)
-               else np.random.default_rng(random_state))
-        out = np.zeros(k.shape)
-        buy = k > 0
-        rows = np.broadcast_to(np.arange(len(x))[:, None], k.shape)[buy]
-        nu = rng.gamma(p * x[rows] + q) / (v + x[rows] * m[rows])
-        out[buy] = rng.gamma(p * k[buy]) / nu
-        return out
-
-
-# --------------------------------------------------------------------------------------------
-# a fitted model as data (notebooks hand fitted models to each other as artifacts/models.json)
-# --------------------------------------------------------------------------------------------
-#: Model classes by registry name.
-MODELS = {"bgnbd": BetaGeoModel, "gamma_gamma": GammaGammaModel}
-
-
-def model_to_dict(model) -> dict:
-    """A fitted model as a JSON-ready dict: ``name``, ``params``, ``loglik``, ``n``.
-
-    Examples
-    --------
-    >>> m = BetaGeoModel(); m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    >>> model_to_dict(m)["name"]
-    'bgnbd'
-    """
-    if getattr(model, "params_", None) is None:
-        raise ValueError("the model is not fitted: call fit(summary) first")
-    return {"name": model.name, "params": {k: float(v) for k, v in model.params_.items()},
-            "loglik": None if model.loglik_ is None else float(model.loglik_),
-            "n": None if model.n_ is None else int(model.n_)}
-
-
-def model_from_dict(d: dict):
-    """The fitted model a :func:`model_to_dict` dict describes (predictions need only the parameters).
-
-    Examples
-    --------
-    >>> model_from_dict({"name": "gamma_gamma", "params": {"p": 6.25, "q": 3.74, "v": 15.44}}).params_["q"]
-    3.74
-    """
-    if not isinstance(d, dict) or "name" not in d or "params" not in d:
-        raise ValueError("a model dict needs 'name' and 'params'")
-    if d["name"] not in MODELS:
-        raise ValueError(f"unknown model {d['name']!r}; known: {sorted(MODELS)}")
-    m = MODELS[d["name"]]()
-    m.params_ = {k: float(v) for k, v in d["params"].items()}
-    m.loglik_ = d.get("loglik")
-    m.n_ = d.get("n")
-    return m
-
-
-# --------------------------------------------------------------------------------------------
-# parameter uncertainty
-# --------------------------------------------------------------------------------------------
-def bootstrap(summary: pd.DataFrame, n_boot: int = 200, random_state: int = 0,
-              purchase_model=BetaGeoModel, spend_model=GammaGammaModel) -> list:
-    """Refit the purchase and spend models on clients resampled with replacement.
-
-    A resample of the n clients is a fit with multinomial(n, 1/n) counts as row weights, so no
-    table is copied. The spread of the refitted parameters is their sampling uncertainty: feed each
-    refit's draws into an interval and the interval carries it (a fit on 20 repeat buyers gives
-    wider ranges than one on 20,000).
-
-    Parameters
-    ----------
-    summary : DataFrame
-        From :func:`rfm_summary` (``x``, ``t_x``, ``T``, ``monetary``).
-    n_boot : int
-        Number of refits.
-    random_state : int
-        Seed of the resampling.
-    purchase_model, spend_model : class
-        Model classes with ``fit(summary, weights=...)``.
-
-    Returns
-    -------
-    list of (purchase model, spend model)
-        Fitted pairs, one per resample (in resample order; deterministic for a seed).
-
-    Examples
-    --------
-    >>> s = pd.DataFrame({"x": [0, 2, 5, 1, 3, 0] * 5, "t_x": [0.0, 20.0, 30.0, 3.0, 25.0, 0.0] * 5,
-    ...                   "T": [39.0] * 30, "monetary": [0.0, 10.0, 12.0, 30.0, 8.0, 0.0] * 5})
-    >>> len(bootstrap(s, n_boot=3))
-    3
-    """
-    _require(summary, ["x", "t_x", "T", "monetary"], "summary")
-    n_boot = int(n_boot)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
-    n = len(summary)
-    if n == 0:
-        raise ValueError("summary has no clients to resample")
-    rng = np.random.default_rng(random_state)
-    fits = []
-    for _ in range(n_boot):
-        w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
-        fits.append((purchase_model().fit(summary, weights=w), spend_model().fit(summary, weights=w)))
-    return fits
-
-
-# --------------------------------------------------------------------------------------------
 # customer value
 # --------------------------------------------------------------------------------------------
-def _simulated_value(budget, arrivals, row0, x, mon, spend_params, disc, horizon_months, level, rng):
+def _simulated_value(budget, arrivals, span, row0, x, mon, spend_par, disc, horizon_months, level, rng):
     """Interval bounds of first-year purchases and of discounted value for a block of clients.
 
-    ``budget`` and ``arrivals`` are (clients, draws) purchase and arrival counts of the block whose
-    first client is row ``row0`` of the summary. Purchases K = min(N, J) over the horizon are the
-    first K of the N Poisson arrivals. Given N, the arrival times are N sorted uniforms on the
-    horizon, and the first K of them are S_j / S_{N+1} (j <= K) with S_j sums of standard
-    exponentials (Renyi's representation): S_{N+1} = S_K + Gamma(N + 1 - K). Vectorised over all
-    purchases of all draws of the block at once.
+    ``budget``, ``arrivals`` and ``span`` are (clients, draws) purchase counts, arrival counts and
+    the share of the horizon the arrivals are spread over, of the block whose first client is row
+    ``row0`` of the summary; ``spend_par`` is (draws, 3) spend parameters (p, q, v) per draw.
+    Purchases K are the first K of the N Poisson arrivals. Given N, the arrival times are N sorted
+    uniforms on the span, and the first K of them are S_j / S_{N+1} (j <= K) with S_j sums of
+    standard exponentials (Renyi's representation): S_{N+1} = S_K + Gamma(N + 1 - K). Vectorised
+    over all purchases of all draws of the block at once.
     """
-    pp, qq, vv = spend_params
     n_draws = budget.shape[1]
     shape = budget.shape
     flat = budget.ravel()
     buy = np.flatnonzero(flat > 0)
     kk = flat[buy]
     nn = arrivals.ravel()[buy]
+    sp = span.ravel()[buy]
     owner = np.repeat(np.arange(buy.size), kk)  # purchase -> buying draw
     ends = np.cumsum(kk)
     cs = np.cumsum(rng.standard_exponential(int(ends[-1]) if buy.size else 0))
     base = np.concatenate([[0.0], cs[ends[:-1] - 1]]) if buy.size else np.zeros(0)
     s_j = cs - base[owner]
     s_total = (cs[ends - 1] - base) + rng.gamma((nn - kk + 1).astype(float)) if buy.size else base
-    month = np.minimum((s_j / s_total[owner] * horizon_months).astype(np.int64), horizon_months - 1)
+    month = np.minimum((s_j / s_total[owner] * sp[owner] * horizon_months).astype(np.int64), horizon_months - 1)
     # spend: nu ~ Gamma(p x + q, rate v + x m_x) per buying draw, z ~ Gamma(p, rate nu) per purchase
     row = buy // n_draws + row0
+    col = buy % n_draws
+    pp, qq, vv = spend_par[col, 0], spend_par[col, 1], spend_par[col, 2]
     nu = rng.gamma(pp * x[row] + qq) / (vv + x[row] * mon[row])
-    z = rng.gamma(pp, size=owner.size) / nu[owner]
+    # z ~ Gamma(p) per purchase: with one spend model p is one number (a scalar shape is faster to
+    # draw than an array of shapes)
+    shapes = np.unique(spend_par[:, 0])
+    z = rng.gamma(shapes[0], size=owner.size) if len(shapes) == 1 else rng.gamma(pp[owner])
+    z = z / nu[owner]
     value = np.zeros(flat.size)
     value[buy] = np.bincount(owner, weights=z * disc[month], minlength=buy.size)
     first_year = np.zeros(flat.size, dtype=np.int64)
@@ -950,16 +298,17 @@ def _simulated_value(budget, arrivals, row0, x, mon, spend_params, disc, horizon
     return lo12, hi12, qv[0], qv[1]
 
 
-def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFrame,
+def customer_value(bgf, ggf: GammaGammaModel, summary: pd.DataFrame,
                    horizon_months: int = 36, annual_discount: float = 0.10, level: float = 0.8,
                    n_draws: int = 2000, random_state: int = 0,
-                   draw_budget: int | None = VALUE_DRAW_BUDGET) -> pd.DataFrame:
+                   draw_budget: int | None = VALUE_DRAW_BUDGET, fits: list | None = None,
+                   margin_rate=None) -> pd.DataFrame:
     """Expected purchases over twelve months and discounted customer value, with intervals.
 
     Parameters
     ----------
-    bgf : BetaGeoModel
-        Fitted purchase model.
+    bgf : purchase model
+        Fitted purchase model (any of :data:`PURCHASE_MODELS`).
     ggf : GammaGammaModel
         Fitted spend model.
     summary : DataFrame
@@ -979,15 +328,29 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
         (at least :data:`MIN_VALUE_DRAWS`; the 10% and 90% quantiles of 200 draws are within about
         two percentile points). ``None``: always ``n_draws``. The draws used are in
         ``result.attrs["n_draws"]``.
+    fits : list of (purchase model, spend model), optional
+        Bootstrap refits (:func:`bootstrap`): draw d of every client uses refit ``d % len(fits)``,
+        so the intervals of purchases and value carry the parameters' uncertainty (wider for a fit
+        on few clients) as well as the process's; ``p_alive_low``/``_high`` are the refits'
+        quantiles of P(alive). None: the point fit's draws, and P(alive) without a range.
+    margin_rate : array-like, optional
+        Each client's margin per unit of revenue (rows of ``summary``): ``clv`` and its bounds are
+        then margin, not revenue (``result.attrs["value_basis"]`` says which).
 
     Returns
     -------
     DataFrame
         ``client_id``, ``expected_purchases_12m`` (conditional expectation at t = 52.1775 weeks),
         ``expected_purchases_12m_low``/``_high`` (inclusive simulated bounds), ``clv`` (expected
-        discounted revenue: sum over months of the expected purchases in the month times the
-        expected spend times the discount), ``clv_low``/``clv_high`` (simulated quantiles with
-        spend drawn from the Gamma-Gamma posterior), ``p_alive``, ``expected_spend``.
+        discounted revenue, or margin: sum over months of the expected purchases in the month times
+        the expected spend times the discount), ``clv_low``/``clv_high`` (simulated quantiles with
+        spend drawn from the Gamma-Gamma posterior), ``p_alive``, ``expected_spend``, and with
+        ``fits`` ``p_alive_low``/``p_alive_high``.
+
+    Raises
+    ------
+    SpendUndefinedError
+        When the spend model's q <= 1 leaves some clients without an expected spend.
 
     Examples
     --------
@@ -1005,28 +368,37 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
         raise ValueError("horizon_months must be at least 1")
     if annual_discount <= -1:
         raise ValueError("annual_discount must be greater than -1")
-    x = _summary_arrays(summary)[0]
+    x, t_x, T = _summary_arrays(summary)
     spend = ggf.expected_spend(summary)
     months = np.arange(1, horizon_months + 1)
     disc = (1 + annual_discount) ** (-months / 12)
     # expected purchases in month m = E[X(m months)] - E[X((m-1) months)], conditional on history
-    cum = np.column_stack([np.zeros(len(x))] + [bgf.expected_purchases(m * _WEEKS_PER_MONTH, summary)
+    pa = bgf.p_alive(summary)
+    cum = np.column_stack([np.zeros(len(x))] + [pa * bgf._expected_alive(m * _WEEKS_PER_MONTH, x, T)
                                                for m in months])
     clv = (np.diff(cum, axis=1) * disc).sum(axis=1) * spend
     e12 = bgf.expected_purchases(WEEKS_PER_YEAR, summary)
+    rate = None
+    if margin_rate is not None:
+        rate = np.asarray(margin_rate, float).ravel()
+        if len(rate) != len(x) or not np.isfinite(rate).all():
+            raise ValueError("margin_rate needs one finite value per summary row")
+        clv = clv * rate
 
-    # simulation, per client and draw: alive, lambda, p from the posterior; N ~ Poisson(lambda H)
-    # arrivals over the horizon H, J ~ Geometric(p) purchases until drop-out
-    pp, qq, vv = ggf._p()
+    # simulation, per client and draw: alive, lambda, p (or mu) from the posterior; purchases over
+    # the horizon; spend from the spend model's posterior
     rng = np.random.default_rng(random_state)
     n = len(x)
     n_draws = int(n_draws)
     if draw_budget is not None and n and n * n_draws > draw_budget:
         n_draws = max(min(MIN_VALUE_DRAWS, n_draws), int(draw_budget) // n)
+    pfits = [f[0] for f in fits] if fits else None
+    smodels = [f[1] for f in fits] if fits else [ggf]
+    spend_par = np.array([m._p() for m in smodels])[np.arange(n_draws) % len(smodels)]
     lo12, hi12, clv_lo, clv_hi = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     mon = np.where(x > 0, pd.to_numeric(summary["monetary"]).to_numpy(float), 0.0)
     horizon = horizon_months * _WEEKS_PER_MONTH
-    for sl, budget, arrivals in bgf._simulate_counts(summary, n_draws, horizon, rng):
+    for sl, budget, arrivals, span in bgf._simulate(summary, n_draws, horizon, rng, pfits):
         # Frequent buyers make hundreds of purchases per draw over a multi-year horizon, so the
         # per-purchase arrays below are processed in blocks of clients holding at most
         # _CHUNK_PURCHASES purchases (memory stays bounded whatever the buying rate).
@@ -1042,8 +414,10 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
         for b0, b1 in itertools.pairwise(edges):
             rows_sl = slice(sl.start + b0, sl.start + b1)
             lo12[rows_sl], hi12[rows_sl], clv_lo[rows_sl], clv_hi[rows_sl] = _simulated_value(
-                budget[b0:b1], arrivals[b0:b1], rows_sl.start, x, mon, (pp, qq, vv), disc, horizon_months,
-                level, rng)
+                budget[b0:b1], arrivals[b0:b1], span[b0:b1], rows_sl.start, x, mon, spend_par, disc,
+                horizon_months, level, rng)
+    if rate is not None:
+        clv_lo, clv_hi = clv_lo * rate, clv_hi * rate
     out = pd.DataFrame({
         "client_id": summary["client_id"].astype(str).to_numpy(),
         "expected_purchases_12m": e12,
@@ -1052,11 +426,49 @@ def customer_value(bgf: BetaGeoModel, ggf: GammaGammaModel, summary: pd.DataFram
         "clv": clv,
         "clv_low": clv_lo,
         "clv_high": clv_hi,
-        "p_alive": bgf.p_alive(summary),
+        "p_alive": pa,
         "expected_spend": spend,
     })
+    if fits:
+        alive = np.column_stack([f[0]._p_alive(x, t_x, T) for f in fits])
+        out["p_alive_low"], out["p_alive_high"] = np.quantile(alive, [(1 - level) / 2, (1 + level) / 2], axis=1)
     out.attrs["n_draws"] = n_draws
+    out.attrs["value_basis"] = "margin" if rate is not None else "revenue"
     return out
+
+
+def margin_rates(revenue: pd.DataFrame, products: pd.DataFrame | None, as_of, client_ids) -> np.ndarray | None:
+    """Each client's margin per unit of revenue up to ``as_of``, from ``products.margin_rate``.
+
+    The revenue-weighted mean of the margin rates of the products a client bought (lines whose
+    product has no margin rate are left out of both sums); a client without such lines gets the
+    book's rate. None when there is no ``margin_rate`` to use (no ``products``, no ``product_id``).
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+    ...                     "client_id": ["A", "A", "B"], "amount": [100.0, 100.0, 50.0],
+    ...                     "product_id": ["p", "q", "z"]})
+    >>> prod = pd.DataFrame({"product_id": ["p", "q"], "margin_rate": [0.5, 0.3]})
+    >>> margin_rates(rev, prod, "2024-01-31", ["A", "B"]).round(3).tolist()
+    [0.4, 0.4]
+    """
+    if (products is None or "margin_rate" not in getattr(products, "columns", ())
+            or "product_id" not in revenue.columns):
+        return None
+    as_of = _timestamp(as_of, "as_of")
+    rates = products.drop_duplicates("product_id").set_index("product_id")["margin_rate"].astype(float)
+    r = revenue[revenue["date"] <= as_of]
+    rate = r["product_id"].map(rates)
+    known = rate.notna() & (r["amount"] > 0)
+    if not known.any():
+        return None
+    amount = r["amount"].where(known, 0.0)
+    g = pd.DataFrame({"client_id": r["client_id"].astype(str), "m": (amount * rate.fillna(0.0)), "a": amount})
+    g = g.groupby("client_id")[["m", "a"]].sum()
+    book = g["m"].sum() / g["a"].sum()
+    per = (g["m"] / g["a"].where(g["a"] > 0)).reindex(pd.Index(client_ids, dtype=str).astype(str))
+    return per.fillna(book).to_numpy(float)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1104,9 +516,34 @@ def _prob_measures(prob, bought):
     return out
 
 
+def _model_class(name_or_cls):
+    if isinstance(name_or_cls, str):
+        if name_or_cls not in PURCHASE_MODELS:
+            raise ValueError(f"unknown purchase model {name_or_cls!r}; known: auto, {', '.join(PURCHASE_MODELS)}")
+        return PURCHASE_MODELS[name_or_cls]
+    return name_or_cls
+
+
+def fit_candidates(summary: pd.DataFrame, names=None) -> dict:
+    """Fit each purchase model of ``names`` (default: all, registry order) on ``summary``.
+
+    Returns
+    -------
+    dict
+        Registry name -> fitted model, or the ``ValueError`` that stopped its fit.
+    """
+    out = {}
+    for name in names or list(PURCHASE_MODELS):
+        try:
+            out[name] = PURCHASE_MODELS[name]().fit(summary)
+        except ValueError as exc:
+            out[name] = exc
+    return out
+
+
 def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: float = 0.8,
-             random_state: int = 0):
-    """Refit both models without the last ``holdout_weeks`` and check them against the holdout.
+             random_state: int = 0, purchase_model="bgnbd", engine=None, return_models: bool = False):
+    """Refit the models without the last ``holdout_weeks`` and check them against the holdout.
 
     Parameters
     ----------
@@ -1120,7 +557,17 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     level : float
         Central probability of the purchase intervals.
     random_state : int
-        Seed for the interval simulation.
+        Seed for the interval simulation and the paired bootstrap.
+    purchase_model : str or class
+        ``"auto"`` (every model of :data:`PURCHASE_MODELS` is fitted and scored on the holdout and
+        one is chosen by ``models.selection.choose``: BG/NBD unless another's holdout error is lower
+        beyond its sampling noise), a registry name (``bgnbd``, ``mbgnbd``, ``pareto_nbd``) or a class.
+    engine : features.EngineTable, optional
+        The same revenue held in the engine: the holdout's purchases and revenue per client are
+        grouped there (default: ``revenue`` registered with a private DuckDB).
+    return_models : bool
+        Also return the calibration fits: a dict ``purchase``, ``spend``, ``candidates`` (every
+        model fitted, by name) and ``calibration`` (the calibration summary).
 
     Returns
     -------
@@ -1132,14 +579,18 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
         ``level``), ``p_any_purchase``, ``actual_revenue`` (net amount in the holdout),
         ``predicted_revenue`` (predicted purchases times expected spend).
     metrics : dict
-        JSON-ready: ``calibration_end``, ``holdout_weeks``, ``interval_level``, ``n_clients``,
-        ``purchase_model`` (r, alpha, a, b), ``spend_model`` (p, q, v), ``totals``, ``model``
-        (mae, rmse, spearman, coverage, auc, brier, calibration_error) and ``baselines``:
-        ``same_rate`` (x / T * holdout weeks; P(any) = 1 - exp(-that) as for a Poisson buyer),
-        ``nothing_happens`` (0 purchases, P(any) = 0; spearman undefined, AUC 0.5) and
-        ``recency_rank`` (P(any) = percentile rank of the recency t_x / T; AUC only).
-        ``calibration_error`` is the expected calibration error over 10 equal-width bins of the
-        predicted probability. Floats are rounded to 6 decimals.
+        JSON-ready, in this order: ``calibration_end``, ``holdout_weeks``, ``calibration_weeks``
+        (from the first purchase in the data to the calibration end), ``interval_level``,
+        ``n_clients``, ``purchase_model`` (the chosen model's parameters), ``purchase_model_name``,
+        ``spend_model`` (p, q, v), ``totals``, ``model`` (mae, rmse, spearman, coverage, auc, brier,
+        calibration_error, and the ranking measures of predicted revenue: gini_normalised,
+        decile_mae, top_decile_share), ``baselines``: ``same_rate`` (x / T * holdout weeks; P(any) =
+        1 - exp(-that) as for a Poisson buyer), ``nothing_happens`` (0 purchases, P(any) = 0;
+        spearman undefined, AUC 0.5) and ``recency_rank`` (P(any) = percentile rank of the recency
+        t_x / T; AUC only); and with ``"auto"`` ``model_choice`` (``rule``, ``chosen``, ``reason``,
+        ``table``: every model's log-likelihood, BIC and holdout figures). ``calibration_error`` is
+        the expected calibration error over 10 equal-width bins of the predicted probability.
+        Floats are rounded to 6 decimals.
 
     Examples
     --------
@@ -1150,6 +601,9 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     >>> clients["actual_purchases"].tolist()
     [1, 0, 1]
     """
+    from . import features
+    from .models import selection
+
     _require(revenue, ["date", "client_id", "amount"], "revenue")
     as_of = _timestamp(as_of, "as_of").normalize()
     level = _check_level(level)
@@ -1158,18 +612,53 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     cal_end = (as_of - pd.Timedelta(weeks=float(holdout_weeks))).normalize()
     h = float(holdout_weeks)
     cal = rfm_summary(revenue, cal_end)
-    bgf = BetaGeoModel().fit(cal)
+    auto = isinstance(purchase_model, str) and purchase_model == "auto"
+    if auto:
+        fits = fit_candidates(cal)
+    else:
+        cls = _model_class(purchase_model)
+        fits = {cls.name: cls().fit(cal)}
     ggf = GammaGammaModel().fit(cal)
-    hold = rfm_summary(revenue, as_of, start=cal_end).set_index("client_id")
-    # net holdout revenue also for clients whose holdout days are all credits
-    rev = revenue[(revenue["date"] > cal_end) & (revenue["date"] <= as_of)]
-    net = rev.assign(client_id=rev["client_id"].astype(str)).groupby("client_id")["amount"].sum()
+    # holdout purchases and net revenue per client, grouped in the engine
+    hold = features.purchase_days(engine if engine is not None else revenue, as_of, start=cal_end).set_index("client_id")
     actual = hold["purchase_days"].reindex(cal["client_id"]).fillna(0).astype("int64").to_numpy()
-    actual_rev = net.reindex(cal["client_id"]).fillna(0.0).to_numpy(float)
+    actual_rev = hold["net"].reindex(cal["client_id"]).fillna(0.0).to_numpy(float)
+    choice = None
+    if auto:
+        table = selection.compare(fits, cal, actual, h, random_state=random_state)
+        first_seen = pd.to_datetime(cal["first_purchase"]).min() if len(cal) else cal_end
+        cal_weeks = (cal_end - first_seen) / pd.Timedelta(weeks=1)
+        if cal_weeks < h - 1:
+            # a model that learned from fewer weeks than it is asked to predict is judged on its
+            # extrapolation: the holdout errors are shown, but no switch rests on them
+            chosen, reason = selection.choose_without_holdout(fits)
+            reason = (f"The calibration ({cal_weeks:.0f} weeks) is shorter than the holdout ({h:g} weeks), so no switch "
+                      f"of model rests on the holdout errors. {reason}")
+        else:
+            chosen, reason = selection.choose(table)
+        choice = {"rule": ("BG/NBD is kept unless the mean squared error of holdout purchases per client of another model "
+                           "is lower beyond sampling noise: paired bootstrap over clients, one-sided, "
+                           f"{table.attrs['level']:.1%} (95% with a Bonferroni correction); when the calibration is "
+                           "shorter than the holdout, the simplest model that fits unless another has a BIC lower by "
+                           "more than 10"),
+                  "chosen": chosen, "reason": reason,
+                  "table": [{k: (_r6(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else
+                                 (None if isinstance(v, (float, np.floating)) else v))
+                             for k, v in row.items()} for row in table.to_dict("records")]}
+        for row, name in zip(choice["table"], table["model"]):
+            m = fits[name]
+            if not isinstance(m, Exception):
+                row["params"] = {k: _r6(v) for k, v in m.params_.items()}
+    else:
+        chosen = next(iter(fits))
+    bgf = fits[chosen]
     pred = bgf.expected_purchases(h, cal)
     itv = bgf.purchase_interval(h, cal, level=level, random_state=random_state)
     p_any = bgf.p_any_purchase(h, cal)
-    spend = ggf.expected_spend(cal)
+    try:
+        spend = ggf.expected_spend(cal)
+    except SpendUndefinedError:
+        spend = np.full(len(cal), np.nan)
     clients = pd.DataFrame({
         "client_id": cal["client_id"].to_numpy(),
         "calibration_purchases": cal["x"].to_numpy().astype("int64"),
@@ -1186,6 +675,10 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     model = _point_measures(pred, actual)
     model["coverage"] = _r6(((actual >= clients["purchases_low"]) & (actual <= clients["purchases_high"])).mean())
     model.update(_prob_measures(p_any, bought))
+    if np.isfinite(clients["predicted_revenue"]).all():
+        from .models.diagnostics import gains
+
+        model.update(gains(clients["predicted_revenue"], actual_rev)[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(T > 0, x / T, 0.0)
     same = _point_measures(rate * h, actual)
@@ -1195,12 +688,15 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
     recency = np.where(T > 0, t_x / T, 0.0)
     rec_score = stats.rankdata(recency) / len(recency)
     rec = {k: v for k, v in _prob_measures(rec_score, bought).items() if k == "auc"}
+    first_day = pd.to_datetime(cal["first_purchase"]).min() if len(cal) else cal_end
     metrics = {
         "calibration_end": cal_end.strftime("%Y-%m-%d"),
         "holdout_weeks": float(h) if h != int(h) else int(h),
+        "calibration_weeks": _r6((cal_end - first_day) / pd.Timedelta(weeks=1)),
         "interval_level": _r6(level),
         "n_clients": len(clients),
         "purchase_model": {k: _r6(v) for k, v in bgf.params_.items()},
+        "purchase_model_name": bgf.name,
         "spend_model": {k: _r6(v) for k, v in ggf.params_.items()},
         "totals": {"actual_purchases": int(actual.sum()), "predicted_purchases": _r6(pred.sum()),
                    "actual_revenue": _r6(actual_rev.sum()),
@@ -1208,22 +704,30 @@ def backtest(revenue: pd.DataFrame, as_of, holdout_weeks: float = 26, level: flo
         "model": model,
         "baselines": {"same_rate": same, "nothing_happens": nothing, "recency_rank": rec},
     }
+    if choice is not None:
+        metrics["model_choice"] = choice
+    if return_models:
+        return clients, metrics, {"purchase": bgf, "spend": ggf, "candidates": fits, "calibration": cal}
     return clients, metrics
 
 
 # --------------------------------------------------------------------------------------------
 # figure tables
 # --------------------------------------------------------------------------------------------
-def cumulative_purchases(revenue: pd.DataFrame, model: BetaGeoModel, summary: pd.DataFrame,
+def cumulative_purchases(revenue, model, summary: pd.DataFrame,
                          calibration_end, as_of, freq: str = "W") -> pd.DataFrame:
     """Cumulative repeat purchases of the cohort, actual beside the model, period by period.
 
+    The actual purchases are counted per day in the engine (``features.repeat_purchases_by_day``);
+    the table is :func:`~clientstrategy.models.diagnostics.weekly_purchases` (which also gives the
+    purchases in each period, FHL 2005 figure 2).
+
     Parameters
     ----------
-    revenue : DataFrame
+    revenue : DataFrame or features.EngineTable
         Canonical revenue table (``date``, ``client_id``, ``amount``).
-    model : BetaGeoModel
-        Purchase model fitted on the calibration period.
+    model : purchase model
+        Fitted on the calibration period.
     summary : DataFrame
         Calibration summary (``client_id``, ``first_purchase``): the cohort followed.
     calibration_end, as_of : Timestamp
@@ -1237,7 +741,8 @@ def cumulative_purchases(revenue: pd.DataFrame, model: BetaGeoModel, summary: pd
     DataFrame
         ``week`` (period end), ``actual`` (cumulative repeat purchase days of the cohort up to
         it), ``expected`` (sum over clients of the model's unconditional E[X(t)] with t the weeks
-        since their first purchase), ``period`` (``calibration`` or ``holdout``).
+        since their first purchase), ``actual_period``, ``expected_period`` and ``period``
+        (``calibration`` or ``holdout``).
 
     Examples
     --------
@@ -1248,35 +753,16 @@ def cumulative_purchases(revenue: pd.DataFrame, model: BetaGeoModel, summary: pd
     >>> cumulative_purchases(rev, m, s, "2024-01-14", "2024-01-21")["actual"].tolist()
     [0, 1, 2]
     """
-    _require(revenue, ["date", "client_id", "amount"], "revenue")
+    from . import features
+    from .models.diagnostics import weekly_purchases
+
     _require(summary, ["client_id", "first_purchase"], "summary")
     cal_end = _timestamp(calibration_end, "calibration_end").normalize()
     as_of = _timestamp(as_of, "as_of").normalize()
     if as_of < cal_end:
         raise ValueError("as_of is before calibration_end")
-    first = pd.to_datetime(summary["first_purchase"]).dt.normalize()
-    start = first.min()
-    ends = pd.date_range(start, as_of, freq=freq)
-    # the calibration end and as_of are always period ends, so the figure can mark the split exactly
-    ends = ends.append(pd.DatetimeIndex([cal_end, as_of])).unique().sort_values()
-    ends = ends[ends >= start]
-    # counting as in rfm_summary: a purchase is a client-day with a positive net amount, or a
-    # free order (every line exactly zero)
-    keep = revenue["client_id"].astype(str).isin(set(summary["client_id"].astype(str)))
-    rev = revenue[keep & (revenue["date"] <= as_of)]
-    daily = (rev.assign(client_id=rev["client_id"].astype(str), day=rev["date"].dt.normalize(),
-                        size=rev["amount"].abs())
-             .groupby(["client_id", "day"], as_index=False).agg(amount=("amount", "sum"), size=("size", "max")))
-    daily = daily[(daily["amount"] > 0) | (daily["size"] == 0)]
-    first_by = dict(zip(summary["client_id"].astype(str), first))
-    repeat_days = np.sort(daily.loc[daily["day"] > daily["client_id"].map(first_by), "day"].to_numpy())
-    actual = np.searchsorted(repeat_days, ends.to_numpy(), side="right")
-    # clients sharing a first-purchase day share the expectation: weight by their count
-    cohorts = first.value_counts()
-    weeks = ((ends.to_numpy()[:, None] - cohorts.index.to_numpy()[None, :]) / np.timedelta64(1, "D")) / 7.0
-    expected = (model.expected_population(weeks) * cohorts.to_numpy(float)).sum(axis=1)
-    return pd.DataFrame({"week": ends, "actual": actual.astype("int64"), "expected": expected,
-                         "period": np.where(ends <= cal_end, "calibration", "holdout")})
+    daily = features.repeat_purchases_by_day(revenue, summary, as_of)
+    return weekly_purchases(model, daily, summary, cal_end, as_of, freq=freq)
 
 
 def calibration_by_frequency(clients: pd.DataFrame) -> pd.DataFrame:

@@ -46,6 +46,8 @@ __all__ = [
     "fingerprint",
     "open_table",
     "problems",
+    "purchase_days",
+    "repeat_purchases_by_day",
     "search_counts",
     "settled",
     "split_spark_url",
@@ -1337,3 +1339,83 @@ def topic_purchases(revenue, as_of: pd.Timestamp, topics, categories: pd.DataFra
     out = pd.DataFrame({"client_id": out["client_id"].astype("str"),
                         "day": pd.to_datetime(out["day"]).astype("datetime64[ns]"), "topic": out["topic"].astype("str")})
     return out.sort_values(["topic", "client_id", "day"], kind="mergesort").reset_index(drop=True)
+
+
+def _purchase_day_cte(t: EngineTable, as_of: pd.Timestamp, start: pd.Timestamp | None) -> str:
+    """SQL: the client-days of ``(start, as_of]`` with their net amount and whether each is a purchase
+    (a positive net amount, or a free order whose every line is exactly zero), as the purchase
+    models count."""
+    d, a, c = q("date"), q("amount"), q("client_id")
+    return (f"SELECT CAST({c} AS VARCHAR) AS client_id, CAST({d} AS DATE) AS day, SUM({a}) AS amount, "
+            f"MAX(ABS({a})) AS size FROM {{t}} WHERE {_window(pd.Timestamp(as_of), start, 'date')} "
+            f"AND {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR), CAST({d} AS DATE)")
+
+
+def purchase_days(revenue, as_of: pd.Timestamp, start: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per client, its purchase days in ``(start, as_of]``, grouped in the engine.
+
+    A purchase day is a client-day with a positive net amount, or a free order (every line exactly
+    zero): the purchase models' counting (``clv.rfm_summary``).
+
+    Returns
+    -------
+    DataFrame
+        ``client_id`` (every client with a line in the window), ``first``, ``last`` (first and last
+        purchase day, NaT without one), ``purchase_days`` (int), ``repeat_amount`` (net amount of
+        the purchase days after the first), ``net`` (net amount of all its lines in the window),
+        sorted by ``client_id``.
+    """
+    t = as_table(revenue, "revenue")
+    require(t, ["date", "client_id", "amount"])
+    start = None if start is None else pd.Timestamp(start)
+    days = _purchase_day_cte(t, pd.Timestamp(as_of), start)
+    out = t.sql(
+        f"WITH d AS ({days}), "
+        f"p AS (SELECT client_id, day, amount, MIN(day) OVER (PARTITION BY client_id) AS first_day FROM d "
+        f"WHERE amount > 0 OR size = 0) "
+        f"SELECT n.client_id AS client_id, g.first_day AS first, g.last_day AS last, "
+        f"COALESCE(g.days, 0) AS purchase_days, COALESCE(g.repeat_amount, 0) AS repeat_amount, n.net AS net "
+        f"FROM (SELECT client_id, SUM(amount) AS net FROM d GROUP BY client_id) n LEFT JOIN "
+        f"(SELECT client_id, MIN(day) AS first_day, MAX(day) AS last_day, COUNT(*) AS days, "
+        f"SUM(CASE WHEN day > first_day THEN amount ELSE 0 END) AS repeat_amount FROM p GROUP BY client_id) g "
+        f"ON n.client_id = g.client_id")
+    res = pd.DataFrame({
+        "client_id": out["client_id"].astype("str"),
+        "first": pd.to_datetime(out["first"]).astype("datetime64[ns]"),
+        "last": pd.to_datetime(out["last"]).astype("datetime64[ns]"),
+        "purchase_days": out["purchase_days"].fillna(0).astype("int64"),
+        "repeat_amount": settled(out["repeat_amount"].fillna(0.0)).to_numpy(),
+        "net": settled(out["net"]).to_numpy()})
+    return res.sort_values("client_id", kind="mergesort").reset_index(drop=True)
+
+
+def repeat_purchases_by_day(revenue, cohort: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Repeat purchase days of a cohort per calendar day up to ``as_of``, counted in the engine.
+
+    Parameters
+    ----------
+    revenue : DataFrame or EngineTable
+        Canonical ``revenue``.
+    cohort : DataFrame
+        ``client_id``, ``first_purchase``: only days after each client's first purchase count.
+    as_of : Timestamp
+        Last day counted.
+
+    Returns
+    -------
+    DataFrame
+        ``day`` (datetime64[ns]) and ``purchases`` (int): one row per day with any repeat purchase.
+    """
+    t = as_table(revenue, "revenue")
+    require(t, ["date", "client_id", "amount"])
+    cv = t.engine.name("cohort")
+    k = pd.DataFrame({"client_id": cohort["client_id"].astype(str).astype(object),
+                      "first_day": pd.to_datetime(cohort["first_purchase"]).dt.normalize().astype("datetime64[ns]")})
+    t.engine.register(cv, k)
+    days = _purchase_day_cte(t, pd.Timestamp(as_of), None)
+    out = t.sql(f"WITH d AS ({days}) SELECT d.day AS day, COUNT(*) AS purchases FROM d JOIN {q(cv)} k "
+                f"ON d.client_id = k.client_id WHERE (d.amount > 0 OR d.size = 0) "
+                f"AND d.day > CAST(k.first_day AS DATE) GROUP BY d.day")
+    res = pd.DataFrame({"day": pd.to_datetime(out["day"]).astype("datetime64[ns]"),
+                        "purchases": out["purchases"].astype("int64")})
+    return res.sort_values("day", kind="mergesort").reset_index(drop=True)
