@@ -107,6 +107,8 @@ def _add_class(attrs: str, cls: str) -> str:
     m = re.search(r"""\bclass\s*=\s*(["'])(.*?)\1""", attrs, re.DOTALL | re.IGNORECASE)
     if m is None:
         return f'{attrs} class="{cls}"'
+    if cls in m.group(2).split():  # aligned already (an explorer's static table)
+        return attrs
     return f"{attrs[:m.start(2)]}{m.group(2)} {cls}{attrs[m.end(2):]}"
 
 
