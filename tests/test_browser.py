@@ -22,11 +22,7 @@ import pandas as pd
 import pytest
 
 from clientstrategy import paths, runner
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-INSTALL_HINT = "install it with `make test-system`, or `apt-get install chromium` (Debian)"
+from clientstrategy.boardpack import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
 VIEWPORT = {"width": 1280, "height": 800}
 PAYLOAD = "<script>alert(1)</script>"
 NOTEBOOKS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
