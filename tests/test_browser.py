@@ -23,6 +23,7 @@ import pytest
 
 from clientstrategy import paths, runner
 from clientstrategy.boardpack import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
+
 VIEWPORT = {"width": 1280, "height": 800}
 PAYLOAD = "<script>alert(1)</script>"
 NOTEBOOKS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
