@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "INSTALL_HINT", "PAPER", "board_pack", "chromium", "latest_run", "main",
-           "pack_html", "pack_pages", "screenshot"]
+           "pack_html", "pack_pages", "print_pdf", "screenshot"]
 
 #: Debian's Chromium (``apt-get install chromium``; ``make system-packages`` installs it).
 CHROMIUM = Path("/usr/bin/chromium")
@@ -118,14 +118,22 @@ def board_pack(run_dir: str | Path, pdf: str | Path | None = None, browser=None)
     if browser is None:
         with chromium() as b:
             return board_pack(run_dir, pdf, b)
-    label = html.escape(f"Client strategy · {run_dir.name}")
+    return print_pdf(pack_html(run_dir), pdf, browser, label=f"Client strategy · {run_dir.name}")
+
+
+def print_pdf(document: str, pdf: str | Path, browser, label: str = "") -> Path:
+    """Print an HTML document with Chromium's print (print media, A4, :data:`PAPER` margins) to ``pdf``.
+
+    Every page gets a footer: ``label`` on the left, ``page n of N`` on the right.
+    """
+    pdf = Path(pdf)
     footer = ('<div style="font-size:8px;color:#5f6b7a;width:100%;margin:0 12mm;display:flex;'
-              f'justify-content:space-between;font-family:sans-serif"><span>{label}</span>'
+              f'justify-content:space-between;font-family:sans-serif"><span>{html.escape(label)}</span>'
               '<span>page <span class="pageNumber"></span> of <span class="totalPages"></span></span></div>')
     context = browser.new_context(offline=True)
     try:
         page = context.new_page()
-        page.set_content(pack_html(run_dir), wait_until="load")
+        page.set_content(document, wait_until="load")
         page.emulate_media(media="print")
         tmp = pdf.with_name(f".{pdf.name}.part")
         page.pdf(path=str(tmp), print_background=True, display_header_footer=True,
