@@ -124,7 +124,8 @@ def board_pack(run_dir: str | Path, pdf: str | Path | None = None, browser=None)
 def print_pdf(document: str, pdf: str | Path, browser, label: str = "") -> Path:
     """Print an HTML document with Chromium's print (print media, A4, :data:`PAPER` margins) to ``pdf``.
 
-    Every page gets a footer: ``label`` on the left, ``page n of N`` on the right.
+    Every page gets a footer: ``label`` on the left, ``page n of N`` on the right; the headings
+    become the PDF's bookmarks (a reader jumps to any page from its outline).
     """
     pdf = Path(pdf)
     footer = ('<div style="font-size:8px;color:#5f6b7a;width:100%;margin:0 12mm;display:flex;'
@@ -136,8 +137,8 @@ def print_pdf(document: str, pdf: str | Path, browser, label: str = "") -> Path:
         page.set_content(document, wait_until="load")
         page.emulate_media(media="print")
         tmp = pdf.with_name(f".{pdf.name}.part")
-        page.pdf(path=str(tmp), print_background=True, display_header_footer=True,
-                 header_template="<span></span>", footer_template=footer, **PAPER)
+        page.pdf(path=str(tmp), print_background=True, display_header_footer=True, outline=True, tagged=True,
+                 header_template="<span></span>", footer_template=footer, **PAPER)  # outline: bookmarks of headings
         tmp.replace(pdf)  # a reader never sees half a file
     finally:
         context.close()
