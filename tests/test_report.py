@@ -83,6 +83,10 @@ def test_changes_on_the_previous_run_and_keys_others_add():
     assert "80% range 1.8m to 2.5m" in [x["text"] for x in t["Bottom-up plan, next 12 months"]["lines"]]
     assert "back-tested error -3.1%" in [x["text"] for x in t["Bottom-up plan, next 12 months"]["lines"]]
     assert "not measured in 2026Q2" in [x["text"] for x in t["Conversations recommended"]["lines"]]
+    small = report.quarter_figures(Path("/nonexistent"), {"voice": {"nps": 23.8 - 0.3}, "outcomes": {"revenue_ltm": 1_999_900.0}})
+    t = _tiles(METRICS, small, "2026Q2")
+    assert {"text": "+0.3 points on 2026Q2", "cls": "cs-good"} in t["Net Promoter Score"]["lines"]
+    assert {"text": "unchanged on 2026Q2", "cls": ""} in t["Revenue, last 12 months"]["lines"]  # +0.005%: none shown
 
 
 def test_clients_at_risk_come_from_the_profile(tmp_path):

@@ -145,7 +145,7 @@ def print_pdf(document: str, pdf: str | Path, browser, label: str = "") -> Path:
     return pdf
 
 
-def screenshot(page_path: str | Path, png: str | Path, width: int = 1280, height: int = 1000, browser=None) -> Path:
+def screenshot(page_path: str | Path, png: str | Path, width: int = 1280, height: int = 1120, browser=None) -> Path:
     """A PNG of the top of a page as a reader's browser shows it (the README's picture of the summary)."""
     png = Path(png)
     if browser is None:

@@ -397,11 +397,11 @@ def _change(now, before, kind: str, previous: str | None, higher_is_good: bool =
     if kind == "money":
         text = (f"{'+' if d > 0 else ''}{100 * d / before:.1f}% on {previous}" if before
                 else f"{'+' if d > 0 else ''}{money(d)} on {previous}")
-    elif kind == "points":
-        text = f"{d:+.0f} points on {previous}"
+    elif kind == "points":  # NPS: whole points, a tenth when the change rounds to none
+        text = f"{d:+.0f} points on {previous}" if round(d) != 0 else f"{d:+.1f} points on {previous}"
     else:
         text = f"{'+' if d > 0 else ''}{num(d)} on {previous}"
-    if abs(d) < 1e-9:
+    if abs(d) < 1e-9 or re.fullmatch(r"[+-]?0(\.0+)?%?( points)? on .*", text):  # no change at the precision shown
         return {"text": f"unchanged on {previous}", "cls": ""}
     return {"text": text, "cls": "cs-good" if (d > 0) == higher_is_good else "cs-bad"}
 
