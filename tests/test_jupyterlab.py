@@ -19,6 +19,7 @@ Without Chromium or Playwright these tests skip (``make test-system`` installs t
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -397,7 +398,8 @@ def ran(lab, page) -> dict:
             _close(page, name)
         except Exception as exc:  # noqa: BLE001 (kept per notebook: each test says which one failed and why)
             r.failure = f"{type(exc).__name__}: {exc}"
-            page.screenshot(path=str(lab.root / f"{name[:-6]}-failure.png"), full_page=True)
+            with contextlib.suppress(Exception):  # the page itself may be gone
+                page.screenshot(path=str(lab.root / f"{name[:-6]}-failure.png"), full_page=True)
             r.saved = r.saved or nbformat.read(str(lab.root / name), as_version=4)
             break  # later notebooks need this one's artifacts
     print("\nJupyterLab run seconds: " + ", ".join(f"{k} {v.seconds}" for k, v in results.items()))
