@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PY) -m pip install -q -r requirements.txt
 	@touch $@
 
-.PHONY: help venv data run test test-heavy test-system system-packages lab lint strip clean bench real acceptance
+.PHONY: help venv data run pdf screenshot test test-heavy test-system system-packages lab lint strip clean bench real acceptance
 
 help: ## show this help
 	@echo "Client strategy workbook"
@@ -50,6 +50,12 @@ run: venv ## validate the input and run every notebook into OUT/<quarter>
 	$(PY) -m clientstrategy.cli run --data "$(DATA)" --mapping "$(MAPPING)" --as-of "$(AS_OF)" --out "$(OUT)" \
 		--holdout-weeks "$(HOLDOUT_WEEKS)" --pseudonymise "$(PSEUDONYMISE)" --timeout $(CELL_TIMEOUT) $(foreach p,$(PARAMS),--param '$(p)')
 
+pdf: venv ## the board pack: OUT/<quarter>/board_pack.pdf from the latest run under OUT (Chromium's print; make system-packages installs chromium)
+	$(PY) -m clientstrategy.boardpack pdf --out "$(OUT)"
+
+screenshot: venv ## docs/img/summary.png, the README's picture: the summary page of the latest run under OUT (after make run)
+	$(PY) -m clientstrategy.boardpack screenshot --out "$(OUT)" --png docs/img/summary.png
+
 params: venv ## list every notebook's parameters
 	$(PY) -m clientstrategy.cli params
 
@@ -59,8 +65,8 @@ test: venv ## run the test suite (unit, planted truth, published results, notebo
 test-heavy: venv ## long checks kept out of make test
 	$(PY) -m pytest -q -m heavy
 
-# The browser and PostgreSQL tests need Debian's chromium and postgresql. They are part of make test and
-# skip there when the packages are absent; CI (.ci/run) installs them and sets
+# The browser, JupyterLab and PostgreSQL tests need Debian's chromium and postgresql. They are part of make
+# test and skip there when the packages are absent; CI (.ci/run) installs them and sets
 # CLIENTSTRATEGY_SYSTEM_TESTS=required, under which a missing package fails the tests instead.
 SYSTEM_PACKAGES := chromium postgresql openjdk-17-jre-headless
 
@@ -74,8 +80,8 @@ system-packages: ## install the Debian packages chromium, postgresql and a Java 
 	echo "Installing$$missing with apt-get"; \
 	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
 
-test-system: venv system-packages ## install chromium, postgresql and Java if missing, then run the browser, postgres and Spark tests
-	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_postgres.py \
+test-system: venv system-packages ## install chromium, postgresql and Java if missing, then run the browser (pages, board pack), JupyterLab, postgres and Spark tests
+	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_jupyterlab.py tests/test_postgres.py \
 		tests/test_features.py::test_spark_gives_identical_results_to_duckdb \
 		tests/test_features.py::test_spark_refuses_nanosecond_parquet_clearly
 
@@ -87,8 +93,8 @@ bench: venv ## time, peak memory and aggregation throughput at 1x, 4x, 16x the s
 	  || echo "PyMC-Marketing could not be installed in $(BENCH_VENV): the bench runs without it"
 	$(PY) -m clientstrategy.bench --sizes $(BENCH_SIZES) --out $(OUT) --pymc-python $(BENCH_VENV)/bin/python
 
-lab: venv ## open JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab notebooks/
+lab: venv ## open JupyterLab on the notebooks (the venv's kernel; a notebook opened alone first runs the earlier ones it needs)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 lint: venv ## ruff over the package and tests
 	$(VENV)/bin/ruff check lib tests

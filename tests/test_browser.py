@@ -6,13 +6,18 @@ The workbook runs once on the small sample in which the largest client is named
 ``/usr/bin/chromium`` is used). The pages must load cleanly (no console or page error, no dialog,
 no request leaving the run's folder), show every figure, keep their tables readable, share one
 style and navigation, and show the injected name as text. A full-page screenshot of each page is
-kept in pytest's temporary folder.
+kept in pytest's temporary folder. The summary opens with the quarter at a glance and the plan
+bridge. The board pack (``make pdf``) is printed from the same run by the same Chromium and read
+back with pypdf: its page count, text on every page, the pages in order, and no table row split
+across two pages (checked against the rows of the printed document; a control document whose rows
+are allowed to break shows that the check finds splits).
 
 Without Chromium or Playwright these tests skip (``make test-system`` installs them); with
 ``CLIENTSTRATEGY_SYSTEM_TESTS=required`` (CI) they fail instead.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +26,9 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 import pytest
 
-from clientstrategy import paths, runner
+from clientstrategy import boardpack, paths, report, runner
+from clientstrategy.boardpack import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-INSTALL_HINT = "install it with `make test-system`, or `apt-get install chromium` (Debian)"
 VIEWPORT = {"width": 1280, "height": 800}
 PAYLOAD = "<script>alert(1)</script>"
 NOTEBOOKS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -275,3 +277,133 @@ def test_screenshot_is_a_real_page(visits, name):
         gray = img.convert("L")
         low, high = gray.getextrema()
         assert high - low > 100 and ImageStat.Stat(gray).stddev[0] > 5, "the page is (nearly) one colour"
+
+
+# -- the summary page: the quarter at a glance ---------------------------------------------------------
+@pytest.mark.slow
+def test_summary_opens_with_the_quarter_at_a_glance_and_the_plan_bridge(visits):
+    index = visits["index"]
+    text = index.dom["text"]
+    assert text.index("The quarter at a glance") < text.index("Executive summary")
+    tiles = {a["label"].split("\n")[0]: a["href"] for a in index.dom["links"] if "\n" in a["label"]}
+    for label, page in (("Revenue, last 12 months", "01_outcomes"), ("Active clients", "01_outcomes"),
+                        ("Clients at risk", "01_outcomes"), ("Net Promoter Score", "04_voice"),
+                        ("Bottom-up plan, next 12 months", "06_strategy"), ("Conversations recommended", "07_execution")):
+        assert label in tiles, f"no figure {label!r} at a glance"
+        assert _path_of(tiles[label]) == visits[page].path, f"{label} links to {tiles[label]}"
+    assert "not measured" not in text.split("Executive summary")[0], "the sample measures every figure"
+    assert "No earlier run under this output folder" in text  # a first run: changes appear from the next one
+    bridge = [i for i in index.dom["images"] if i["src"].startswith("data:image/png")]
+    assert len(bridge) == 1 and bridge[0]["width"] > 400, "the plan bridge figure of 06"
+
+
+# -- the board pack ------------------------------------------------------------------------------------
+_FOOTER = re.compile(r"Client strategy · \d{4}Q[1-4]\s*page (\d+) of (\d+)")
+_ROWS = "() => [...document.querySelectorAll('main tr')].map(r => r.innerText)"
+
+
+@dataclass
+class Pack:
+    path: Path
+    pages: list  # text of each page
+    sizes: list  # (width, height) of each page in points
+    rows: list  # text of every table row of the printed document
+
+
+def _read_pack(browser, pdf: Path, document: str) -> Pack:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(pdf))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(document, wait_until="load")
+        page.emulate_media(media="print")
+        rows = page.evaluate(_ROWS)
+    finally:
+        context.close()
+    return Pack(path=pdf, pages=[p.extract_text() or "" for p in reader.pages],
+                sizes=[(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages], rows=rows)
+
+
+def split_rows(pack: Pack) -> list[str]:
+    """Rows whose text is not whole on any one page of the PDF: split across a page break.
+
+    Whitespace is ignored (the PDF's text breaks lines where the page wrapped them); a row that
+    crosses a page break has its first part at the foot of one page and the rest at the head of
+    the next, so its whole text is on neither.
+    """
+    pages = [re.sub(r"\s+", "", t) for t in pack.pages]
+    return [r for r in pack.rows if (flat := re.sub(r"\s+", "", r)) and not any(flat in p for p in pages)]
+
+
+@pytest.fixture(scope="module")
+def pack(chromium, browser_run) -> Pack:
+    pdf = boardpack.board_pack(browser_run, browser=chromium)
+    assert pdf == browser_run / "board_pack.pdf"
+    return _read_pack(chromium, pdf, boardpack.pack_html(browser_run))
+
+
+@pytest.mark.slow
+def test_board_pack_has_a4_pages_each_with_text_and_its_number(pack):
+    n = len(pack.pages)
+    assert len(PAGES) <= n <= 12 * len(PAGES), f"{n} pages for {len(PAGES)} sections"  # each section from a new page
+    assert all(abs(w - 595.3) < 2 and abs(h - 841.9) < 2 for w, h in pack.sizes), "A4 portrait"
+    for i, text in enumerate(pack.pages, start=1):
+        m = _FOOTER.search(text)
+        assert m and (int(m.group(1)), int(m.group(2))) == (i, n), f"page {i}: no footer 'page {i} of {n}'"
+        body = _FOOTER.sub("", text).strip()
+        assert len(body) > 40, f"page {i} has no text but its footer: {body!r}"
+    assert PAYLOAD in "".join(pack.pages), "the injected client name prints as text"
+
+
+@pytest.mark.slow
+def test_board_pack_is_the_summary_then_the_leadership_pages_in_order(pack, visits):
+    from pypdf import PdfReader
+
+    quarter = visits["index"].path.parent.name
+    titles = [f"Client strategy · {quarter}"] + [visits[name].dom["title"].rsplit(" · ", 1)[0] for name in NOTEBOOKS]
+    reader = PdfReader(str(pack.path))
+    flat = lambda text: re.sub(r"\s+", "", text)  # a wrapped heading loses its space at the line break
+    top = [(flat(o.title), reader.get_destination_page_number(o)) for o in reader.outline if not isinstance(o, list)]
+    assert [t for t, _ in top] == [flat(t) for t in titles], "bookmarks: the summary, then pages 00 to 09 in order"
+    starts = [n for _, n in top]
+    assert starts[0] == 0 and starts == sorted(set(starts)), f"each section from a new page: {starts}"
+    for title, n in top:  # each section begins its page: the page's text opens with the title
+        assert flat(pack.pages[n]).startswith(title), title
+    assert "09 Explorers" not in pack.pages[0][:300], "no navigation bar"
+
+
+@pytest.mark.slow
+def test_board_pack_splits_no_table_row(pack):
+    assert len(pack.rows) > 100, "the pack's tables were not found"
+    assert split_rows(pack) == [], "table rows cut across a page break"
+
+
+@pytest.mark.slow
+def test_split_row_check_finds_rows_that_break(chromium, tmp_path):
+    """A control: the same check on a document whose tall rows may break does find the splits."""
+    cell = lambda r, c: "<br>".join(f"r{r}c{c}w{k}" for k in range(14))
+    table = "<table>" + "".join(f"<tr><td>{cell(r, 0)}</td><td>{cell(r, 1)}</td></tr>" for r in range(40)) + "</table>"
+    head = f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{report.CSS}</style>"
+    allowed = "<style>@media print { tr { break-inside: auto !important; page-break-inside: auto !important; } }</style>"
+    for extra, expect_splits in (("", False), (allowed, True)):
+        doc = f"{head}{extra}</head><body><main><h1>Control</h1>{table}</main></body></html>"
+        pdf = boardpack.print_pdf(doc, tmp_path / f"control{bool(extra)}.pdf", chromium, label="Client strategy · 2026Q3")
+        got = _read_pack(chromium, pdf, doc)
+        assert len(got.pages) >= 3 and len(got.rows) == 40
+        assert bool(split_rows(got)) == expect_splits, (extra, len(split_rows(got)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["index", "01_outcomes"])
+def test_printed_pages_have_no_navigation_bar(chromium, visits, name):
+    page = chromium.new_context(viewport=VIEWPORT).new_page()
+    try:
+        page.goto(visits[name].path.as_uri())
+        page.emulate_media(media="print")
+        shown = page.evaluate("() => [...document.querySelectorAll('header.cs-top nav, footer')]"
+                              ".map(e => getComputedStyle(e).display)")
+        assert shown and set(shown) == {"none"}
+    finally:
+        page.context.close()

@@ -31,11 +31,15 @@ def test_widgets_react_to_value_changes(profile):
     pick, card = lookup.children
     pick.value = "B"
     assert "Gold" in card.value and "(B)" in card.value
+    pick.value = "Q"  # typed, not in the list: said plainly, not ignored
+    assert "No client with id <code>Q</code>" in card.value and "Gold" not in card.value
+    pick.value = ""
+    assert "Type a client id" in card.value
     filt = widgets.portfolio_filter(profile)
     drops, view = filt.children
     tier = next(d for d in drops.children if d.description == "Tier")
     tier.value = "Platinum"
-    assert "<strong>1</strong> clients" in view.value
+    assert "<strong>1</strong> client;" in view.value  # one client, not "1 clients"
     assert {d.description for d in drops.children} == {"Tier", "Segment", "Intent"}
 
 
@@ -44,3 +48,34 @@ def test_batch_runs_show_the_static_form(monkeypatch):
     assert widgets.is_batch()
     monkeypatch.delenv("CLIENTSTRATEGY_BATCH")
     assert not widgets.is_batch()
+
+
+def test_tables_read_like_the_reports():
+    big = pd.DataFrame({"client_id": ["A", "B"], "revenue_ltm": [1_234_567.0, 45_300.0], "tier": ["Gold", "Bronze"],
+                        "growth": [0.123, float("inf")], "p_alive": [0.71, 0.5], "clv": [2.5e6, None],
+                        "segment": ["s1", "s2"]})
+    html = widgets.portfolio_view(big)
+    # the report's money and percentage helpers, business headers, no snake_case
+    for text in ("1.2m", "45k", "+12%", "71%", "2.5m", "Revenue, last 12 months", "Chance still active",
+                 "Lifetime value", "<th>Client</th>"):
+        assert text in html, text
+    assert "revenue_ltm" not in html and "p_alive" not in html and "inf" not in html and "1234567" not in html
+    # numeric columns right-aligned (the report's cs-num), text columns left
+    assert '<th class="cs-num">Revenue, last 12 months</th>' in html and '<td class="cs-num">1.2m</td>' in html
+    assert '<td class="cs-num">\u2013</td>' in html  # growth of a new client, lifetime value unknown: a dash
+    assert "<td>Gold</td>" in html and "<th>Tier</th>" in html
+    card = widgets.client_card("A", big)
+    assert "<th>Revenue, last 12 months</th><td>1.2m</td>" in card and "<th>Growth</th><td>+12%</td>" in card
+
+
+def test_unknown_client_gets_the_closest_ids(profile):
+    assert "(A)" in widgets.client_card(" a ", profile)  # case and spaces forgiven when the match is unique
+    many = pd.DataFrame({"client_id": ["C0001", "C0002", "C0100"], "revenue_ltm": [1.0, 2.0, 3.0]})
+    out = widgets.client_card("C0003", many)
+    assert "No client with id <code>C0003</code>" in out and "<code>C0001</code>" in out
+
+
+def test_live_explorers_carry_their_own_alignment(profile):
+    _drops, view = widgets.portfolio_filter(profile).children
+    assert 'class="cs-explorer"' in view.value and "td.cs-num" in view.value and "text-align:right" in view.value
+    assert "<style>" not in widgets.portfolio_view(profile)  # the static form uses the page's one stylesheet

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +256,125 @@ class Context:
         prof = prof[list(schema.PROFILE_COLUMNS)]
         self.write_artifact("client_profile.parquet", prof)
         return prof
+
+    # -- issue 20: missing upstream artifacts (every notebook runs on its own); figures as artifacts ------
+    # A separate region: what a notebook does when it is run alone and an earlier notebook's artifact is
+    # not in its artifacts folder. The earlier notebooks are run through the runner, with the same data
+    # and parameters, into the same folder; the notebook says what was computed.
+    _READS = re.compile(r"read_artifact\(\s*[\"']([^\"']+)[\"']")
+
+    @staticmethod
+    def _code(nb_path: Path) -> str:
+        import nbformat
+
+        return "\n".join(c.source for c in nbformat.read(str(nb_path), as_version=4).cells if c.cell_type == "code")
+
+    @staticmethod
+    def _writes(code: str, artifact: str) -> bool:
+        """Whether notebook code writes ``artifact`` (read from the code, not from a list to keep)."""
+        pattern = (re.compile(r"\b(?:init|update)_profile\(") if artifact == "client_profile.parquet"  # filled by several
+                   else re.compile(r"write_artifact\(\s*[\"']" + re.escape(artifact) + r"[\"']"))
+        return bool(pattern.search(code))
+
+    @staticmethod
+    def _reads(code: str) -> set:
+        return set(Context._READS.findall(code)) | ({"client_profile.parquet"} if ".profile()" in code else set())
+
+    def upstream_notebooks(self, *artifacts: str, notebooks_dir: str | Path | None = None) -> list[Path]:
+        """The earlier notebooks to run, in order, for ``artifacts`` missing from the artifacts folder.
+
+        Every notebook numbered before this one (``name``) that writes a missing artifact is run,
+        and so, in turn, is every earlier notebook that writes a missing artifact one of those
+        reads; all notebooks from the first of them to the last run, in order (the client profile
+        is filled by several).
+
+        Returns
+        -------
+        list of Path
+            Empty when every artifact is present (or no earlier notebook writes it).
+        """
+        from . import runner
+
+        earlier = [p for p in runner.notebook_list(Path(notebooks_dir) if notebooks_dir else paths.NOTEBOOKS)
+                   if p.stem[:2] < str(self.name)[:2]]
+        code = {p: self._code(p) for p in earlier}
+        wanted, chosen = {a for a in artifacts if not self.has_artifact(a)}, set()
+        while wanted:
+            artifact = wanted.pop()
+            for i, p in enumerate(earlier):
+                if i not in chosen and self._writes(code[p], artifact):
+                    chosen.add(i)
+                    wanted |= {a for a in self._reads(code[p]) if not self.has_artifact(a)}
+        return earlier[min(chosen):max(chosen) + 1] if chosen else []
+
+    def ensure_upstream(self, *artifacts: str, notebooks_dir: str | Path | None = None, **parameters) -> list[str]:
+        """Compute artifacts of earlier notebooks that are missing, by running those notebooks first.
+
+        For a notebook opened on its own (in JupyterLab, or with papermill) whose artifacts folder
+        lacks what earlier notebooks leave: the notebooks that write them run, in order, through
+        :func:`clientstrategy.runner.run_notebooks` with this notebook's data, mapping, as-of date,
+        artifacts and history folders (and ``parameters``, each to the notebooks that declare it),
+        and a sentence says what was computed. In a run of the whole workbook nothing is missing
+        and nothing runs.
+
+        Parameters
+        ----------
+        *artifacts : str
+            File names in the artifacts folder, e.g. ``"client_profile.parquet"``.
+        notebooks_dir : str or Path, optional
+            Where the numbered notebooks are; default the project's ``notebooks/``.
+        **parameters
+            Other notebook parameters to pass on (e.g. ``random_state``).
+
+        Returns
+        -------
+        list of str
+            The notebooks that were run (empty when nothing was missing).
+
+        Raises
+        ------
+        clientstrategy.runner.RunError
+            An earlier notebook failed: the message names it, the cell and the cause.
+        """
+        import shutil
+        import tempfile
+
+        from . import runner
+
+        todo = self.upstream_notebooks(*artifacts, notebooks_dir=notebooks_dir)
+        if not todo:
+            return []
+        missing = [a for a in artifacts if not self.has_artifact(a)]
+        names = ", ".join(p.stem[:2] + " " + p.stem[3:].replace("_", " ").capitalize() for p in todo)
+        print(f"Not in {self.artifacts_dir}: {', '.join(missing)}. Running {names} first...", flush=True)
+        work = Path(tempfile.mkdtemp(prefix=f"upstream-{self.name}-"))
+        values = {"data_dir": self.data_dir, "mapping": self.mapping or "", "as_of": self.as_of.strftime("%Y-%m-%d"),
+                  "artifacts_dir": str(self.artifacts_dir), "history_dir": str(self.history_dir), **parameters}
+        seconds = runner.run_notebooks(todo, values, work, progress=lambda stem, t: print(f"  {stem}: {t:.1f} s",
+                                                                                         flush=True))
+        shutil.rmtree(work, ignore_errors=True)  # kept only when a notebook failed (the error names it)
+        say("_{what} {verb} not in the artifacts folder, so {names} ran first on the same data and parameters "
+            "(as of {d}), in {s} seconds; {pron} now there._",
+            what=" and ".join(missing), verb="was" if len(missing) == 1 else "were",
+            names=names, d=self.as_of.strftime("%d %B %Y"), s=f"{sum(seconds.values()):.0f}",
+            pron="it is" if len(missing) == 1 else "they are")
+        return [p.stem for p in todo]
+
+    def write_figure(self, artifact: str, fig) -> None:
+        """Save a figure as a PNG artifact (e.g. 06's plan bridge, which ``index.html`` shows) and close it.
+
+        The file is the same image :func:`show` displays (100 dpi, tight), written deterministically;
+        nothing is displayed (a notebook shows the figure with :func:`show` where it explains it).
+        """
+        import matplotlib.pyplot as plt
+
+        p = self.artifact_path(artifact)
+        if p.suffix != ".png":
+            raise ValueError(f"write_figure: {artifact!r} is not a .png file")
+        figure = getattr(fig, "figure", None) or getattr(fig, "fig", None) or fig
+        p.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(p, format="png", bbox_inches="tight", dpi=100, metadata={"Software": None})
+        plt.close(figure)
 
 
 _PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "persona": "str", "group": "str",

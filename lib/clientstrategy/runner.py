@@ -50,6 +50,7 @@ __all__ = [
     "declared_parameters",
     "notebook_list",
     "run",
+    "run_notebooks",
 ]
 
 VERSIONED_PACKAGES = ("clientstrategy", "pandas", "numpy", "scipy", "scikit-learn", "seaborn", "matplotlib",
@@ -388,7 +389,6 @@ def _stage_tables(tables: dict, folder: Path, pseudonymise: bool = False) -> Non
 
 def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, quarter, fingerprint, out,
              staging, run_dir) -> Path:
-    import papermill
     from tqdm import tqdm
 
     from . import excel, report
@@ -419,13 +419,7 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
             log = staging / "logs" / f"{nb_path.stem}.log"
             t0 = time.perf_counter()
             try:
-                with _notebook_logs(log):
-                    papermill.execute_notebook(
-                        str(nb_path), str(executed), parameters=nb_params, kernel_name=cfg.kernel,
-                        progress_bar=False, execution_timeout=cfg.cell_timeout, cwd=str(run_dir),
-                        log_output=False, request_save_on_cell_execute=False, engine_name=_register_engine(),
-                        kernel_manager_class="clientstrategy.runner.LocalKernelManager",
-                    )
+                _execute_one(nb_path, executed, nb_params, run_dir, log, cfg.kernel, cfg.cell_timeout)
             except KeyboardInterrupt:
                 cell = _running_cell(executed)
                 kept = _keep_failed(out, quarter, executed, f"interrupted (Ctrl-C) while running {cell}", log)
@@ -453,12 +447,99 @@ def _execute(cfg, nbs, declared, params, tables, mapping_report, source, as_of, 
     used, per_notebook = _used_parameters(declared, {**base, **params})
     metrics = _merge_metrics(artifacts, nbs, params, source, cfg, as_of, quarter, fingerprint, timings,
                              used, per_notebook)
-    pages = report.render_run(run_dir, nbs, metrics, tables)
+    from . import monitoring
+
+    earlier = monitoring.previous_runs(out, quarter)  # the quarter before, under the same OUT: changes at a glance
+    pages = report.render_run(run_dir, nbs, metrics, tables, previous=Path(earlier["path"].iloc[-1]) if len(earlier) else None)
     # the render time is known only now: record it in metrics.json too (timings are the one clocked section)
     metrics["timings"]["render"] = float(pages.get("_seconds", 0.0))
     metrics["timings"]["total"] = round(sum(timings.values()) + metrics["timings"]["render"], 2)
     _write_metrics(artifacts, metrics)
     return _publish(run_dir, out, quarter)
+
+
+def _execute_one(nb_path: Path, executed: Path, parameters: dict, cwd: Path, log: Path, kernel: str,
+                 cell_timeout: int) -> None:
+    """Execute one notebook with papermill: kernel output and papermill's log go to ``log``."""
+    import papermill
+
+    with _notebook_logs(log):
+        papermill.execute_notebook(
+            str(nb_path), str(executed), parameters=parameters, kernel_name=kernel,
+            progress_bar=False, execution_timeout=cell_timeout, cwd=str(cwd),
+            log_output=False, request_save_on_cell_execute=False, engine_name=_register_engine(),
+            kernel_manager_class="clientstrategy.runner.LocalKernelManager",
+        )
+
+
+def run_notebooks(nbs: list, parameters: dict, work_dir: Path, *, kernel: str = "python3", cell_timeout: int = 1800,
+                  progress=None) -> dict:
+    """Execute notebooks in order, each with the parameters it declares; nothing is published.
+
+    For a notebook run on its own that needs what earlier notebooks leave in the artifacts folder
+    (``nb.Context.ensure_upstream``): the same papermill engine, kernel manager, logs, batch mode
+    and failure messages as :func:`run`, without validation, staging, rendering or publishing.
+
+    Parameters
+    ----------
+    nbs : list of Path
+        Notebooks in run order.
+    parameters : dict
+        Values by name (``data_dir``, ``as_of``, ``artifacts_dir``...); each notebook receives
+        those its ``parameters`` cell declares.
+    work_dir : Path
+        Working folder of the kernels; executed notebooks go to ``work_dir/notebooks`` and logs
+        to ``work_dir/logs``.
+    kernel : str
+        Kernel spec name.
+    cell_timeout : int
+        Seconds one cell may run.
+    progress : callable, optional
+        Called with ``(stem, seconds)`` after each notebook.
+
+    Returns
+    -------
+    dict
+        Seconds per notebook stem.
+
+    Raises
+    ------
+    RunError
+        Naming the notebook, the cell and the cause; the partial notebook and its log stay in
+        ``work_dir``.
+    """
+    work_dir = Path(work_dir)
+    (work_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    saved = os.environ.get("CLIENTSTRATEGY_BATCH")
+    os.environ["CLIENTSTRATEGY_BATCH"] = "1"  # no live widgets without a page behind the kernel
+    try:
+        for nb_path in nbs:
+            nb_path = Path(nb_path)
+            declared = declared_parameters(nb_path)
+            executed = work_dir / "notebooks" / nb_path.name
+            log = work_dir / "logs" / f"{nb_path.stem}.log"
+            t0 = time.perf_counter()
+            try:
+                _execute_one(nb_path, executed, {k: v for k, v in parameters.items() if k in declared}, work_dir,
+                             log, kernel, cell_timeout)
+            except KeyboardInterrupt:
+                raise RunError(f"interrupted (Ctrl-C) during {nb_path.name} while running {_running_cell(executed)}; "
+                               f"the partial notebook is in {executed}", 130) from None
+            except Exception as exc:  # papermill/nbclient raise many types: each is described below
+                raise RunError(f"{nb_path.name} failed: {_describe_failure(exc, executed, cell_timeout)}.\n"
+                               f"The partial executed notebook is {executed}; its log is {log}.") from exc
+            finally:
+                _ACTIVE["manager"] = None
+            timings[nb_path.stem] = round(time.perf_counter() - t0, 2)
+            if progress is not None:
+                progress(nb_path.stem, timings[nb_path.stem])
+    finally:
+        if saved is None:
+            os.environ.pop("CLIENTSTRATEGY_BATCH", None)
+        else:
+            os.environ["CLIENTSTRATEGY_BATCH"] = saved
+    return timings
 
 
 def _default_value(text: str):

@@ -8,14 +8,18 @@ static form is shown: :func:`display_explorer` decides.
 from __future__ import annotations
 
 import base64
+import difflib
 import html
 import io
+import math
 import os
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
     "FILTER_COLUMNS",
+    "HEADERS",
     "client_card",
     "client_lookup",
     "display_explorer",
@@ -37,19 +41,106 @@ def _esc(v) -> str:
     return html.escape("" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v), quote=True)
 
 
-def _fmt(v) -> str:
+#: Business headers of the columns the explorers show (client profile and next-best-action columns);
+#: a column not listed keeps its name with underscores as spaces.
+HEADERS = {
+    "client_id": "Client", "revenue_ltm": "Revenue, last 12 months", "revenue_prior_ltm": "Revenue, prior 12 months",
+    "growth": "Growth", "tier": "Tier", "segment": "Segment", "p_alive": "Chance still active",
+    "expected_purchases_12m": "Expected purchases, next 12 months", "expected_purchases_12m_low": "Expected purchases, low",
+    "expected_purchases_12m_high": "Expected purchases, high", "clv": "Lifetime value", "clv_low": "Lifetime value, low",
+    "clv_high": "Lifetime value, high", "engagement_score": "Digital engagement", "persona": "Persona",
+    "nps_last": "Latest NPS score (0-10)", "wallet": "Wallet (spend in our categories)", "share_of_wallet": "Share of wallet",
+    "headroom": "Headroom", "value_to_business": "Value to the business", "value_to_client": "Value to the client",
+    "group": "Group", "intent": "Intent", "service_level": "Service level", "person_id": "Person", "rank": "Rank",
+    "action": "Action", "topic": "Topic", "reason": "Reason", "expected_value": "Expected value", "signal": "Signal",
+    "control": "Held back to measure uplift", "measure": "Measure", "value": "Value",
+}
+
+
+def _finite(v) -> bool:
+    return v is not None and not isinstance(v, (str, bool)) and pd.notna(v) and math.isfinite(float(v))
+
+
+def _signed_pct(v) -> str:
+    from .nb import pct
+
+    return ("+" if float(v) > 0 else "") + pct(v)
+
+
+def _formats() -> dict:
+    """Column -> formatter: the report's own money, percentage and number helpers (``nb``)."""
+    from .nb import money, num, pct
+
+    one, two = (lambda v: num(v, 1)), (lambda v: num(v, 2))
+    return {"revenue_ltm": money, "revenue_prior_ltm": money, "clv": money, "clv_low": money, "clv_high": money,
+            "wallet": money, "headroom": money, "expected_value": money, "amount": money,
+            "growth": _signed_pct, "p_alive": pct, "share_of_wallet": pct,
+            "expected_purchases_12m": one, "expected_purchases_12m_low": one, "expected_purchases_12m_high": one,
+            "engagement_score": one, "value_to_business": two, "value_to_client": two,
+            "nps_last": lambda v: num(v, 0), "rank": lambda v: num(v, 0)}
+
+
+def _fmt(v, column: str | None = None) -> str:
+    """One value as the reports write it: money as 1.2m, shares as 85%, counts with separators.
+
+    Missing or infinite values (growth of a client new this year) show as an en dash, which the
+    report's alignment counts as "no value" in a numeric column.
+    """
     if v is None or (not isinstance(v, str) and pd.isna(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+        return "\u2013"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    f = _formats().get(column) if column else None
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        if not _finite(v):
+            return "\u2013"
+        if f is not None:
+            return f(v)
+        from .nb import num
+
+        return num(v, 0) if float(v) == int(v) or abs(v) >= 100 else num(v, 2)
     return str(v)
 
 
+def _header(column: str) -> str:
+    return HEADERS.get(column, str(column).replace("_", " ").capitalize())
+
+
 def _table_html(df: pd.DataFrame, max_rows: int = 12) -> str:
+    """An escaped table with business headers, formatted values and numeric columns right-aligned."""
+    from .report import align_numbers
+
     d = df.head(max_rows).copy()
     for c in d.columns:
-        d[c] = d[c].map(_fmt).astype(object)
-    return d.to_html(index=False, escape=True, border=0, classes="cs-table")
+        d[c] = d[c].map(lambda v, _c=c: _fmt(v, _c)).astype(object)
+    d.columns = [_header(c) for c in d.columns]
+    body = align_numbers(d.to_html(index=False, escape=True, border=0, classes="cs-table"))
+    more = f"<p class='cs-note'>Showing {max_rows} of {len(df):,} rows.</p>" if len(df) > max_rows else ""
+    return body + more
+
+
+def _facts_html(row: pd.Series, columns) -> str:
+    """A client's profile as a two-column table: business name, value formatted by its column."""
+    from .report import align_numbers
+
+    rows = "".join(f"<tr><th>{_esc(_header(c))}</th><td>{_esc(_fmt(row[c], c))}</td></tr>"
+                   for c in columns if not (not isinstance(row[c], str) and pd.isna(row[c])))
+    return align_numbers(f'<table class="cs-table cs-kv">{rows}</table>')
+
+
+#: Styles of the live explorers in JupyterLab, where the report's stylesheet is absent (JupyterLab
+#: right-aligns every table cell by default): text left, numbers right, as on the leadership pages.
+_LIVE_STYLE = ("<style>div.cs-explorer table{border-collapse:collapse;margin:0.4rem 0 0.8rem;font-size:0.9em}"
+               "div.cs-explorer table th,div.cs-explorer table td{text-align:left;padding:0.2rem 0.6rem;"
+               "border-bottom:1px solid #d9dee5;vertical-align:top}div.cs-explorer table th{background:#eef2f7}"
+               "div.cs-explorer table td.cs-num,div.cs-explorer table th.cs-num{text-align:right;"
+               "font-variant-numeric:tabular-nums;white-space:nowrap}div.cs-explorer .cs-note{color:#5f6b7a;"
+               "font-size:0.85em}</style>")
+
+
+def _live(body: str) -> str:
+    """``body`` wrapped for a live widget: the explorer's own styles travel with it."""
+    return f'{_LIVE_STYLE}<div class="cs-explorer">{body}</div>'
 
 
 def _figure_html(fig) -> str:
@@ -84,17 +175,25 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
     """
     if "client_id" not in profile.columns:
         raise ValueError("profile: column 'client_id' is missing")
-    row = profile[profile["client_id"].astype(str) == str(client_id)]
+    ids = profile["client_id"].astype(str)
+    typed = str(client_id).strip()
+    row = profile[ids == typed]
+    if row.empty and (ids.str.lower() == typed.lower()).sum() == 1:  # c0004 for C0004
+        row = profile[ids.str.lower() == typed.lower()]
     if row.empty:
-        return f"<p>No client with id <code>{_esc(client_id)}</code>.</p>"
+        lower = {i.lower(): i for i in ids}
+        near = [lower[m] for m in difflib.get_close_matches(typed.lower(), list(lower), n=3, cutoff=0.6)]
+        hint = ("Did you mean " + ", ".join(f"<code>{_esc(i)}</code>" for i in near) + "?" if near
+                else f"Ids look like <code>{_esc(ids.iloc[0])}</code>." if len(ids) else "The profile is empty.")
+        return f"<p class='cs-unknown'>No client with id <code>{_esc(client_id)}</code>. {hint}</p>"
     r = row.iloc[0]
+    client_id = str(r["client_id"])
     name = ""
     if clients is not None and "client_name" in clients.columns:
         hit = clients.loc[clients["client_id"].astype(str) == str(client_id), "client_name"]
         name = hit.iloc[0] if len(hit) else ""
     parts = [f"<h3>{_esc(name) or _esc(client_id)} <small>({_esc(client_id)})</small></h3>"]
-    facts = [(c, r[c]) for c in profile.columns if c != "client_id" and not pd.isna(r[c])]
-    parts.append(_table_html(pd.DataFrame(facts, columns=["measure", "value"]), max_rows=40))
+    parts.append(_facts_html(r, [c for c in profile.columns if c != "client_id"]))
     if revenue is not None and len(revenue):
         rv = revenue[revenue["client_id"].astype(str) == str(client_id)]
         if as_of is not None:
@@ -132,10 +231,13 @@ def portfolio_view(profile: pd.DataFrame, filters: dict | None = None) -> str:
             d = d[d[col].astype(str) == str(val)]
     if d.empty:
         return "<p>No client matches these filters.</p>"
-    head = (f"<p><strong>{len(d):,}</strong> clients; revenue over the last twelve months "
-            f"<strong>{_fmt(float(d['revenue_ltm'].sum()))}</strong>"
-            + (f"; lifetime value <strong>{_fmt(float(d['clv'].sum()))}</strong>" if d["clv"].notna().any() else "")
-            + ".</p>") if "revenue_ltm" in d.columns else f"<p>{len(d):,} clients.</p>"
+    from .nb import money
+
+    clients = f"<strong>{len(d):,}</strong> client{'s' if len(d) != 1 else ''}"
+    head = (f"<p>{clients}; revenue over the last twelve months <strong>{money(d['revenue_ltm'].sum())}</strong>"
+            + (f"; lifetime value <strong>{money(d['clv'].sum())}</strong>"
+               if "clv" in d.columns and d["clv"].notna().any() else "")
+            + ".</p>") if "revenue_ltm" in d.columns else f"<p>{clients}.</p>"
     cols = [c for c in ("client_id", "tier", "segment", "revenue_ltm", "growth", "p_alive", "clv", "group", "intent")
             if c in d.columns]
     top = d.sort_values("revenue_ltm", ascending=False) if "revenue_ltm" in d.columns else d
@@ -143,7 +245,10 @@ def portfolio_view(profile: pd.DataFrame, filters: dict | None = None) -> str:
 
 
 def client_lookup(profile: pd.DataFrame, **card_kwargs):
-    """A searchable client selector that re-renders :func:`client_card` on change.
+    """A client selector (type an id, or pick one from the list) that re-renders :func:`client_card`.
+
+    The card follows the typed id when the analyst presses Enter or leaves the box; an id that is
+    not in the profile gets a sentence saying so, with the closest ids.
 
     Returns
     -------
@@ -153,12 +258,14 @@ def client_lookup(profile: pd.DataFrame, **card_kwargs):
     import ipywidgets as w
 
     ids = sorted(profile["client_id"].astype(str))
-    pick = w.Combobox(options=ids, placeholder="client id", description="Client", ensure_option=True)
-    card = w.HTML(value="<p>Choose a client.</p>")
+    pick = w.Combobox(options=ids, placeholder="client id", description="Client", ensure_option=False,
+                      continuous_update=False)
+    prompt = _live("<p>Type a client id (or pick one from the list) and press Enter.</p>")
+    card = w.HTML(value=prompt)
 
     def _update(change):
-        if change["new"] in ids:
-            card.value = client_card(change["new"], profile, **card_kwargs)
+        typed = str(change["new"] or "").strip()
+        card.value = _live(client_card(typed, profile, **card_kwargs)) if typed else prompt
 
     pick.observe(_update, names="value")
     return w.VBox([pick, card])
@@ -179,10 +286,10 @@ def portfolio_filter(profile: pd.DataFrame, columns=FILTER_COLUMNS):
         if col in profile.columns and profile[col].notna().any():
             opts = ["All"] + sorted(profile[col].dropna().astype(str).unique())
             drops[col] = w.Dropdown(options=opts, value="All", description=col.replace("_", " ").capitalize())
-    view = w.HTML(value=portfolio_view(profile))
+    view = w.HTML(value=_live(portfolio_view(profile)))
 
     def _update(_change):
-        view.value = portfolio_view(profile, {c: d.value for c, d in drops.items()})
+        view.value = _live(portfolio_view(profile, {c: d.value for c, d in drops.items()}))
 
     for d in drops.values():
         d.observe(_update, names="value")
