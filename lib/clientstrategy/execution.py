@@ -71,14 +71,15 @@ ACTION_MEANINGS = {
     "detractor_risk": "extra chance a client who just scored us 0-6 leaves within a year",
     "headroom_capture_conversation": ("share of a grow client's headroom one growth conversation converts (the "
                                       "budget's headroom_capture_year is a whole year of conversations)"),
-    "grow_cap": "most one growth conversation is worth, as a share of the client's yearly revenue",
+    "grow_cap": ("most a grow client's revenue can rise in a year, as a share of its yearly revenue (the budget's "
+                 "grow_cap): one growth conversation is never worth more"),
     "cross_sell_conversion": "chance a cross-sell conversation leads to a purchase",
     "interest_conversion": "chance a conversation on a topic the client is reading about leads to a purchase",
 }
 
 #: Signal (``next_best_actions.csv`` ``signal``, normalised) -> the assumption(s) its value rests on.
 SIGNAL_ASSUMPTIONS = {
-    "market_event": "03's measured responsiveness x order value, decaying over the response window",
+    "market_event": "the responsiveness measured in 03 x the client order value, decaying over the response window",
     "churn": "save_rate",
     "headroom": "headroom_capture_conversation (at most grow_cap)",
     "detractor": "save_rate x detractor_risk",

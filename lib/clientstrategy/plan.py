@@ -62,10 +62,11 @@ MIN_HISTORY_MONTHS = 3.0
 
 #: The top-down forecasts the plan back-test compares with, in words.
 BASELINE_RULES = {
-    "last_year_flat": "last twelve months' revenue again",
-    "last_year_trend": "last twelve months' revenue times one plus last year's growth",
-    "last_quarter_x4": "last quarter's revenue times four",
-    "ltm_times_p_alive": "each client's last twelve months times its chance of still being active (the old plan rule)",
+    "last_year_flat": "the last twelve months of revenue again",
+    "last_year_trend": "the last twelve months of revenue times one plus the growth of the last year",
+    "last_quarter_x4": "the revenue of the last quarter times four",
+    "ltm_times_p_alive": ("each client: its last twelve months of revenue times its chance of still being active "
+                          "(the old plan rule)"),
 }
 
 
@@ -304,7 +305,8 @@ class ExistingForecast:
     clients : DataFrame
         One row per client with revenue on or before ``as_of``, sorted by ``client_id``:
         ``client_id``, ``base`` (expected revenue over the horizon), ``expected_purchases``,
-        ``expected_spend``, ``p_alive`` (NaN under the fallback), ``method`` (``models``,
+        ``expected_spend``, ``p_alive`` and ``repeat_purchases`` (purchase days after the first;
+        NaN under the fallback), ``method`` (``models``,
         ``run_rate`` or ``no purchase`` for clients whose lines are all credits).
     method : str
         ``models`` or ``run_rate``.
@@ -556,7 +558,7 @@ def _existing_forecast(revenue, as_of, horizon_months, *, purchase_model, spend_
                                  purchase_model=type(pm), spend_model=type(sm))
         else:
             fits = [(pm, sm)]
-            notes.append("the range leaves out the uncertainty of the models' parameters (no refits)")
+            notes.append("the range leaves out the uncertainty of the parameters of the models (no refits)")
         e, n_drawn = _expected_purchases(pm, hw, summary, random_state)
         if n_drawn:
             notes.append(f"{n_drawn:,} clients' expected purchases are the mean of 2,000 draws of the model (its "
@@ -564,7 +566,7 @@ def _existing_forecast(revenue, as_of, horizon_months, *, purchase_model, spend_
         spend = sm.expected_spend(summary)
         own = (summary["revenue_total"] / summary["purchase_days"]).to_numpy(float)
         if (~np.isfinite(spend)).any():
-            notes.append(f"{int((~np.isfinite(spend)).sum()):,} clients' spend is valued at their own mean "
+            notes.append(f"the spend of {int((~np.isfinite(spend)).sum()):,} clients is valued at their own mean "
                          "purchase (the spend model has no population mean: q <= 1)")
             spend = np.where(np.isfinite(spend), spend, own)
         srow = pd.Series(np.arange(len(summary)), index=summary["client_id"].astype(str)).reindex(ids)
@@ -576,9 +578,10 @@ def _existing_forecast(revenue, as_of, horizon_months, *, purchase_model, spend_
         clients["base"] = clients["expected_purchases"] * clients["expected_spend"].fillna(0.0)
         with np.errstate(all="ignore"):
             clients["p_alive"] = np.where(has, pm.p_alive(summary)[np.maximum(srow, 0)], np.nan)
+        clients["repeat_purchases"] = np.where(has, summary["x"].to_numpy(float)[np.maximum(srow, 0)], np.nan)
         clients["method"] = np.where(has, "models", "no purchase")
         basis = (f"the purchase model ({getattr(pm, 'name', type(pm).__name__)}) times the spend model "
-                 f"({getattr(sm, 'name', type(sm).__name__)}), fitted on {len(summary):,} clients' purchases "
+                 f"({getattr(sm, 'name', type(sm).__name__)}), fitted on the purchases of {len(summary):,} clients "
                  f"to {as_of:%d %B %Y}")
         return ExistingForecast(clients=clients, method="models", as_of=as_of, horizon_months=horizon_months,
                                 basis=basis, notes=notes, n_fits=len(fits), purchase_model=pm, spend_model=sm,
@@ -598,11 +601,11 @@ def _existing_forecast(revenue, as_of, horizon_months, *, purchase_model, spend_
                 for _ in range(int(n_boot))]
     else:
         fits = [point]
-        notes.append("the range leaves out the uncertainty of the run-rate's fit (no refits)")
+        notes.append("the range leaves out the uncertainty of the fit of the run-rate (no refits)")
     last = _window_sum(rev, _months_before(as_of, window), as_of).reindex(ids).fillna(0.0).to_numpy(float)
     clients = pd.DataFrame({"client_id": ids, "expected_purchases": np.nan, "expected_spend": np.nan,
                             "base": point.predict(last) * horizon_months / window, "p_alive": np.nan,
-                            "method": "run_rate"})
+                            "repeat_purchases": np.nan, "method": "run_rate"})
     if window != horizon_months:
         notes.append(f"the run-rate is measured over {window:.0f}-month windows and scaled to the "
                      f"{horizon_months:.0f}-month horizon")
@@ -696,7 +699,8 @@ def _acquisition_spans(horizon_months: float) -> list[tuple[float, float]]:
 
 
 def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast, *, window_months: float = 12,
-                        lead_in_months: float = 3, stop_alpha: float = 0.01) -> NewClientForecast:
+                        lead_in_months: float = 3, stop_alpha: float = 0.01,
+                        stop_gap_months: float = 3) -> NewClientForecast:
     """New clients per month and their revenue within the horizon, from the acquisition history.
 
     A client is acquired on its first purchase day (first day with a positive net amount). The rule:
@@ -705,11 +709,11 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
        ``as_of``, but not in the data's first ``lead_in_months``: at the start of any extract,
        clients who were already clients show up for the first time, and cannot be told from new
        ones. A window shorter than a month after that gives no rate ("history too short").
-    2. **Stopped.** If the window holds first purchases but none since the latest one, and at the
-       window's rate a gap that long would happen less than ``stop_alpha`` of the time
-       (``exp(-rate * gap) < stop_alpha``), acquisitions have stopped: the plan adds no clients. A
-       closed cohort (CDNOW: every client's first purchase in Q1 1997) gets none this way, or
-       because its window holds no first purchase at all.
+    2. **Stopped.** If no client has joined for at least ``stop_gap_months`` (a quarter: a quiet
+       month is not a stop), and at the window's rate a gap that long would happen less than
+       ``stop_alpha`` of the time (``exp(-rate * gap) < stop_alpha``), acquisitions have stopped:
+       the plan adds no clients. A closed cohort (CDNOW: every client's first purchase in Q1 1997)
+       gets none this way, or because its window holds no first purchase at all.
     3. **Revenue.** Each new client brings its first purchase (the mean of the window's first
        purchases) and then what the models expect of a new client (``expected_population`` times
        the population's spend; the run-rate fallback's forecast for a client of that size) over
@@ -726,8 +730,8 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
         The forecast of current clients (its models value the new clients' later purchases).
     window_months, lead_in_months : float
         As above.
-    stop_alpha : float
-        Threshold of the stop test.
+    stop_alpha, stop_gap_months : float
+        Thresholds of the stop test.
 
     Returns
     -------
@@ -780,7 +784,7 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
     rate = n / w_months
     gap = (as_of - last).days / DAYS_PER_MONTH
     p_gap = float(np.exp(-rate * gap))
-    if p_gap < stop_alpha:
+    if gap >= stop_gap_months and p_gap < stop_alpha:
         return NewClientForecast(rate=0.0, expected_clients=0.0, expected_revenue=0.0, revenue_per_client_year=np.nan,
                                  stopped=True, reason=(f"{n:,} clients joined in the {w_months:.0f} months to "
                                                        f"{as_of:%d %B %Y} but none since {last:%d %B %Y}; at "
@@ -1209,6 +1213,10 @@ def backtest_sentences(bt: dict) -> list[str]:
 def plot_plan_backtest(bt: dict):
     """Forecasts made at the back-test's date against what happened: the models with their range, each baseline.
 
+    A dot per forecast (the models' with its range as a bar), the actual as a red line and each
+    forecast's error beside it; the axis spans the forecasts, not zero, so that differences of a
+    few percent show.
+
     Parameters
     ----------
     bt : dict
@@ -1228,31 +1236,37 @@ def plot_plan_backtest(bt: dict):
     'Figure'
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     names = {"last_year_flat": "Last year flat", "last_year_trend": "Last year + its growth",
              "last_quarter_x4": "Last quarter x4", "ltm_times_p_alive": "Last year x chance active"}
-    rows = [("Bottom-up: models", bt["forecast"]["total"], bt.get("error_pct"))]
+    f = bt["forecast"]
+    rows = [("Bottom-up: the models", f["total"], bt.get("error_pct"))]
     rows += [(names.get(k, k), v["forecast"], v.get("error_pct")) for k, v in bt["baselines"].items()
              if v.get("forecast") is not None]
-    fig = Figure(figsize=(8.5, 0.55 * len(rows) + 1.8), layout="constrained")
+    actual = bt["actual"]["total"]
+    vals = [r[1] for r in rows] + [f["low"], f["high"], actual]
+    lo, hi = min(vals), max(vals)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
+    fig = Figure(figsize=(8.5, 0.5 * len(rows) + 2.0), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(rows))[::-1]
-    vals = [r[1] for r in rows]
-    colours = ["#4c72b0"] + ["#bbbbbb"] * (len(rows) - 1)
-    ax.barh(y, vals, color=colours, height=0.6)
-    f = bt["forecast"]
-    ax.errorbar([f["total"]], [y[0]], xerr=[[f["total"] - f["low"]], [f["high"] - f["total"]]], fmt="none",
-                ecolor="black", capsize=5, lw=1.2, label=f"{bt.get('level', 0.8):.0%} range of the models")
-    actual = bt["actual"]["total"]
-    ax.axvline(actual, color="#c44e52", lw=2, label="What happened")
+    ax.hlines(y[0], f["low"], f["high"], color="#4c72b0", lw=7, alpha=0.35,
+              label=f"{bt.get('level', 0.8):.0%} range of the models")
+    ax.scatter([r[1] for r in rows], y, s=60, zorder=3, color=["#4c72b0"] + ["#777777"] * (len(rows) - 1))
+    ax.axvline(actual, color="#c44e52", lw=2, label=f"What happened: {_money(actual)}")
     for yi, (_, v, e) in zip(y, rows):
         if e is not None:
-            ax.text(v, yi, f"  {e:+.1f}%", va="center", fontsize=8)
+            ax.annotate(f"{_money(v)} ({e:+.1f}%)", (v, yi), xytext=(0, 9), textcoords="offset points",
+                        ha="center", fontsize=8)
     ax.set_yticks(y, [r[0] for r in rows])
-    ax.set_xlim(0, max(max(vals), f["high"], actual) * 1.18)
-    ax.set_xlabel(f"Revenue over the {bt['horizon_months']} months after {pd.Timestamp(bt['as_of']):%d %b %Y}")
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _money(v)))
+    ax.set_xlabel(f"Revenue over the {bt['horizon_months']} months after {pd.Timestamp(bt['as_of']):%d %b %Y} "
+                  "(axis does not start at zero)")
     ax.set_title("The plan back-tested: forecasts made then, against what happened")
-    ax.legend(loc="lower right", fontsize=8, frameon=True)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8, frameon=False)
     return fig
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "gap_bridge",
     "group_summary",
     "intent_effects",
+    "margin_rates",
     "plot_bridge",
     "plot_capacity",
     "plot_value_map",
@@ -799,6 +800,49 @@ def capacity_summary(coverage: pd.DataFrame, by: str = "service_level") -> pd.Da
                 "touch_share", "minutes_share"]]
 
 
+def margin_rates(margin: pd.DataFrame | None, plan: pd.DataFrame) -> tuple[pd.Series, float]:
+    """Each client's margin rate over the last twelve months, to put the plan in margin.
+
+    ``margin / revenue_ltm`` for clients with positive revenue and a known margin (clipped to
+    0..1); every other client (and a new one) gets the firm's rate, total margin over the revenue
+    of the clients with a margin.
+
+    Parameters
+    ----------
+    margin : DataFrame or None
+        ``client_id``, ``margin`` (:func:`client_margin`).
+    plan : DataFrame
+        ``client_id``, ``revenue_ltm``.
+
+    Returns
+    -------
+    (Series, float)
+        Rate by ``client_id`` (every client of ``plan``) and the firm's rate; ``(None, nan)`` when
+        no margin is known.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"client_id": ["a"], "margin": [40.0]})
+    >>> rates, firm = margin_rates(m, pd.DataFrame({"client_id": ["a", "b"], "revenue_ltm": [100.0, 50.0]}))
+    >>> rates.tolist(), firm
+    ([0.4, 0.4], 0.4)
+    """
+    _require(plan, ["client_id", "revenue_ltm"], "plan")
+    if margin is None or len(margin) == 0:
+        return None, float("nan")
+    _require(margin, ["client_id", "margin"], "margin")
+    rev = pd.Series(_num(plan, "revenue_ltm").to_numpy(), index=plan["client_id"].astype("str"))
+    m = pd.to_numeric(margin["margin"], errors="coerce")
+    m.index = margin["client_id"].astype("str")
+    m = m.reindex(rev.index)
+    ok = m.notna() & (rev > 0)
+    if not ok.any():
+        return None, float("nan")
+    firm = float(m[ok].sum() / rev[ok].sum())
+    rate = (m / rev).where(ok).clip(0, 1).fillna(min(max(firm, 0.0), 1.0))
+    return rate.astype(float), firm
+
+
 def intent_effects(plan: pd.DataFrame, base: pd.Series, assumptions: dict | None = None) -> pd.DataFrame:
     """Each client's intent as a change of its forecast: ``plan = base * mult + add``.
 
@@ -856,8 +900,8 @@ def _budget_assumptions(assumptions: dict | None) -> dict:
 
 
 def client_budget(plan: pd.DataFrame, assumptions: dict | None = None, *, base: pd.DataFrame | None = None,
-                  ltm_cover: float = 1.0, horizon_months: float = 12, client_ranges: pd.DataFrame | None = None
-                  ) -> pd.DataFrame:
+                  ltm_cover: float = 1.0, horizon_months: float = 12, client_ranges: pd.DataFrame | None = None,
+                  margin_rate: pd.Series | None = None) -> pd.DataFrame:
     """Plan revenue over the horizon per client: the models' forecast, then its intent's effect.
 
     ``base`` is the client's expected revenue over the horizon from the purchase and spend models
@@ -886,13 +930,16 @@ def client_budget(plan: pd.DataFrame, assumptions: dict | None = None, *, base: 
     client_ranges : DataFrame, optional
         ``client_id``, ``low``, ``high`` of each client's plan (``plan.simulate_plan`` with the
         intent effects); clients without a forecast get their plan as both bounds.
+    margin_rate : Series, optional
+        Margin rate by ``client_id`` (:func:`margin_rates`): adds ``plan_margin``.
 
     Returns
     -------
     DataFrame
         ``client_id``, ``group``, ``owner_id``, ``intent``, ``revenue_ltm``, ``revenue_last_year``
         (annualised and scaled to the horizon), ``base``, ``mult``, ``add``, ``plan_revenue``,
-        ``plan_low``, ``plan_high`` (NaN without ``client_ranges``), ``target_revenue``.
+        ``plan_low``, ``plan_high`` (NaN without ``client_ranges``), ``target_revenue`` and, with
+        ``margin_rate``, ``plan_margin``.
 
     Examples
     --------
@@ -953,6 +1000,10 @@ def client_budget(plan: pd.DataFrame, assumptions: dict | None = None, *, base: 
         "plan_high": high,
     })
     out["target_revenue"] = out["revenue_last_year"] * (1 + a["target_growth"])
+    if margin_rate is not None:
+        rate = pd.Series(margin_rate)
+        rate.index = rate.index.astype("str")
+        out["plan_margin"] = out["plan_revenue"] * ids.map(rate).astype(float).to_numpy()
     return out.reset_index(drop=True)
 
 
@@ -974,15 +1025,16 @@ def budget_table(client_plan: pd.DataFrame, *, ranges: dict | None = None, new: 
         ``"group"``, ``"owner"``: DataFrames with ``key``, ``low``, ``high``; ``"total"``: dict with
         ``low``, ``high`` (existing and new clients together).
     new : dict, optional
-        The new-clients line: ``plan_revenue``, ``low``, ``high`` and ``clients`` (expected number).
+        The new-clients line: ``plan_revenue``, ``low``, ``high``, ``clients`` (expected number) and
+        optional ``plan_margin``.
 
     Returns
     -------
     DataFrame
         ``level`` (client, group, owner, new, total), ``key``, ``revenue_ltm``,
-        ``revenue_last_year``, ``base``, ``plan_revenue``, ``plan_low``, ``plan_high``,
-        ``target_revenue``, ``gap`` (plan - target), ``clients``, and for client rows ``group``,
-        ``owner_id``, ``intent``.
+        ``revenue_last_year``, ``base``, ``plan_revenue`` (``plan_margin`` when the client plan has
+        it), ``plan_low``, ``plan_high``, ``target_revenue``, ``gap`` (plan - target), ``clients``,
+        and for client rows ``group``, ``owner_id``, ``intent``.
 
     Examples
     --------
@@ -1001,7 +1053,8 @@ def budget_table(client_plan: pd.DataFrame, *, ranges: dict | None = None, new: 
         cp["revenue_last_year"] = _num(cp, "revenue_ltm").clip(lower=0.0)
     if "base" not in cp.columns:
         cp["base"] = np.nan
-    vals = ["revenue_ltm", "revenue_last_year", "base", "plan_revenue", "target_revenue"]
+    margin = ["plan_margin"] if "plan_margin" in cp.columns else []
+    vals = ["revenue_ltm", "revenue_last_year", "base", "plan_revenue", *margin, "target_revenue"]
     ranges = ranges or {}
     cl = cp.sort_values("client_id")
     rows = [pd.DataFrame({"level": "client", "key": cl["client_id"], **{v: cl[v] for v in vals},
@@ -1029,10 +1082,13 @@ def budget_table(client_plan: pd.DataFrame, *, ranges: dict | None = None, new: 
                                   "revenue_last_year": [0.0], "base": [new_plan], "plan_revenue": [new_plan],
                                   "plan_low": [float(new.get("low", np.nan))],
                                   "plan_high": [float(new.get("high", np.nan))], "target_revenue": [0.0],
+                                  **({"plan_margin": [float(new.get("plan_margin", np.nan))]} if margin else {}),
                                   "clients": [round(float(new.get("clients", 0.0) or 0.0))]}))
     tot = cl[vals].sum().to_frame().T
     tot["plan_revenue"] += new_plan
     tot["base"] += new_plan
+    if margin and np.isfinite(float(new.get("plan_margin", np.nan))):
+        tot["plan_margin"] += float(new["plan_margin"])
     tr = ranges.get("total") or {}
     tot["plan_low"] = float(tr.get("low", np.nan))
     tot["plan_high"] = float(tr.get("high", np.nan))
@@ -1340,6 +1396,9 @@ def plot_value_map(plan: pd.DataFrame, business_threshold: float = 0.5, client_t
 def plot_bridge(bridge: pd.DataFrame):
     """Waterfall from last year's revenue to the bottom-up plan and the top-down target.
 
+    Every bar is labelled with its amount. When every running level stays above half the largest,
+    the axis starts just below the lowest level (and says so), so that moves of a few percent show.
+
     Parameters
     ----------
     bridge : DataFrame
@@ -1351,26 +1410,50 @@ def plot_bridge(bridge: pd.DataFrame):
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     _require(bridge, ["step", "amount"], "bridge")
     if "kind" in bridge.columns:
         is_total = (bridge["kind"] == "total").tolist()
     else:
         is_total = [s in {"Last twelve months", "Bottom-up plan", "Top-down target"} for s in bridge["step"]]
-    fig, ax = plt.subplots(figsize=(10.5, 4.2))
-    level = 0.0
-    for i, (total, amount) in enumerate(zip(is_total, bridge["amount"])):
+    fig, ax = plt.subplots(figsize=(10.5, 4.4))
+    level, bars = 0.0, []  # (bottom, height, colour) of each bar
+    for total, amount in zip(is_total, bridge["amount"]):
         if total:
-            ax.bar(i, amount, color="#4c72b0")
+            bars.append((0.0, amount, "#4c72b0"))
             level = amount
         else:
-            ax.bar(i, amount, bottom=level, color="#55a868" if amount >= 0 else "#c44e52")
+            bars.append((level, amount, "#55a868" if amount >= 0 else "#c44e52"))
             level += amount
+    top = max(max(b, b + h) for b, h, _ in bars)
+    low = min(h if b == 0.0 else min(b, b + h) for b, h, _ in bars)
+    floor = max(0.0, low - 0.25 * (top - low) - 0.02 * top) if low > 0.5 * top else 0.0
+    for i, (bottom, height, colour) in enumerate(bars):
+        ax.bar(i, height, bottom=bottom, color=colour)
+        ax.annotate(_fmt_money(height), (i, max(bottom + max(height, 0), floor)), xytext=(0, 3),
+                    textcoords="offset points", ha="center", fontsize=8)
+    ax.set_ylim(bottom=floor, top=top + 0.08 * (top - floor))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_money(v)))
     ax.set_xticks(range(len(bridge)))
     ax.set_xticklabels([s.replace(" ", "\n", 1) for s in bridge["step"]], fontsize=8)
-    ax.set_ylabel("Revenue over the plan horizon")
+    ax.set_ylabel("Revenue over the plan horizon" + (" (axis does not start at zero)" if floor > 0 else ""))
     ax.set_title("From last year to the plan, and the gap to the target")
     return fig
+
+
+def _fmt_money(x: float) -> str:
+    """1234567 -> '1.2m', 45300 -> '45k', 1200 -> '1.2k' (as the pages write money)."""
+    a, sign = abs(float(x)), "-" if x < 0 else ""
+    if a >= 1e9:
+        return f"{sign}{a / 1e9:.1f}bn"
+    if a >= 1e6:
+        return f"{sign}{a / 1e6:.1f}m"
+    if a >= 1e4:
+        return f"{sign}{a / 1e3:.0f}k"
+    if a >= 1e3:
+        return f"{sign}{a / 1e3:.1f}k"
+    return f"{sign}{a:.0f}"
 
 
 def plot_capacity(summary: pd.DataFrame, by: str = "service_level"):
