@@ -147,7 +147,7 @@ def test_run_rate_fallback_when_the_purchase_model_is_refused():
 def test_a_closed_cohort_gets_no_new_clients():
     """Every client joins in Q1 2023 (CDNOW-like): no invented clients, at any later date."""
     rev = simulate_book(5, per_month=120, cohort_until="2023-03-31")
-    for as_of in (pd.Timestamp("2023-06-30"), pd.Timestamp("2024-06-30"), END):
+    for as_of in (pd.Timestamp("2023-07-31"), pd.Timestamp("2024-06-30"), END):
         fc = plan.existing_forecast(rev, as_of, 12, n_boot=0)
         nc = plan.new_client_forecast(rev, as_of, fc, lead_in_months=0)
         assert nc.rate == 0 and nc.expected_revenue == 0 and nc.stopped, as_of
@@ -161,6 +161,11 @@ def test_a_closed_cohort_gets_no_new_clients():
     fc = plan.existing_forecast(open_rev, END, 12, n_boot=0)
     nc = plan.new_client_forecast(open_rev, END, fc)
     assert not nc.stopped and nc.rate == pytest.approx(20, rel=0.3) and nc.expected_revenue > 0
+    # a quiet month is not a stop: no client joined in the last 40 days of an open book
+    first = open_rev.groupby("client_id")["date"].min()
+    quiet = open_rev[open_rev["client_id"].isin(first.index[first <= END - pd.Timedelta(days=40)])]
+    nc = plan.new_client_forecast(quiet, END, plan.existing_forecast(quiet, END, 12, n_boot=0))
+    assert not nc.stopped and nc.rate > 10
 
 
 def test_new_clients_left_truncation_and_short_history():

@@ -57,6 +57,7 @@ __all__ = [
 DAYS_PER_MONTH = 365.2425 / 12
 _WEEKS_PER_MONTH = clv.WEEKS_PER_YEAR / 12
 _CHUNK_PAIRS = 2_000_000  # client x draw values held at once by simulate_plan (bounds memory)
+_START_SLACK_DAYS = 7  # data starting this many days into a window still cover it (a first weekday, a holiday)
 #: Fewest months of history before a forecast date for a plan (and its back-test) to be made.
 MIN_HISTORY_MONTHS = 3.0
 
@@ -127,8 +128,9 @@ def history_cover(revenue: pd.DataFrame, as_of, months: float = 12) -> float:
     Returns
     -------
     float
-        Days of the window on or after the first revenue date, over the window's days; 0 when no
-        revenue is dated on or before ``as_of``.
+        Days of the window on or after the first revenue date, over the window's days (1 when the
+        data start within a week of the window's start: a weekend or a holiday is not a gap); 0
+        when no revenue is dated on or before ``as_of``.
 
     Examples
     --------
@@ -144,6 +146,8 @@ def history_cover(revenue: pd.DataFrame, as_of, months: float = 12) -> float:
     start = _months_before(as_of, months)
     window = (as_of - start).days
     covered = (as_of - max(dates.min(), start + pd.Timedelta(days=1))).days + 1
+    if window - covered <= _START_SLACK_DAYS:  # data from the first weekday of the window cover it
+        return 1.0
     return float(min(1.0, max(0.0, covered / window)))
 
 
@@ -156,13 +160,14 @@ def _history_months(rev: pd.DataFrame, as_of: pd.Timestamp) -> float:
 
 
 def _whole_months(rev: pd.DataFrame, as_of: pd.Timestamp) -> int:
-    """Whole months before ``as_of`` the data cover entirely (data from 1 January to 30 June: 6)."""
+    """Whole months before ``as_of`` the data cover (data from 1 January to 30 June: 6; a first date up to a
+    week late still counts)."""
     dates = rev.loc[rev["date"] <= as_of, "date"]
     if dates.empty:
         return 0
     first = dates.min()
     m = int(_history_months(rev, as_of)) + 1
-    while m > 0 and _months_before(as_of, m) + pd.Timedelta(days=1) < first:
+    while m > 0 and _months_before(as_of, m) + pd.Timedelta(days=1 + _START_SLACK_DAYS) < first:
         m -= 1
     return m
 
@@ -703,7 +708,8 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
                         stop_gap_months: float = 3) -> NewClientForecast:
     """New clients per month and their revenue within the horizon, from the acquisition history.
 
-    A client is acquired on its first purchase day (first day with a positive net amount). The rule:
+    A client is acquired on the day of its first revenue line (as the back-test counts existing and
+    new clients). The rule:
 
     1. **Window.** The rate is measured on first purchases in the last ``window_months`` before
        ``as_of``, but not in the data's first ``lead_in_months``: at the start of any extract,
@@ -754,9 +760,11 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
     as_of = pd.Timestamp(as_of).normalize()
     h = float(existing.horizon_months)
     past = rev.loc[rev["date"] <= as_of]
-    daily = past.groupby(["client_id", "date"], as_index=False)["amount"].sum()
-    buys = daily.loc[daily["amount"] > 0].sort_values(["client_id", "date"])
-    first = buys.groupby("client_id", as_index=False).first()
+    # a client is acquired on the day of its first revenue line (any amount: CDNOW has clients whose first
+    # order was free), as the back-test tells existing from new clients; its first day's net amount is
+    # what a new client brings on arrival
+    daily = past.groupby(["client_id", "date"], as_index=False)["amount"].sum().sort_values(["client_id", "date"])
+    first = daily.groupby("client_id", as_index=False).first()
     months = first["date"].dt.to_period("M")
     monthly = (first.groupby(months).size().rename("new_clients").reset_index()
                .rename(columns={"date": "month"}))
@@ -1195,6 +1203,10 @@ def backtest_sentences(bt: dict) -> list[str]:
           f"{_money(a['new'])}): the forecast was {abs(bt['error_pct']):.1f}% "
           f"{'above' if bt['error_pct'] > 0 else 'below'} it, and the outcome fell "
           f"{'inside' if bt['covered'] else 'outside'} the range.")]
+    if not bt["covered"]:
+        s.append("The range carries the models' own uncertainty (their parameters and the chance in each client's "
+                 "buying); an outcome outside it says the models missed a change in how clients behaved, which no "
+                 "range of theirs covers.")
     errs = {k: v["error_pct"] for k, v in bt["baselines"].items() if v.get("error_pct") is not None}
     model_err = abs(bt["error_pct"]) if bt.get("error_pct") is not None else np.inf
     if errs:
@@ -1304,7 +1316,7 @@ def assumption_table(values: dict, defaults: dict, meanings: dict, measured: dic
     for name, v in values.items():
         if name in measured:
             src = "measured"
-            meaning = f"{meanings.get(name, '')} {measured[name]}".strip()
+            meaning = ". ".join(s for s in (meanings.get(name, "").rstrip("."), measured[name]) if s)
         else:
             d = defaults.get(name)
             same = d is not None and (v == d or (isinstance(v, (int, float)) and isinstance(d, (int, float))
