@@ -449,13 +449,17 @@ def models_from_artifact(models: dict | None, as_of) -> tuple:
     except (TypeError, ValueError):
         when = None
     if when is None or when != pd.Timestamp(as_of).normalize():
-        return None, None, None, f"01's models.json was fitted as of {models.get('as_of')}, not this run's as-of"
+        return None, None, None, (f"the models.json of 01 was fitted as of {models.get('as_of')}, not at the as-of "
+                                  "date of this run")
     if not models.get("purchase_model") or not models.get("spend_model"):
-        return None, None, None, "01's models.json holds no fitted purchase and spend model"
-    pm = clv.model_from_dict(models["purchase_model"])
-    sm = clv.model_from_dict(models["spend_model"])
-    boot = [(clv.model_from_dict(b["purchase_model"]), clv.model_from_dict(b["spend_model"]))
-            for b in (models.get("bootstrap") or [])]
+        return None, None, None, "the models.json of 01 holds no fitted purchase and spend model"
+    try:
+        pm = clv.model_from_dict(models["purchase_model"])
+        sm = clv.model_from_dict(models["spend_model"])
+        boot = [(clv.model_from_dict(b["purchase_model"]), clv.model_from_dict(b["spend_model"]))
+                for b in (models.get("bootstrap") or [])]
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, None, None, f"the models.json of 01 cannot be read ({exc})"
     return pm, sm, (boot or None), ""
 
 
@@ -1198,7 +1202,7 @@ def backtest_sentences(bt: dict) -> list[str]:
     who = "the models" if bt.get("method") == "models" else "the run-rate fallback"
     s = [(f"**Made as of {pd.Timestamp(bt['as_of']):%d %B %Y}**, {who} forecast **{_money(f['total'])}** for the "
           f"next {bt['horizon_months']} months ({_money(f['existing'])} from the clients of that day, "
-          f"{_money(f['new'])} from new clients), with a {_pct(bt['level'])} range of {_money(f['low'])} to "
+          f"{_money(f['new'])} from new clients), with its {_pct(bt['level'])} range of {_money(f['low'])} to "
           f"{_money(f['high'])}. **{_money(a['total'])} happened** ({_money(a['existing'])} and "
           f"{_money(a['new'])}): the forecast was {abs(bt['error_pct']):.1f}% "
           f"{'above' if bt['error_pct'] > 0 else 'below'} it, and the outcome fell "
