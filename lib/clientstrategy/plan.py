@@ -1270,17 +1270,18 @@ def plot_plan_backtest(bt: dict):
     ax.hlines(y[0], f["low"], f["high"], color="#4c72b0", lw=7, alpha=0.35,
               label=f"{bt.get('level', 0.8):.0%} range of the models")
     ax.scatter([r[1] for r in rows], y, s=60, zorder=3, color=["#4c72b0"] + ["#777777"] * (len(rows) - 1))
-    ax.axvline(actual, color="#c44e52", lw=2, label=f"What happened: {_money(actual)}")
+    ax.axvline(actual, color="#c44e52", lw=2, label=f"What happened: {actual:,.0f}")
     for yi, (_, v, e) in zip(y, rows):
         if e is not None:
             ax.annotate(f"{_money(v)} ({e:+.1f}%)", (v, yi), xytext=(0, 9), textcoords="offset points",
                         ha="center", fontsize=8)
     ax.set_yticks(y, [r[0] for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlim(lo - pad, hi + pad)
+    left = max(lo - pad, 0.0) if lo >= 0 else lo - pad
+    ax.set_xlim(left, hi + pad)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _money(v)))
-    ax.set_xlabel(f"Revenue over the {bt['horizon_months']} months after {pd.Timestamp(bt['as_of']):%d %b %Y} "
-                  "(axis does not start at zero)")
+    ax.set_xlabel(f"Revenue over the {bt['horizon_months']} months after {pd.Timestamp(bt['as_of']):%d %b %Y}"
+                  + (" (axis does not start at zero)" if left > 0 else ""))
     ax.set_title("The plan back-tested: forecasts made then, against what happened")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8, frameon=False)
     return fig

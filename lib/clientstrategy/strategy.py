@@ -1419,12 +1419,13 @@ def plot_bridge(bridge: pd.DataFrame):
         is_total = [s in {"Last twelve months", "Bottom-up plan", "Top-down target"} for s in bridge["step"]]
     fig, ax = plt.subplots(figsize=(10.5, 4.4))
     level, bars = 0.0, []  # (bottom, height, colour) of each bar
-    for total, amount in zip(is_total, bridge["amount"]):
+    for step, total, amount in zip(bridge["step"], is_total, bridge["amount"]):
         if total:
             bars.append((0.0, amount, "#4c72b0"))
             level = amount
         else:
-            bars.append((level, amount, "#55a868" if amount >= 0 else "#c44e52"))
+            gap = str(step).startswith("Gap")  # the gap to the target is neither good nor bad news: orange
+            bars.append((level, amount, "#dd8452" if gap else "#55a868" if amount >= 0 else "#c44e52"))
             level += amount
     top = max(max(b, b + h) for b, h, _ in bars)
     low = min(h if b == 0.0 else min(b, b + h) for b, h, _ in bars)
@@ -1443,12 +1444,12 @@ def plot_bridge(bridge: pd.DataFrame):
 
 
 def _fmt_money(x: float) -> str:
-    """1234567 -> '1.2m', 45300 -> '45k', 1200 -> '1.2k' (as the pages write money)."""
+    """1234567 -> '1.23m', 45300 -> '45k', 1200 -> '1.2k': three figures, so a bridge's steps add up by eye."""
     a, sign = abs(float(x)), "-" if x < 0 else ""
     if a >= 1e9:
-        return f"{sign}{a / 1e9:.1f}bn"
+        return f"{sign}{a / 1e9:.2f}bn" if a < 1e10 else f"{sign}{a / 1e9:.1f}bn"
     if a >= 1e6:
-        return f"{sign}{a / 1e6:.1f}m"
+        return f"{sign}{a / 1e6:.2f}m" if a < 1e7 else f"{sign}{a / 1e6:.1f}m"
     if a >= 1e4:
         return f"{sign}{a / 1e3:.0f}k"
     if a >= 1e3:
