@@ -52,12 +52,12 @@ def test_headroom_and_detractor_signals():
     plan = pd.DataFrame({"client_id": ["a", "b", "c"], "intent": ["grow", "grow", "retire"],
                          "headroom": [5000.0, -10.0, 9000.0], "share_of_wallet": [0.2, 0.9, 0.1],
                          "revenue_ltm": [1000.0, 2000.0, 3000.0]})
-    h = ex.headroom_signals(plan, assumptions={"headroom_capture": 0.05})
+    h = ex.headroom_signals(plan, assumptions={"headroom_capture_conversation": 0.05})
     # 0.05 * 5000 = 250, capped at 0.25 * 1000 = 250 of its yearly revenue
     assert h["client_id"].tolist() == ["a"] and h["expected_value"].item() == pytest.approx(250.0)
-    h = ex.headroom_signals(plan, assumptions={"headroom_capture": 0.1})
+    h = ex.headroom_signals(plan, assumptions={"headroom_capture_conversation": 0.1})
     assert h["expected_value"].item() == pytest.approx(250.0)
-    h = ex.headroom_signals(plan.drop(columns="revenue_ltm"), assumptions={"headroom_capture": 0.1})
+    h = ex.headroom_signals(plan.drop(columns="revenue_ltm"), assumptions={"headroom_capture_conversation": 0.1})
     assert h["expected_value"].item() == pytest.approx(500.0)  # no revenue known: no cap
     assert "puts 5k of its yearly spend" in h.loc[0, "reason"]
     assert "our share is 20%" in h.loc[0, "reason"]

@@ -132,6 +132,10 @@ def test_sample_run_has_no_errors_and_every_artifact(sample_run):
     assert (art / "plan.xlsx").exists()
     m = json.loads((art / "metrics.json").read_text())
     assert {"r", "alpha", "a", "b"} <= set(m["purchase_model"]) and "backtest" in m
+    pb = m["plan_backtest"]  # SPEC section 3: the plan made a year before AS_OF against what happened
+    assert pb["as_of"] == "2025-09-30" and set(pb["forecast"]) == {"existing", "new", "total", "low", "high"}
+    assert set(pb["baselines"]) == {"last_year_flat", "last_year_trend", "last_quarter_x4", "ltm_times_p_alive"}
+    assert {"new", "total"} <= set(budget["level"])
     assert list(m).index("purchase_model") < list(m).index("backtest")
     index = (sample_run / "index.html").read_text()
     for nbp in NOTEBOOKS:

@@ -155,46 +155,69 @@ def _budget_plan():
     return pd.DataFrame({
         "client_id": ["a", "b", "c", "d"], "group": ["G1", "G1", "G2", "G2"],
         "owner_id": ["p1", "p2", "p1", None], "intent": ["grow", "maintain", "re-engineer", "retire"],
-        "revenue_ltm": [100.0, 200.0, 50.0, 40.0], "p_alive": [1.0, 0.5, 0.8, np.nan],
-        "headroom": [300.0, 0.0, np.nan, 10.0],
-        "expected_purchases_12m": [10.0, 4.0, 2.0, np.nan],
-        "expected_purchases_12m_low": [8.0, 2.0, 1.0, np.nan],
-        "expected_purchases_12m_high": [12.0, 8.0, 3.0, np.nan],
+        "revenue_ltm": [100.0, 200.0, 50.0, 40.0], "headroom": [300.0, 0.0, np.nan, 10.0],
     })
 
 
+# the models' forecast of each client's next twelve months (plan.existing_forecast); d has none
+_BASE = pd.DataFrame({"client_id": ["a", "b", "c"], "base": [100.0, 100.0, 40.0]})
+_RANGES = pd.DataFrame({"client_id": ["a", "b", "c"], "low": [110.0, 50.0, 20.0], "high": [150.0, 200.0, 50.0]})
+
+
 def test_client_budget_hand_computed():
-    cp = st.client_budget(_budget_plan(), {"reengineer_change": -0.1, "grow_cap": 1.0})
-    # a: base 100 + 0.1*300 = 130; b: 200*.5 = 100; c: 50*.8 = 40 * .9 = 36; d: 40 (no p_alive) * .5 = 20
-    assert cp["plan_revenue"].tolist() == pytest.approx([130.0, 100.0, 36.0, 20.0])
-    assert cp["plan_low"].tolist() == pytest.approx([104.0, 50.0, 18.0, 20.0])
-    assert cp["plan_high"].tolist() == pytest.approx([156.0, 200.0, 54.0, 20.0])
+    cp = st.client_budget(_budget_plan(), {"reengineer_change": -0.1, "grow_cap": 1.0}, base=_BASE,
+                          client_ranges=_RANGES)
+    # a: base 100 + 0.1*300 = 130; b: 100; c: 40 * .9 = 36; d: no forecast -> 0 (retire keeps half of 0)
+    assert cp["plan_revenue"].tolist() == pytest.approx([130.0, 100.0, 36.0, 0.0])
+    assert cp["base"].tolist() == pytest.approx([100.0, 100.0, 40.0, 0.0])
+    assert cp["mult"].tolist() == pytest.approx([1.0, 1.0, 0.9, 0.5])
+    assert cp["add"].tolist() == pytest.approx([30.0, 0.0, 0.0, 0.0])
+    # client ranges come from the simulation; a client without a forecast is certain
+    assert cp["plan_low"].tolist() == pytest.approx([110.0, 50.0, 20.0, 0.0])
+    assert cp["plan_high"].tolist() == pytest.approx([150.0, 200.0, 50.0, 0.0])
     # default cap: a grows at most 25% of its base of 100 -> 125
-    assert st.client_budget(_budget_plan())["plan_revenue"].iloc[0] == pytest.approx(125.0)
+    assert st.client_budget(_budget_plan(), base=_BASE)["plan_revenue"].iloc[0] == pytest.approx(125.0)
     assert cp["target_revenue"].tolist() == pytest.approx([108.0, 216.0, 54.0, 43.2])
     assert cp["owner_id"].tolist() == ["p1", "p2", "p1", "unassigned"]
     with pytest.raises(ValueError, match="unknown budget assumption"):
-        st.client_budget(_budget_plan(), {"inflation": 0.02})
+        st.client_budget(_budget_plan(), {"inflation": 0.02}, base=_BASE)
+    with pytest.raises(ValueError, match="unknown budget assumption"):  # renamed: a year, not a conversation
+        st.client_budget(_budget_plan(), {"headroom_capture": 0.1}, base=_BASE)
 
 
 def test_budget_table_reconciles_and_bridge_adds_up():
-    cp = st.client_budget(_budget_plan())
-    b = st.budget_table(cp)
-    assert set(b["level"]) == {"client", "group", "owner", "total"}
+    cp = st.client_budget(_budget_plan(), base=_BASE, client_ranges=_RANGES)
+    ranges = {"group": pd.DataFrame({"key": ["G1", "G2"], "low": [180.0, 15.0], "high": [320.0, 45.0]}),
+              "owner": pd.DataFrame({"key": ["p1", "p2", "unassigned"], "low": [140.0, 60.0, 0.0],
+                                     "high": [190.0, 190.0, 0.0]}),
+              "total": {"low": 230.0, "high": 380.0}}
+    new = {"plan_revenue": 12.0, "low": 5.0, "high": 20.0, "clients": 3.4}
+    b = st.budget_table(cp, ranges=ranges, new=new)
+    assert set(b["level"]) == {"client", "group", "owner", "new", "total"}
     total = b.loc[b["level"] == "total"].iloc[0]
-    for level in ("client", "group", "owner"):
-        rows = b.loc[b["level"] == level]
-        for col in ("revenue_ltm", "plan_revenue", "plan_low", "plan_high", "target_revenue", "gap"):
-            assert rows[col].sum() == pytest.approx(total[col])
-    assert total["plan_revenue"] == pytest.approx(cp["plan_revenue"].sum())
+    assert total["plan_revenue"] == pytest.approx(cp["plan_revenue"].sum() + 12.0)
+    for level in ("group", "owner"):
+        rows = b.loc[b["level"].isin([level, "new"])]
+        for col in ("revenue_ltm", "plan_revenue", "target_revenue", "gap"):
+            assert rows[col].sum() == pytest.approx(total[col]), (level, col)
+    clients = b.loc[b["level"] == "client"]
+    for col in ("revenue_ltm", "target_revenue"):
+        assert clients[col].sum() == pytest.approx(total[col])
+    # ranges of sums are the simulated ones, not sums of the client bounds
+    assert (total["plan_low"], total["plan_high"]) == (230.0, 380.0)
+    assert b.loc[(b["level"] == "group") & (b["key"] == "G1"), "plan_low"].item() == 180.0
+    assert b.loc[b["level"] == "new", ["plan_revenue", "plan_low", "plan_high", "clients"]].values.tolist() == [
+        [12.0, 5.0, 20.0, 3]]
     assert total["target_revenue"] == pytest.approx(390 * 1.08)
     assert b.loc[(b["level"] == "owner") & (b["key"] == "p1"), "plan_revenue"].item() == pytest.approx(125.0 + 40.0)
-    br = st.gap_bridge(cp).set_index("step")["amount"]
-    moves = ["Last twelve months", "Expected attrition", "Growth from grow intents", "Re-engineer change",
-             "Retire wind-down"]
-    assert br[moves].sum() == pytest.approx(br["Bottom-up plan"])
-    assert br["Bottom-up plan"] + br["Gap to top-down target"] == pytest.approx(br["Top-down target"])
-    assert br["Expected attrition"] == pytest.approx(-100 - 10)
+    br = st.gap_bridge(cp, new_revenue=12.0)
+    s = br.set_index("step")["amount"]
+    moves = br.loc[(br["kind"] == "move") & (br["step"] != "Gap to top-down target"), "amount"].sum()
+    assert s["Last twelve months"] + moves == pytest.approx(s["Bottom-up plan"])
+    assert s["Bottom-up plan"] + s["Gap to top-down target"] == pytest.approx(s["Top-down target"])
+    # attrition is each client's forecast minus last year's revenue: d (no forecast) loses all of its 40
+    assert s["Expected attrition"] == pytest.approx((100 - 100) + (100 - 200) + (40 - 50) + (0 - 40))
+    assert s["New clients"] == 12.0
 
 
 def test_group_summary_and_scorecard():
@@ -224,11 +247,12 @@ def test_what_if_widget_reacts_to_controls():
                          "revenue_ltm": rng.gamma(2, 50, n), "p_alive": rng.random(n),
                          "nps_last": rng.integers(0, 11, n).astype(float), "headroom": rng.gamma(1, 500, n),
                          "tier": "Gold"})
-    box = st.what_if_widget(prof, target_growth=0.05)
+    base = pd.DataFrame({"client_id": prof["client_id"], "base": prof["revenue_ltm"] * 0.8})
+    box = st.what_if_widget(prof, base=base, target_growth=0.05)
     sliders = {s.description: s for s in box.children[0].children}
     html = box.children[1]
     assert sliders["target_growth"].value == pytest.approx(0.05)
-    expected = st.budget_table(st.client_budget(st.build_plan(prof), {"target_growth": 0.05}))
+    expected = st.budget_table(st.client_budget(st.build_plan(prof), {"target_growth": 0.05}, base=base))
     tgt = expected.loc[expected["level"] == "total", "target_revenue"].item()
     assert f"{tgt:,.0f}" in html.value
     before = html.value
@@ -238,7 +262,9 @@ def test_what_if_widget_reacts_to_controls():
     sliders["target_growth"].value = 0.2
     assert f"{prof['revenue_ltm'].sum() * 1.2:,.0f}" in html.value
     with pytest.raises(ValueError, match="unknown parameter"):
-        st.what_if_widget(prof, colour="red")
+        st.what_if_widget(prof, base=base, colour="red")
+    with pytest.raises(ValueError, match="base="):
+        st.what_if_widget(prof)
 
 
 def test_margin_and_breadth_from_tables():

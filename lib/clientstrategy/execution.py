@@ -27,36 +27,64 @@ from . import features
 
 __all__ = [
     "ACTION_ASSUMPTIONS",
+    "ACTION_MEANINGS",
     "PERSONA_CHANNELS",
+    "SIGNAL_ASSUMPTIONS",
     "SIGNAL_COLUMNS",
     "alerts",
     "apply_channel_fit",
+    "apply_measured",
     "assign_control",
     "churn_signals",
     "cross_sell_signals",
+    "decay_event_values",
     "detractor_signals",
     "digital_interest_signals",
     "headroom_signals",
     "main_category",
     "market_event_signals",
+    "measured_realisation",
     "order_values",
     "plot_actions",
     "rank_actions",
+    "signal_key",
 ]
 
-#: Assumptions behind expected values (fractions; all overridable per call).
-#: ``save_rate``: share of at-risk revenue a retention conversation saves; ``detractor_risk``:
-#: extra chance a recent detractor leaves within a year; ``headroom_capture``: share of headroom one
-#: growth conversation converts, at most ``grow_cap`` of the client's current yearly revenue;
-#: ``cross_sell_conversion`` / ``interest_conversion``: chance a
-#: cross-sell or interest-led conversation leads to a purchase.
+#: Assumptions behind expected values (fractions), each a notebook 07 parameter of the same name and
+#: shown on page 07 with :data:`ACTION_MEANINGS` and its source (default, set for this run, or
+#: measured by an earlier run's control group, :func:`measured_realisation`). ``grow_cap`` means
+#: what the budget's ``grow_cap`` means (one assumption, one name); a conversation's
+#: ``headroom_capture_conversation`` is not the budget's ``headroom_capture_year`` (a whole year of
+#: a grow plan): two meanings, two names.
 ACTION_ASSUMPTIONS = {
     "save_rate": 0.2,
     "detractor_risk": 0.3,
-    "headroom_capture": 0.02,
+    "headroom_capture_conversation": 0.02,
     "grow_cap": 0.25,
     "cross_sell_conversion": 0.1,
     "interest_conversion": 0.1,
+}
+
+#: What each action assumption means, in words.
+ACTION_MEANINGS = {
+    "save_rate": "share of its at-risk revenue a retention conversation saves",
+    "detractor_risk": "extra chance a client who just scored us 0-6 leaves within a year",
+    "headroom_capture_conversation": ("share of a grow client's headroom one growth conversation converts (the "
+                                      "budget's headroom_capture_year is a whole year of conversations)"),
+    "grow_cap": ("most a grow client's revenue can rise in a year, as a share of its yearly revenue (the budget's "
+                 "grow_cap): one growth conversation is never worth more"),
+    "cross_sell_conversion": "chance a cross-sell conversation leads to a purchase",
+    "interest_conversion": "chance a conversation on a topic the client is reading about leads to a purchase",
+}
+
+#: Signal (``next_best_actions.csv`` ``signal``, normalised) -> the assumption(s) its value rests on.
+SIGNAL_ASSUMPTIONS = {
+    "market_event": "the responsiveness measured in 03 x the client order value, decaying over the response window",
+    "churn": "save_rate",
+    "headroom": "headroom_capture_conversation (at most grow_cap)",
+    "detractor": "save_rate x detractor_risk",
+    "cross_sell": "cross_sell_conversion",
+    "digital_interest": "interest_conversion",
 }
 
 #: Persona -> preferred channel (the action); unknown personas keep the signal's own channel.
@@ -399,7 +427,7 @@ def headroom_signals(
     """Headroom with a grow intent.
 
     Clients whose ``intent`` is grow and ``headroom`` is positive. Expected value:
-    ``headroom_capture * headroom``, at most ``grow_cap * revenue_ltm`` when revenue is known (a
+    ``headroom_capture_conversation * headroom``, at most ``grow_cap * revenue_ltm`` when revenue is known (a
     huge wallet does not make one conversation worth more than a share of what the client buys).
 
     Parameters
@@ -437,8 +465,8 @@ def headroom_signals(
             "topic": topics.get(x.client_id, "share of wallet") if topics is not None else "share of wallet",
             "reason": (f"Grow client: outside data puts {_money(x.headroom)} of its yearly spend in our categories "
                        f"with other providers{sow}."),
-            "expected_value": (min(a["headroom_capture"] * x.headroom, x.cap) if np.isfinite(x.cap)
-                               else a["headroom_capture"] * x.headroom), "evidence_date": as_of,
+            "expected_value": (min(a["headroom_capture_conversation"] * x.headroom, x.cap) if np.isfinite(x.cap)
+                               else a["headroom_capture_conversation"] * x.headroom), "evidence_date": as_of,
         })
     return _frame(rows)
 
@@ -768,6 +796,177 @@ def apply_channel_fit(
             lambda r: f"{r['reason']} Touches in your style have landed less well with {r['persona']} clients "
                       f"({r['fit']:.0%} of the best style): keep it short or ask a colleague.", axis=1)
         out["expected_value"] = out["expected_value"] * out["fit"]
+    return out
+
+
+def signal_key(signal) -> str:
+    """A signal's name as one key, whatever its spelling: "market event" -> "market_event".
+
+    ``falling activity`` (the churn signal's name in the lists) is ``churn``.
+
+    Examples
+    --------
+    >>> [signal_key(s) for s in ["market event", "Cross-sell", "falling activity", "churn"]]
+    ['market_event', 'cross_sell', 'churn', 'churn']
+    """
+    k = str(signal).strip().lower().replace("-", "_").replace(" ", "_")
+    return {"falling_activity": "churn"}.get(k, k)
+
+
+def measured_realisation(uplift: pd.DataFrame | None, tau: float = 0.5, level: float = 0.8,
+                         outcome: str = "revenue") -> pd.DataFrame:
+    """What an earlier run's control group measured of each action type, shrunk toward its assumption.
+
+    ``uplift`` is notebook 08's ``artifacts/uplift.csv``: per action type (``signal``) and outcome
+    the measured uplift, the value the list promised (``promised``) and their ratio, the
+    realisation ``R = estimate / promised``, with its standard error ``s``. The value used is the
+    assumption times ``w * R + (1 - w)``, ``w = tau^2 / (tau^2 + s^2)``: the posterior mean of the
+    realisation under a normal prior centred on 1 (the assumption holds) with spread ``tau``; a
+    precise measurement (small ``s``) moves the value most of the way to what was measured, a noisy
+    one barely. Its interval is that mean plus or minus ``z * s * sqrt(w)`` (the posterior spread)
+    at ``level``.
+
+    Parameters
+    ----------
+    uplift : DataFrame or None
+        ``signal``, ``outcome``, ``realisation``, ``realisation_se`` and optional ``treated``,
+        ``control``, ``window_days``, ``assigned_quarter``, ``estimate``, ``promised``.
+    tau : float
+        Prior spread of the realisation (0.5: a realisation between 0 and 2 is plausible).
+    level : float
+        Central probability of the interval.
+    outcome : str
+        The outcome row used (revenue).
+
+    Returns
+    -------
+    DataFrame
+        One row per measured signal (key of :func:`signal_key`): ``signal``, ``assigned_quarter``,
+        ``treated``, ``control``, ``realisation``, ``realisation_se``, ``weight``, ``factor``,
+        ``factor_low``, ``factor_high``. Rows without a finite realisation or a positive standard
+        error are left out (nothing was measured).
+
+    Examples
+    --------
+    >>> up = pd.DataFrame({"signal": ["headroom"], "outcome": ["revenue"], "realisation": [0.2],
+    ...                    "realisation_se": [0.5]})
+    >>> measured_realisation(up, tau=0.5)[["weight", "factor"]].values.round(3).tolist()
+    [[0.5, 0.6]]
+    """
+    from scipy import stats
+
+    cols = ["signal", "assigned_quarter", "treated", "control", "realisation", "realisation_se", "weight",
+            "factor", "factor_low", "factor_high"]
+    if tau <= 0:
+        raise ValueError(f"tau must be positive, got {tau}")
+    if uplift is None or len(uplift) == 0:
+        return pd.DataFrame({c: pd.Series(dtype="str" if c in ("signal", "assigned_quarter") else float)
+                             for c in cols})
+    _require(uplift, ["signal", "outcome", "realisation", "realisation_se"], "uplift")
+    u = uplift.loc[uplift["outcome"].astype("str").str.lower() == outcome].copy()
+    u["realisation"] = _num(u, "realisation")
+    u["realisation_se"] = _num(u, "realisation_se")
+    u = u.loc[np.isfinite(u["realisation"]) & (u["realisation_se"] > 0)]
+    u["signal"] = u["signal"].map(signal_key).astype("str")
+    u["assigned_quarter"] = (u["assigned_quarter"].astype("str") if "assigned_quarter" in u.columns
+                             else pd.Series("", index=u.index, dtype="str"))
+    u = u.sort_values(["signal", "assigned_quarter"]).groupby("signal", as_index=False).last()
+    se = u["realisation_se"]
+    w = tau ** 2 / (tau ** 2 + se ** 2)
+    z = stats.norm.ppf((1 + level) / 2)
+    u["weight"] = w
+    u["factor"] = w * u["realisation"] + (1 - w)
+    u["factor_low"] = u["factor"] - z * se * np.sqrt(w)
+    u["factor_high"] = u["factor"] + z * se * np.sqrt(w)
+    u["treated"] = _num(u, "treated")
+    u["control"] = _num(u, "control")
+    return u[cols].reset_index(drop=True)
+
+
+def apply_measured(signals: pd.DataFrame, measured: pd.DataFrame | None) -> pd.DataFrame:
+    """Scale each signal's expected value by its measured, shrunk realisation (:func:`measured_realisation`).
+
+    Parameters
+    ----------
+    signals : DataFrame
+        Signal rows (:data:`SIGNAL_COLUMNS`).
+    measured : DataFrame or None
+        From :func:`measured_realisation`.
+
+    Returns
+    -------
+    DataFrame
+        ``signals`` with ``expected_value`` multiplied by ``factor`` (never below 0) where the
+        signal was measured, and the reason saying so.
+
+    Examples
+    --------
+    >>> sig = pd.DataFrame({"client_id": ["a"], "signal": ["headroom"], "action": ["meeting"], "topic": ["FX"],
+    ...                     "reason": ["Big wallet."], "expected_value": [100.0], "evidence_date": [pd.NaT]})
+    >>> m = pd.DataFrame({"signal": ["headroom"], "factor": [0.6], "assigned_quarter": ["2026Q2"]})
+    >>> apply_measured(sig, m)["expected_value"].tolist()
+    [60.0]
+    """
+    _require(signals, ["signal", "expected_value", "reason"], "signals")
+    out = signals.copy()
+    if measured is None or len(measured) == 0 or out.empty:
+        return out
+    f = measured.set_index("signal")["factor"].clip(lower=0.0)
+    q = measured.set_index("signal")["assigned_quarter"] if "assigned_quarter" in measured.columns else None
+    key = out["signal"].map(signal_key)
+    hit = key.isin(f.index)
+    out.loc[hit, "expected_value"] = out.loc[hit, "expected_value"] * key[hit].map(f)
+    when = key[hit].map(q).fillna("") if q is not None else pd.Series("", index=key[hit].index)
+    out.loc[hit, "reason"] = [
+        f"{r} Value: {fx:.0%} of the assumed, as measured by the control group of {w or 'an earlier run'}."
+        for r, fx, w in zip(out.loc[hit, "reason"], key[hit].map(f), when)]
+    return out
+
+
+def decay_event_values(signals: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 21) -> pd.DataFrame:
+    """A market-event call loses value as the event's response window passes.
+
+    Clients respond within ``window_days`` of an event (the responsiveness of notebook 03 is
+    measured over that window), so a call made ``age`` days after the event can only catch the
+    responses still to come: its value is multiplied by ``max(0, 1 - age / window_days)``, linear
+    decay from full value on the event's day to nothing when the window closes (responses spread
+    evenly across the window).
+
+    Parameters
+    ----------
+    signals : DataFrame
+        Signal rows (:data:`SIGNAL_COLUMNS`); rows whose signal is a market event are decayed.
+    as_of : Timestamp
+        Today.
+    window_days : int
+        The response window.
+
+    Returns
+    -------
+    DataFrame
+        ``signals`` with market-event values decayed and the reason saying how much is left.
+
+    Examples
+    --------
+    >>> sig = pd.DataFrame({"client_id": ["a"], "signal": ["market event"], "action": ["call"], "topic": ["FX"],
+    ...                     "reason": ["Event."], "expected_value": [210.0],
+    ...                     "evidence_date": pd.to_datetime(["2026-09-23"])})
+    >>> decay_event_values(sig, pd.Timestamp("2026-09-30"))["expected_value"].round(6).tolist()
+    [140.0]
+    """
+    _require(signals, ["signal", "expected_value", "evidence_date", "reason"], "signals")
+    if window_days <= 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    out = signals.copy()
+    ev = out["signal"].map(signal_key) == "market_event"
+    if not ev.any():
+        return out
+    age = (as_of.normalize() - pd.to_datetime(out.loc[ev, "evidence_date"]).dt.normalize()).dt.days.clip(lower=0)
+    left = (1 - age / float(window_days)).clip(0, 1)
+    out.loc[ev, "expected_value"] = out.loc[ev, "expected_value"] * left
+    out.loc[ev, "reason"] = [
+        f"{r} Call soon: {int(d)} of the {window_days} days in which clients respond have passed, so {lf:.0%} of "
+        "the value is left." for r, d, lf in zip(out.loc[ev, "reason"], age, left)]
     return out
 
 

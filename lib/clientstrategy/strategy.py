@@ -11,8 +11,10 @@ business strategy"):
 4. :func:`assign_service_levels` -- Platinum/Gold/Silver/Bronze as a *service* (touches and
    channels, :data:`SERVICE_MODEL`), and :func:`service_coverage` / :func:`capacity_summary` to
    check them against people's actual time.
-5. :func:`client_budget` / :func:`budget_table` -- the bottom-up plan beside a top-down target,
-   with a range from the purchase model's intervals, and :func:`gap_bridge` to explain the gap.
+5. :func:`client_budget` / :func:`budget_table` -- the bottom-up plan beside a top-down target: each
+   client's forecast from the models (``plan.existing_forecast``), changed by its intent
+   (:func:`intent_effects`), new clients as their own line, and ranges of every total from the
+   joint simulation of ``plan.simulate_plan``; :func:`gap_bridge` explains the gap.
 6. :func:`group_summary` and :func:`scorecard` -- each group's share of the portfolio and a
    several-dimension scorecard (seed 002).
 
@@ -31,6 +33,7 @@ from .schema import INTENTS, PROFILE_COLUMNS, TIERS
 
 __all__ = [
     "BUDGET_ASSUMPTIONS",
+    "BUDGET_MEANINGS",
     "BUSINESS_WEIGHTS",
     "CLIENT_WEIGHTS",
     "DEFAULT_POLICY",
@@ -49,6 +52,8 @@ __all__ = [
     "client_margin",
     "gap_bridge",
     "group_summary",
+    "intent_effects",
+    "margin_rates",
     "plot_bridge",
     "plot_capacity",
     "plot_value_map",
@@ -110,18 +115,31 @@ SERVICE_MODEL = pd.DataFrame(
     }
 )
 
-#: Bottom-up budget assumptions (fractions): grow captures ``headroom_capture`` of headroom (or
-#: ``grow_uplift`` of the base when headroom is unknown), at most ``grow_cap`` of the base in a
-#: year (a client rarely grows faster, however large its wallet); re-engineer changes the base by
+#: Bottom-up budget assumptions (fractions), each a notebook 06 parameter of the same name and shown
+#: on page 06 with :data:`BUDGET_MEANINGS`: grow captures ``headroom_capture_year`` of headroom in a
+#: year (or ``grow_uplift`` of the base when headroom is unknown), at most ``grow_cap`` of the base
+#: (a client rarely grows faster, however large its wallet); re-engineer changes the base by
 #: ``reengineer_change``; retire keeps ``retire_keep`` of it; the top-down target is
-#: ``target_growth`` over last twelve months' revenue.
+#: ``target_growth`` over last year's revenue. ``headroom_capture_year`` is a year of the grow plan;
+#: one conversation's share is ``execution.ACTION_ASSUMPTIONS["headroom_capture_conversation"]``.
 BUDGET_ASSUMPTIONS = {
-    "headroom_capture": 0.10,
+    "headroom_capture_year": 0.10,
     "grow_uplift": 0.10,
     "grow_cap": 0.25,
     "reengineer_change": 0.0,
     "retire_keep": 0.5,
     "target_growth": 0.08,
+}
+
+#: What each budget assumption means, in words (pages 06 and 07 show it beside the value).
+BUDGET_MEANINGS = {
+    "headroom_capture_year": ("share of its headroom a grow client converts within a year: the whole year of its "
+                              "grow plan, all its conversations together"),
+    "grow_uplift": "growth in a year of a grow client whose headroom is unknown, as a share of its forecast",
+    "grow_cap": "most a grow client can grow in a year, as a share of its forecast (its yearly revenue)",
+    "reengineer_change": "revenue change in a year of a re-engineer client, as a share of its forecast",
+    "retire_keep": "share of its forecast a retire client still brings in the year",
+    "target_growth": "the top-down target: growth on last year's revenue",
 }
 
 _TEXT_COLUMNS = {"tier", "segment", "persona", "group", "intent", "service_level"}
@@ -782,98 +800,240 @@ def capacity_summary(coverage: pd.DataFrame, by: str = "service_level") -> pd.Da
                 "touch_share", "minutes_share"]]
 
 
-def client_budget(plan: pd.DataFrame, assumptions: dict | None = None) -> pd.DataFrame:
-    """Plan revenue for the next twelve months per client, from its intent.
+def margin_rates(margin: pd.DataFrame | None, plan: pd.DataFrame) -> tuple[pd.Series, float]:
+    """Each client's margin rate over the last twelve months, to put the plan in margin.
 
-    ``base = revenue_ltm * p_alive`` (the purchase model's chance the client still buys; without
-    ``p_alive``, ``revenue_ltm``). Then by intent: grow adds ``headroom_capture * headroom`` (or
-    ``grow_uplift * base`` when headroom is unknown), at most ``grow_cap * base``; maintain keeps
-    the base; re-engineer
-    multiplies it by ``1 + reengineer_change``; retire by ``retire_keep``. The range scales the
-    plan by the purchase model's interval, ``expected_purchases_12m_low / expected_purchases_12m``
-    and ``..._high / ...``; without intervals ``plan_low = plan_high = plan_revenue``. Negative
-    revenue is planned at zero.
+    ``margin / revenue_ltm`` for clients with positive revenue and a known margin (clipped to
+    0..1); every other client (and a new one) gets the firm's rate, total margin over the revenue
+    of the clients with a margin.
+
+    Parameters
+    ----------
+    margin : DataFrame or None
+        ``client_id``, ``margin`` (:func:`client_margin`).
+    plan : DataFrame
+        ``client_id``, ``revenue_ltm``.
+
+    Returns
+    -------
+    (Series, float)
+        Rate by ``client_id`` (every client of ``plan``) and the firm's rate; ``(None, nan)`` when
+        no margin is known.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"client_id": ["a"], "margin": [40.0]})
+    >>> rates, firm = margin_rates(m, pd.DataFrame({"client_id": ["a", "b"], "revenue_ltm": [100.0, 50.0]}))
+    >>> rates.tolist(), firm
+    ([0.4, 0.4], 0.4)
+    """
+    _require(plan, ["client_id", "revenue_ltm"], "plan")
+    if margin is None or len(margin) == 0:
+        return None, float("nan")
+    _require(margin, ["client_id", "margin"], "margin")
+    rev = pd.Series(_num(plan, "revenue_ltm").to_numpy(), index=plan["client_id"].astype("str"))
+    m = pd.to_numeric(margin["margin"], errors="coerce")
+    m.index = margin["client_id"].astype("str")
+    m = m.reindex(rev.index)
+    ok = m.notna() & (rev > 0)
+    if not ok.any():
+        return None, float("nan")
+    firm = float(m[ok].sum() / rev[ok].sum())
+    rate = (m / rev).where(ok).clip(0, 1).fillna(min(max(firm, 0.0), 1.0))
+    return rate.astype(float), firm
+
+
+def intent_effects(plan: pd.DataFrame, base: pd.Series, assumptions: dict | None = None) -> pd.DataFrame:
+    """Each client's intent as a change of its forecast: ``plan = base * mult + add``.
+
+    Grow adds ``headroom_capture_year * headroom`` (or ``grow_uplift * base`` when headroom is
+    unknown), at most ``grow_cap * base``; maintain keeps the base; re-engineer multiplies it by
+    ``1 + reengineer_change``; retire by ``retire_keep``. The same ``mult`` and ``add`` turn every
+    simulated future of the base into a future of the plan (``plan.simulate_plan``).
 
     Parameters
     ----------
     plan : DataFrame
-        ``client_id``, ``intent``, ``revenue_ltm`` and any of ``p_alive``, ``headroom``,
-        ``expected_purchases_12m`` (``_low``, ``_high``), ``group``, ``owner_id``.
+        ``client_id``, ``intent`` and optional ``headroom``.
+    base : Series
+        Forecast per row of ``plan`` (same index).
     assumptions : dict, optional
         Overrides of :data:`BUDGET_ASSUMPTIONS`.
 
     Returns
     -------
     DataFrame
-        ``client_id``, ``group``, ``owner_id``, ``intent``, ``revenue_ltm``, ``base``,
-        ``plan_revenue``, ``plan_low``, ``plan_high``, ``target_revenue``.
+        ``client_id``, ``mult``, ``add`` (same index as ``plan``).
 
     Examples
     --------
-    >>> pl = pd.DataFrame({"client_id": ["a", "b"], "intent": ["grow", "retire"],
-    ...                    "revenue_ltm": [100.0, 50.0], "p_alive": [1.0, 0.8], "headroom": [200.0, 0.0]})
-    >>> client_budget(pl)["plan_revenue"].tolist()
-    [120.0, 20.0]
-    >>> client_budget(pl, {"headroom_capture": 0.5})["plan_revenue"].tolist()  # capped at +25%
-    [125.0, 20.0]
+    >>> pl = pd.DataFrame({"client_id": ["a", "b"], "intent": ["grow", "retire"], "headroom": [200.0, 0.0]})
+    >>> intent_effects(pl, pd.Series([100.0, 50.0]))[["mult", "add"]].values.tolist()
+    [[1.0, 20.0], [0.5, 0.0]]
     """
-    _require(plan, ["client_id", "intent", "revenue_ltm"], "plan")
+    _require(plan, ["client_id", "intent"], "plan")
+    a = _budget_assumptions(assumptions)
+    bad = sorted(set(plan["intent"].dropna()) - set(INTENTS))
+    if bad:
+        raise ValueError(f"plan column 'intent' has unknown values {bad}")
+    base = pd.Series(base, index=plan.index).astype(float).fillna(0.0).clip(lower=0.0)
+    headroom = _num(plan, "headroom").clip(lower=0.0)
+    intent = plan["intent"].astype("str")
+    grow_add = (a["headroom_capture_year"] * headroom).where(headroom.notna(), a["grow_uplift"] * base)
+    grow_add = np.minimum(grow_add, a["grow_cap"] * base)
+    mult = pd.Series(1.0, index=plan.index)
+    mult = mult.where(intent != "re-engineer", 1 + a["reengineer_change"])
+    mult = mult.where(intent != "retire", a["retire_keep"])
+    add = grow_add.where(intent == "grow", 0.0).fillna(0.0)
+    return pd.DataFrame({"client_id": plan["client_id"].astype("str"), "mult": mult.astype(float),
+                         "add": add.astype(float)})
+
+
+def _budget_assumptions(assumptions: dict | None) -> dict:
     a = dict(BUDGET_ASSUMPTIONS)
     if assumptions:
         unknown = set(assumptions) - set(a)
         if unknown:
             raise ValueError(f"unknown budget assumption(s) {sorted(unknown)}; known: {sorted(a)}")
         a.update({k: float(v) for k, v in assumptions.items()})
-    bad = sorted(set(plan["intent"].dropna()) - set(INTENTS))
-    if bad:
-        raise ValueError(f"plan column 'intent' has unknown values {bad}")
-    rev = _num(plan, "revenue_ltm").fillna(0.0).clip(lower=0.0)
-    p_alive = _num(plan, "p_alive")
-    base = rev * p_alive.fillna(1.0).clip(0, 1)
-    headroom = _num(plan, "headroom").clip(lower=0.0)
-    intent = plan["intent"].astype("str")
-    grow_add = (a["headroom_capture"] * headroom).where(headroom.notna(), a["grow_uplift"] * base)
-    grow_add = np.minimum(grow_add, a["grow_cap"] * base)
-    plan_rev = base.copy()
-    plan_rev = plan_rev.where(intent != "grow", base + grow_add)
-    plan_rev = plan_rev.where(intent != "re-engineer", base * (1 + a["reengineer_change"]))
-    plan_rev = plan_rev.where(intent != "retire", base * a["retire_keep"])
-    ep = _num(plan, "expected_purchases_12m")
-    lo_f = (_num(plan, "expected_purchases_12m_low") / ep.where(ep > 0)).fillna(1.0)
-    hi_f = (_num(plan, "expected_purchases_12m_high") / ep.where(ep > 0)).fillna(1.0)
+    return a
+
+
+def client_budget(plan: pd.DataFrame, assumptions: dict | None = None, *, base: pd.DataFrame | None = None,
+                  ltm_cover: float = 1.0, horizon_months: float = 12, client_ranges: pd.DataFrame | None = None,
+                  margin_rate: pd.Series | None = None) -> pd.DataFrame:
+    """Plan revenue over the horizon per client: the models' forecast, then its intent's effect.
+
+    ``base`` is the client's expected revenue over the horizon from the purchase and spend models
+    (``plan.existing_forecast``; its run-rate fallback when the purchase model is refused); a client
+    without one (no purchase to forecast from) has base 0. The intent then acts on the base
+    (:func:`intent_effects`). Last year's revenue (``revenue_ltm``, planned at zero when negative)
+    is the starting point of the bridge and the base of the top-down target: when the data cover
+    only part of the last twelve months (``ltm_cover`` < 1) it is annualised (divided by
+    ``ltm_cover``), and it is scaled to the horizon (``* horizon_months / 12``), so a ten-month
+    base is never set against a twelve-month target. The target is that times ``1 +
+    target_growth``.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``client_id``, ``intent``, ``revenue_ltm`` and any of ``headroom``, ``group``, ``owner_id``.
+    assumptions : dict, optional
+        Overrides of :data:`BUDGET_ASSUMPTIONS`.
+    base : DataFrame
+        ``client_id``, ``base`` (e.g. ``plan.existing_forecast(...).clients``); without it ``plan``
+        must hold a ``base`` column.
+    ltm_cover : float
+        Share of the last twelve months the data cover (``plan.history_cover``), in (0, 1].
+    horizon_months : float
+        Months the plan covers.
+    client_ranges : DataFrame, optional
+        ``client_id``, ``low``, ``high`` of each client's plan (``plan.simulate_plan`` with the
+        intent effects); clients without a forecast get their plan as both bounds.
+    margin_rate : Series, optional
+        Margin rate by ``client_id`` (:func:`margin_rates`): adds ``plan_margin``.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``group``, ``owner_id``, ``intent``, ``revenue_ltm``, ``revenue_last_year``
+        (annualised and scaled to the horizon), ``base``, ``mult``, ``add``, ``plan_revenue``,
+        ``plan_low``, ``plan_high`` (NaN without ``client_ranges``), ``target_revenue`` and, with
+        ``margin_rate``, ``plan_margin``.
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a", "b"], "intent": ["grow", "retire"],
+    ...                    "revenue_ltm": [100.0, 50.0], "headroom": [200.0, 0.0]})
+    >>> fc = pd.DataFrame({"client_id": ["a", "b"], "base": [100.0, 40.0]})
+    >>> client_budget(pl, base=fc)["plan_revenue"].tolist()
+    [120.0, 20.0]
+    >>> client_budget(pl, {"headroom_capture_year": 0.5}, base=fc)["plan_revenue"].tolist()  # capped at +25%
+    [125.0, 20.0]
+    >>> client_budget(pl, base=fc, ltm_cover=0.5)["target_revenue"].tolist()  # six months of data, annualised
+    [216.0, 108.0]
+    """
+    _require(plan, ["client_id", "intent", "revenue_ltm"], "plan")
+    a = _budget_assumptions(assumptions)
+    if not 0 < float(ltm_cover) <= 1:
+        raise ValueError(f"ltm_cover must be in (0, 1], got {ltm_cover}")
+    if float(horizon_months) <= 0:
+        raise ValueError(f"horizon_months must be positive, got {horizon_months}")
+    ids = plan["client_id"].astype("str")
+    if base is not None:
+        _require(base, ["client_id", "base"], "base")
+        fc = pd.Series(pd.to_numeric(base["base"], errors="coerce").to_numpy(float),
+                       index=base["client_id"].astype("str"))
+        if fc.index.has_duplicates:
+            raise ValueError("base column 'client_id' has duplicates")
+        b = ids.map(fc)
+    elif "base" in plan.columns:
+        b = _num(plan, "base")
+    else:
+        raise ValueError("client_budget needs a base forecast: pass base= (plan.existing_forecast) or a 'base' column")
+    known = b.notna()
+    b = b.fillna(0.0).clip(lower=0.0)
+    eff = intent_effects(plan, b, a)
+    plan_rev = b * eff["mult"] + eff["add"]
+    rev = _num(plan, "revenue_ltm").fillna(0.0)
+    last_year = rev.clip(lower=0.0) / float(ltm_cover) * float(horizon_months) / 12
+    low = pd.Series(np.nan, index=plan.index)
+    high = pd.Series(np.nan, index=plan.index)
+    if client_ranges is not None:
+        _require(client_ranges, ["client_id", "low", "high"], "client_ranges")
+        r = client_ranges.assign(client_id=client_ranges["client_id"].astype("str")).set_index("client_id")
+        low = ids.map(r["low"]).astype(float).where(known, plan_rev)
+        high = ids.map(r["high"]).astype(float).where(known, plan_rev)
     out = pd.DataFrame({
-        "client_id": plan["client_id"].astype("str"),
+        "client_id": ids,
         "group": plan["group"].astype("str") if "group" in plan.columns else "all",
         "owner_id": (plan["owner_id"].fillna("unassigned").astype("str") if "owner_id" in plan.columns
                      else "unassigned"),
-        "intent": intent,
-        "revenue_ltm": _num(plan, "revenue_ltm").fillna(0.0),
-        "base": base,
+        "intent": plan["intent"].astype("str"),
+        "revenue_ltm": rev,
+        "revenue_last_year": last_year,
+        "base": b,
+        "mult": eff["mult"],
+        "add": eff["add"],
         "plan_revenue": plan_rev,
-        "plan_low": plan_rev * np.minimum(lo_f, 1.0),
-        "plan_high": plan_rev * np.maximum(hi_f, 1.0),
+        "plan_low": low,
+        "plan_high": high,
     })
-    out["target_revenue"] = out["revenue_ltm"] * (1 + a["target_growth"])
+    out["target_revenue"] = out["revenue_last_year"] * (1 + a["target_growth"])
+    if margin_rate is not None:
+        rate = pd.Series(margin_rate)
+        rate.index = rate.index.astype("str")
+        out["plan_margin"] = out["plan_revenue"] * ids.map(rate).astype(float).to_numpy()
     return out.reset_index(drop=True)
 
 
-def budget_table(client_plan: pd.DataFrame) -> pd.DataFrame:
-    """The SPEC ``budget.csv``: client rows, then sums by group, by owner and the total.
+def budget_table(client_plan: pd.DataFrame, *, ranges: dict | None = None, new: dict | None = None) -> pd.DataFrame:
+    """The SPEC ``budget.csv``: client rows, sums by group and by owner, new clients and the total.
 
-    Group, owner and total rows are plain sums of the client rows, so every level reconciles to
-    the total. ``plan_low``/``plan_high`` of a sum are the sums of client bounds: a conservative
-    range that assumes clients' surprises move together.
+    Amounts of group, owner and total rows are sums of the client rows (and, for the total, the
+    new clients' line), so every level reconciles: groups plus new clients make the total, and so
+    do owners plus new clients. A **range of a sum is never the sum of the clients' ranges**
+    (that would assume every client's surprise goes the same way, a band far too wide): it comes
+    from ``ranges``, the quantiles of the simulated sums (``plan.simulate_plan``); without them
+    ``plan_low`` and ``plan_high`` of group, owner and total rows are left empty.
 
     Parameters
     ----------
     client_plan : DataFrame
         Output of :func:`client_budget`.
+    ranges : dict, optional
+        ``"group"``, ``"owner"``: DataFrames with ``key``, ``low``, ``high``; ``"total"``: dict with
+        ``low``, ``high`` (existing and new clients together).
+    new : dict, optional
+        The new-clients line: ``plan_revenue``, ``low``, ``high``, ``clients`` (expected number) and
+        optional ``plan_margin``.
 
     Returns
     -------
     DataFrame
-        ``level`` (client, group, owner, total), ``key``, ``revenue_ltm``, ``plan_revenue``,
-        ``plan_low``, ``plan_high``, ``target_revenue``, ``gap`` (plan - target), ``clients``,
+        ``level`` (client, group, owner, new, total), ``key``, ``revenue_ltm``,
+        ``revenue_last_year``, ``base``, ``plan_revenue`` (``plan_margin`` when the client plan has
+        it), ``plan_low``, ``plan_high``, ``target_revenue``, ``gap`` (plan - target), ``clients``,
         and for client rows ``group``, ``owner_id``, ``intent``.
 
     Examples
@@ -882,73 +1042,120 @@ def budget_table(client_plan: pd.DataFrame) -> pd.DataFrame:
     ...                    "intent": ["grow", "maintain"], "revenue_ltm": [10.0, 20.0], "base": [10.0, 20.0],
     ...                    "plan_revenue": [12.0, 20.0], "plan_low": [11.0, 18.0], "plan_high": [13.0, 22.0],
     ...                    "target_revenue": [10.8, 21.6]})
-    >>> budget_table(cp).query("level == 'total'")["plan_revenue"].tolist()
-    [32.0]
+    >>> t = budget_table(cp, new={"plan_revenue": 5.0, "low": 3.0, "high": 7.0, "clients": 1.0})
+    >>> t.query("level == 'total'")[["plan_revenue", "plan_low"]].values.tolist()  # no simulated range given
+    [[37.0, nan]]
     """
     _require(client_plan, ["client_id", "group", "owner_id", "intent", "revenue_ltm", "plan_revenue",
                            "plan_low", "plan_high", "target_revenue"], "client_plan")
-    vals = ["revenue_ltm", "plan_revenue", "plan_low", "plan_high", "target_revenue"]
-    cl = client_plan.sort_values("client_id")
+    cp = client_plan.copy()
+    if "revenue_last_year" not in cp.columns:
+        cp["revenue_last_year"] = _num(cp, "revenue_ltm").clip(lower=0.0)
+    if "base" not in cp.columns:
+        cp["base"] = np.nan
+    margin = ["plan_margin"] if "plan_margin" in cp.columns else []
+    vals = ["revenue_ltm", "revenue_last_year", "base", "plan_revenue", *margin, "target_revenue"]
+    ranges = ranges or {}
+    cl = cp.sort_values("client_id")
     rows = [pd.DataFrame({"level": "client", "key": cl["client_id"], **{v: cl[v] for v in vals},
+                          "plan_low": cl["plan_low"], "plan_high": cl["plan_high"],
                           "clients": 1, "group": cl["group"], "owner_id": cl["owner_id"],
                           "intent": cl["intent"]})]
     for level, col in (("group", "group"), ("owner", "owner_id")):
         g = cl.groupby(col, sort=True)
         agg = g[vals].sum()
         agg["clients"] = g.size()
-        rows.append(agg.reset_index().rename(columns={col: "key"}).assign(level=level))
+        agg = agg.reset_index().rename(columns={col: "key"}).assign(level=level)
+        rr = ranges.get(level)
+        if rr is not None:
+            rr = rr.assign(key=rr["key"].astype("str")).set_index("key")
+            agg["plan_low"] = agg["key"].astype("str").map(rr["low"]).astype(float)
+            agg["plan_high"] = agg["key"].astype("str").map(rr["high"]).astype(float)
+        else:
+            agg["plan_low"] = np.nan
+            agg["plan_high"] = np.nan
+        rows.append(agg)
+    new = new or {}
+    new_plan = float(new.get("plan_revenue", 0.0) or 0.0)
+    if new:
+        rows.append(pd.DataFrame({"level": ["new"], "key": ["new clients"], "revenue_ltm": [0.0],
+                                  "revenue_last_year": [0.0], "base": [new_plan], "plan_revenue": [new_plan],
+                                  "plan_low": [float(new.get("low", np.nan))],
+                                  "plan_high": [float(new.get("high", np.nan))], "target_revenue": [0.0],
+                                  **({"plan_margin": [float(new.get("plan_margin", np.nan))]} if margin else {}),
+                                  "clients": [round(float(new.get("clients", 0.0) or 0.0))]}))
     tot = cl[vals].sum().to_frame().T
+    tot["plan_revenue"] += new_plan
+    tot["base"] += new_plan
+    if margin and np.isfinite(float(new.get("plan_margin", np.nan))):
+        tot["plan_margin"] += float(new["plan_margin"])
+    tr = ranges.get("total") or {}
+    tot["plan_low"] = float(tr.get("low", np.nan))
+    tot["plan_high"] = float(tr.get("high", np.nan))
     tot["clients"] = len(cl)
     rows.append(tot.assign(level="total", key="total"))
     out = pd.concat(rows, ignore_index=True)
     out["gap"] = out["plan_revenue"] - out["target_revenue"]
     out["clients"] = out["clients"].astype(int)
-    cols = ["level", "key"] + vals + ["gap", "clients", "group", "owner_id", "intent"]
+    cols = (["level", "key"] + vals[:-1] + ["plan_low", "plan_high", "target_revenue"]
+            + ["gap", "clients", "group", "owner_id", "intent"])
     for c in ("group", "owner_id", "intent", "key", "level"):
         out[c] = out[c].astype("str")
     return out[cols]
 
 
-def gap_bridge(client_plan: pd.DataFrame) -> pd.DataFrame:
+def gap_bridge(client_plan: pd.DataFrame, new_revenue: float = 0.0, first_label: str = "Last twelve months"
+               ) -> pd.DataFrame:
     """Walk from last year's revenue to the plan and on to the target, step by step.
 
-    Steps: ``Last twelve months`` -> ``Expected attrition`` (base - revenue) -> ``Growth from grow
-    intents`` -> ``Re-engineer change`` -> ``Retire wind-down`` -> ``Bottom-up plan`` ->
-    ``Gap to top-down target`` -> ``Top-down target``.
+    Steps: ``Last twelve months`` (annualised and scaled to the horizon, ``revenue_last_year``) ->
+    ``Expected attrition`` (each client's forecast minus its last-year revenue: what the models
+    expect to lose, one-time buyers included) -> ``Growth from grow intents`` -> ``Re-engineer
+    change`` -> ``Retire wind-down`` -> ``New clients`` -> ``Bottom-up plan`` -> ``Gap to top-down
+    target`` -> ``Top-down target``.
 
     Parameters
     ----------
     client_plan : DataFrame
         Output of :func:`client_budget`.
+    new_revenue : float
+        The new-clients line (``plan.new_client_forecast``).
+    first_label : str
+        Name of the first step (e.g. "Last twelve months (annualised from 6 months)").
 
     Returns
     -------
     DataFrame
-        ``step``, ``amount``; the movement steps add up from the first row to the plan row, and
-        the gap row from the plan to the target.
+        ``step``, ``amount``, ``kind`` (``total`` or ``move``); the moves add up from the first row
+        to the plan, and the gap from the plan to the target.
 
     Examples
     --------
     >>> cp = pd.DataFrame({"intent": ["grow"], "revenue_ltm": [100.0], "base": [90.0],
     ...                    "plan_revenue": [99.0], "target_revenue": [108.0]})
-    >>> gap_bridge(cp)["amount"].round(1).tolist()
-    [100.0, -10.0, 9.0, 0.0, 0.0, 99.0, 9.0, 108.0]
+    >>> gap_bridge(cp, new_revenue=5.0)["amount"].round(1).tolist()
+    [100.0, -10.0, 9.0, 0.0, 0.0, 5.0, 104.0, 4.0, 108.0]
     """
     _require(client_plan, ["intent", "revenue_ltm", "base", "plan_revenue", "target_revenue"], "client_plan")
     cp = client_plan
+    last = (_num(cp, "revenue_last_year") if "revenue_last_year" in cp.columns
+            else _num(cp, "revenue_ltm").clip(lower=0.0))
     delta = cp["plan_revenue"] - cp["base"]
-    rev, plan, target = cp["revenue_ltm"].sum(), cp["plan_revenue"].sum(), cp["target_revenue"].sum()
+    plan = cp["plan_revenue"].sum() + float(new_revenue)
+    target = cp["target_revenue"].sum()
     steps = [
-        ("Last twelve months", rev),
-        ("Expected attrition", (cp["base"] - cp["revenue_ltm"]).sum()),
-        ("Growth from grow intents", delta[cp["intent"] == "grow"].sum()),
-        ("Re-engineer change", delta[cp["intent"] == "re-engineer"].sum()),
-        ("Retire wind-down", delta[cp["intent"] == "retire"].sum()),
-        ("Bottom-up plan", plan),
-        ("Gap to top-down target", target - plan),
-        ("Top-down target", target),
+        (first_label, last.sum(), "total"),
+        ("Expected attrition", (cp["base"] - last).sum(), "move"),
+        ("Growth from grow intents", delta[cp["intent"] == "grow"].sum(), "move"),
+        ("Re-engineer change", delta[cp["intent"] == "re-engineer"].sum(), "move"),
+        ("Retire wind-down", delta[cp["intent"] == "retire"].sum(), "move"),
+        ("New clients", float(new_revenue), "move"),
+        ("Bottom-up plan", plan, "total"),
+        ("Gap to top-down target", target - plan, "move"),
+        ("Top-down target", target, "total"),
     ]
-    return pd.DataFrame(steps, columns=["step", "amount"]).astype({"step": "str", "amount": float})
+    return pd.DataFrame(steps, columns=["step", "amount", "kind"]).astype(
+        {"step": "str", "amount": float, "kind": "str"})
 
 
 def group_summary(plan: pd.DataFrame) -> pd.DataFrame:
@@ -1063,15 +1270,17 @@ def _what_if_html(plan: pd.DataFrame, budget: pd.DataFrame) -> str:
         f"<td>{r.revenue_share:.0%}</td><td>{_html.escape(str(r.intents))}</td></tr>"
         for r in gs.itertuples()
     )
+    rng = (f" (range {tot.plan_low:,.0f} to {tot.plan_high:,.0f})" if np.isfinite(tot.plan_low)
+           else " (its simulated range is on the page, for the report's settings; it is not recomputed here)")
     return (
         "<table><tr><th>Group</th><th>Clients</th><th>% clients</th><th>% revenue</th><th>Intents</th></tr>"
-        f"{rows}</table><p>Bottom-up plan {tot.plan_revenue:,.0f} (range {tot.plan_low:,.0f} to "
-        f"{tot.plan_high:,.0f}) against a top-down target of {tot.target_revenue:,.0f}: gap "
-        f"{tot.gap:+,.0f}.</p>"
+        f"{rows}</table><p>Bottom-up plan {tot.plan_revenue:,.0f}{rng} against a top-down target of "
+        f"{tot.target_revenue:,.0f}: gap {tot.gap:+,.0f}.</p>"
     )
 
 
-def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None, **defaults):
+def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None, base: pd.DataFrame | None = None,
+                   new: dict | None = None, ltm_cover: float = 1.0, horizon_months: float = 12, **defaults):
     """An ipywidgets box whose sliders recompute groups and budget through the pure functions.
 
     Parameters
@@ -1080,6 +1289,12 @@ def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None
         SPEC ``client_profile`` (value scores are recomputed, so any may be null).
     clients : DataFrame, optional
         Canonical ``clients`` with ``owner_id`` for the owner roll-up.
+    base : DataFrame
+        ``client_id``, ``base``: the models' forecast (``plan.existing_forecast(...).clients``).
+    new : dict, optional
+        The new-clients line for :func:`budget_table`.
+    ltm_cover, horizon_months : float
+        As :func:`client_budget`.
     **defaults
         Starting values of the controls: ``business_threshold``, ``client_threshold``,
         ``p_alive_min``, ``headroom_quantile`` (see :func:`build_plan`) and any
@@ -1095,7 +1310,8 @@ def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None
     Examples
     --------
     >>> p = pd.DataFrame({"client_id": ["a", "b"], "clv": [1.0, 2.0], "revenue_ltm": [1.0, 2.0]})
-    >>> box = what_if_widget(p, target_growth=0.05)
+    >>> box = what_if_widget(p, base=pd.DataFrame({"client_id": ["a", "b"], "base": [1.0, 1.5]}),
+    ...                      target_growth=0.05)
     >>> box.children[0].children[-1].description
     'target_growth'
     """
@@ -1110,6 +1326,8 @@ def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None
     unknown = set(passthrough) - allowed
     if unknown:
         raise ValueError(f"what_if_widget got unknown parameter(s) {sorted(unknown)}")
+    if base is None:
+        raise ValueError("what_if_widget needs base= (the models' forecast per client, plan.existing_forecast)")
     start.update({k: float(v) for k, v in defaults.items() if k in start})
     owners = None
     if clients is not None and "owner_id" in clients.columns:
@@ -1129,8 +1347,9 @@ def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None
         if owners is not None:
             plan = plan.drop(columns=[c for c in ["owner_id"] if c in plan.columns]).merge(
                 owners, on="client_id", how="left")
-        cp = client_budget(plan, {k: vals[k] for k in BUDGET_ASSUMPTIONS})
-        out.value = _what_if_html(plan, budget_table(cp))
+        cp = client_budget(plan, {k: vals[k] for k in BUDGET_ASSUMPTIONS}, base=base, ltm_cover=ltm_cover,
+                           horizon_months=horizon_months)
+        out.value = _what_if_html(plan, budget_table(cp, new=new))
 
     for s in sliders:
         s.observe(recompute, names="value")
@@ -1177,33 +1396,65 @@ def plot_value_map(plan: pd.DataFrame, business_threshold: float = 0.5, client_t
 def plot_bridge(bridge: pd.DataFrame):
     """Waterfall from last year's revenue to the bottom-up plan and the top-down target.
 
+    Every bar is labelled with its amount. When every running level stays above half the largest,
+    the axis starts just below the lowest level (and says so), so that moves of a few percent show.
+
     Parameters
     ----------
     bridge : DataFrame
-        Output of :func:`gap_bridge`.
+        Output of :func:`gap_bridge` (``step``, ``amount`` and ``kind``: ``total`` bars stand on
+        zero, ``move`` bars float from the level before them).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     _require(bridge, ["step", "amount"], "bridge")
-    totals = {"Last twelve months", "Bottom-up plan", "Top-down target"}
-    fig, ax = plt.subplots(figsize=(10, 4.2))
-    level = 0.0
-    for i, (step, amount) in enumerate(zip(bridge["step"], bridge["amount"])):
-        if step in totals:
-            ax.bar(i, amount, color="#4c72b0")
+    if "kind" in bridge.columns:
+        is_total = (bridge["kind"] == "total").tolist()
+    else:
+        is_total = [s in {"Last twelve months", "Bottom-up plan", "Top-down target"} for s in bridge["step"]]
+    fig, ax = plt.subplots(figsize=(10.5, 4.4))
+    level, bars = 0.0, []  # (bottom, height, colour) of each bar
+    for step, total, amount in zip(bridge["step"], is_total, bridge["amount"]):
+        if total:
+            bars.append((0.0, amount, "#4c72b0"))
             level = amount
         else:
-            ax.bar(i, amount, bottom=level, color="#55a868" if amount >= 0 else "#c44e52")
+            gap = str(step).startswith("Gap")  # the gap to the target is neither good nor bad news: orange
+            bars.append((level, amount, "#dd8452" if gap else "#55a868" if amount >= 0 else "#c44e52"))
             level += amount
+    top = max(max(b, b + h) for b, h, _ in bars)
+    low = min(h if b == 0.0 else min(b, b + h) for b, h, _ in bars)
+    floor = max(0.0, low - 0.25 * (top - low) - 0.02 * top) if low > 0.5 * top else 0.0
+    for i, (bottom, height, colour) in enumerate(bars):
+        ax.bar(i, height, bottom=bottom, color=colour)
+        ax.annotate(_fmt_money(height), (i, max(bottom + max(height, 0), floor)), xytext=(0, 3),
+                    textcoords="offset points", ha="center", fontsize=8)
+    ax.set_ylim(bottom=floor, top=top + 0.08 * (top - floor))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_money(v)))
     ax.set_xticks(range(len(bridge)))
     ax.set_xticklabels([s.replace(" ", "\n", 1) for s in bridge["step"]], fontsize=8)
-    ax.set_ylabel("Revenue over twelve months")
+    ax.set_ylabel("Revenue over the plan horizon" + (" (axis does not start at zero)" if floor > 0 else ""))
     ax.set_title("From last year to the plan, and the gap to the target")
     return fig
+
+
+def _fmt_money(x: float) -> str:
+    """1234567 -> '1.23m', 45300 -> '45k', 1200 -> '1.2k': three figures, so a bridge's steps add up by eye."""
+    a, sign = abs(float(x)), "-" if x < 0 else ""
+    if a >= 1e9:
+        return f"{sign}{a / 1e9:.2f}bn" if a < 1e10 else f"{sign}{a / 1e9:.1f}bn"
+    if a >= 1e6:
+        return f"{sign}{a / 1e6:.2f}m" if a < 1e7 else f"{sign}{a / 1e6:.1f}m"
+    if a >= 1e4:
+        return f"{sign}{a / 1e3:.0f}k"
+    if a >= 1e3:
+        return f"{sign}{a / 1e3:.1f}k"
+    return f"{sign}{a:.0f}"
 
 
 def plot_capacity(summary: pd.DataFrame, by: str = "service_level"):
