@@ -133,6 +133,15 @@ def test_uplift_says_when_counts_are_too_small():
         mo.measure_uplift(acts, rev, Q3, Q2)
 
 
+def test_uplift_with_no_answers_in_the_window_says_so():
+    acts, rev = _two_quarters(uplift=0.0, seed=4, n=80)
+    surveys = pd.DataFrame({"date": pd.to_datetime(["2026-05-01"]), "client_id": ["c000"], "nps": [3]})
+    out = mo.measure_uplift(acts, rev, Q2, Q3, surveys=surveys, min_clients=5, n_boot=100)
+    nps = out.loc[(out["signal"] == "detractor") & (out["outcome"] == "nps")].iloc[0]
+    assert nps["treated"] == 0 and nps["control"] == 0 and np.isnan(nps["estimate"])
+    assert nps["verdict"].startswith("too few clients to tell")
+
+
 @pytest.fixture(scope="module")
 def planted():
     """The planted experiment (data/sample/README.md): a list at 2026-06-30, uplift planted in the next quarter."""

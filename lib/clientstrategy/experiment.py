@@ -579,11 +579,13 @@ def adoption_rate(revenue: pd.DataFrame, as_of: pd.Timestamp, window_days: int,
     item = r["product_id"].astype("str")
     r = r.assign(item=item.map(cat).fillna(item) if cat else item, cid=r["client_id"].astype("str"))
     before = r.loc[r["date"] <= start]
-    cats = sorted(r["item"].unique())
     held = set(zip(before["cid"], before["item"]))
+    buyers = set(before["cid"])
     after = set(zip(r.loc[r["date"] > start, "cid"], r.loc[r["date"] > start, "item"]))
-    pairs = [(c, k) for c in sorted(before["cid"].unique()) for k in cats if (c, k) not in held]
-    return float(np.mean([p in after for p in pairs])) if pairs else float("nan")
+    # pairs counted, not listed: every buyer times every category, less the pairs it already held
+    pairs = len(buyers) * r["item"].nunique() - len(held)
+    new = sum(1 for c, k in after if c in buyers and (c, k) not in held)
+    return float(new / pairs) if pairs > 0 else float("nan")
 
 
 def contacts(activities, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -686,13 +688,14 @@ def analysis_strata(units: pd.DataFrame, strata: tuple = STRATA, control: str = 
     todo = np.ones(len(units), dtype=bool)
     for depth in range(len(cols), 0, -1):
         keys = cols[len(cols) - depth:]
-        key = units[keys].astype(object).where(units[keys].notna(), "unknown").astype("str").agg("|".join, axis=1)
-        key = key.to_numpy(dtype=object)
+        parts = [units[k].astype(object).where(units[k].notna(), "unknown").astype("str").to_numpy(dtype=object)
+                 for k in keys]
+        key = np.array(["|".join(p) for p in zip(*parts)], dtype=object) if len(units) else np.array([], dtype=object)
         k_todo, c_todo = key[todo], c[todo]
         n_c = pd.Series(c_todo).groupby(k_todo).sum()
         n_t = pd.Series(~c_todo).groupby(k_todo).sum()
         ok = set(n_c.index[(n_c >= min_per_arm) & (n_t >= min_per_arm)])
-        hit = todo & np.array([k in ok for k in key])
+        hit = todo & np.array([k in ok for k in key], dtype=bool)
         label[hit] = "|".join(keys) + "=" + key[hit]
         todo &= ~hit
     return pd.Series(label, index=units.index, name="stratum", dtype="str")
@@ -1039,7 +1042,9 @@ def power_table(
     if winsor is not None and len(pre):
         bounds = tuple(np.quantile(pre["revenue"], [1 - winsor, winsor]))
         x_bounds = tuple(np.quantile(before["revenue"], [1 - winsor, winsor]))
-    base_adopt = adoption_rate(revenue, as_of, int(window_days), products) if "adopted" in pre.columns else np.nan
+    wanted = {o for sig in units["signal"].unique() for o in outcomes_for(sig)}
+    base_adopt = (adoption_rate(revenue, as_of, int(window_days), products)
+                  if "adopted" in wanted and "adopted" in pre.columns else np.nan)
     nps_sd = answered = None
     if surveys is not None and len(surveys):
         _require(surveys, ["date", "client_id", "nps"], "surveys")
