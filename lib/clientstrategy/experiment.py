@@ -262,7 +262,7 @@ def minimum_detectable_effect(
     Returns
     -------
     float
-        NaN when either arm is empty.
+        NaN when either arm is empty or the pre-period outcome does not vary.
 
     Examples
     --------
@@ -313,7 +313,8 @@ def minimum_detectable_effect(
     rd = r - (np.bincount(codes, weights=r) / n_s)[codes]
     dof = len(r) - int(both.sum())
     sigma2 = float(np.sum(rd ** 2) / dof) if dof > 0 else float("nan")
-    return float(z * np.sqrt(sigma2 * k))
+    # no spread at all in the pre-period (e.g. nobody bought): the data cannot say, rather than "anything"
+    return float(z * np.sqrt(sigma2 * k)) if sigma2 > 0 else float("nan")
 
 
 def share_needed(mde: float, share: float, target: float) -> float:
