@@ -168,6 +168,21 @@ def test_control_is_reproducible_stratified_and_client_level():
         ex.assign_control(acts.drop(columns="tier"))
 
 
+def test_control_rotates_each_quarter():
+    """The quarter is part of the seed: a fresh draw each quarter, the same draw for a rerun of one quarter."""
+    acts = _many_actions(n=1000, seed=1)
+    q2 = ex.assign_control(acts, share=0.2, random_state=7, quarter="2026Q2")
+    again = ex.assign_control(acts.sample(frac=1.0, random_state=2), share=0.2, random_state=7, quarter="2026Q2")
+    q3 = ex.assign_control(acts, share=0.2, random_state=7, quarter="2026Q3")
+    held2 = set(q2.loc[q2["control"], "client_id"])
+    assert held2 == set(again.loc[again["control"], "client_id"])
+    held3 = set(q3.loc[q3["control"], "client_id"])
+    assert len(held3) == pytest.approx(200, abs=15)
+    assert 0.1 < len(held2 & held3) / len(held2) < 0.3  # about the share, not all of last quarter's control
+    per = q3.groupby(["person_id", "tier"]).agg(n=("control", "size"), k=("control", "sum"))
+    assert ((per["k"] - 0.2 * per["n"]).abs() < 1).all()
+
+
 def test_alerts_since_last_run():
     ev = pd.DataFrame({"date": pd.to_datetime(["2026-09-01", "2026-05-01"]), "topic": ["FX", "FX"],
                        "headline": ["Rate cut", None], "magnitude": [2.5, 1.0]})

@@ -93,10 +93,10 @@ def _two_quarters(uplift: float, seed: int, n: int = 400):
     rng = np.random.default_rng(seed)
     ids = [f"c{i:03d}" for i in range(n)]
     acts = pd.DataFrame({"client_id": ids, "person_id": rng.choice(["p1", "p2"], n),
-                         "tier": rng.choice(["Gold", "Silver"], n),
-                         "action": rng.choice(["call", "meeting"], n), "rank": 1})
-    acts = ex.assign_control(acts, share=0.3, random_state=seed)
-    level = rng.gamma(2.0, 500.0, n)  # lasting size differences, cancelled by the before/after change
+                         "tier": rng.choice(["Gold", "Silver"], n), "signal": rng.choice(["headroom", "detractor"], n),
+                         "action": "call", "expected_value": 400.0, "rank": 1})
+    acts = ex.assign_control(acts, share=0.3, random_state=seed, quarter="2026Q2")
+    level = rng.gamma(2.0, 500.0, n)  # lasting size differences, taken out by the pre-period adjustment
     treated = ~acts["control"].to_numpy()
     rows = []
     for q_start, extra in ((pd.Timestamp("2026-04-01"), 0.0), (pd.Timestamp("2026-07-01"), uplift)):
@@ -105,53 +105,195 @@ def _two_quarters(uplift: float, seed: int, n: int = 400):
     return acts, pd.concat(rows, ignore_index=True)
 
 
-# One fixed book per case (seed 0). A 95% interval misses in about 1 book of 20 (seed 11, for one, is such
-# a miss), so the coverage tests below check the intervals over 40 books each rather than trust one seed.
-def test_uplift_recovers_planted_effect():
+def test_uplift_recovers_a_planted_effect_on_a_constructed_book():
     acts, rev = _two_quarters(uplift=100.0, seed=0)
-    out = mo.measure_uplift(acts, rev, Q2, Q3)
-    row = out.loc[(out["segment"] == "all") & (out["metric"] == "revenue")].iloc[0]
+    out = mo.measure_uplift(acts, rev, Q2, Q3, n_boot=500)
+    row = out.loc[(out["signal"] == "all") & (out["outcome"] == "revenue")].iloc[0]
     assert row["enough"] and row["ci_low"] > 0 and row["ci_low"] <= 100.0 <= row["ci_high"]
-    assert row["uplift"] == pytest.approx(100.0, abs=40.0)
+    assert row["estimate"] == pytest.approx(100.0, abs=30.0)
+    assert row["se"] < 25.0  # the lasting level differences (sd ~700) are adjusted away
     assert row["verdict"] == "acting raised it"
-    assert set(out["segment"]) == {"all", "call", "meeting"}
-    assert row["treated"] + row["control"] == 400
-
-
-def test_uplift_interval_covers_zero_without_effect():
-    acts, rev = _two_quarters(uplift=0.0, seed=0)
-    out = mo.measure_uplift(acts, rev, Q2, Q3, by=None)
-    row = out.loc[out["metric"] == "revenue"].iloc[0]
-    assert row["ci_low"] < 0 < row["ci_high"]
-    assert row["verdict"].startswith("no measurable difference")
-    # and over many constructed books the 95% interval covers zero about 95% of the time
-    covered = []
-    for seed in range(40):
-        a, r = _two_quarters(uplift=0.0, seed=100 + seed, n=120)
-        res = mo.measure_uplift(a, r, Q2, Q3, by=None, min_clients=10)
-        x = res.loc[res["metric"] == "revenue"].iloc[0]
-        covered.append(x["ci_low"] <= 0 <= x["ci_high"])
-    assert np.mean(covered) >= 0.85
-
-
-def test_uplift_interval_covers_planted_effect_over_many_books():
-    covered, estimates = [], []
-    for seed in range(40):
-        a, r = _two_quarters(uplift=100.0, seed=200 + seed, n=120)
-        x = mo.measure_uplift(a, r, Q2, Q3, by=None, min_clients=10).iloc[0]
-        covered.append(x["ci_low"] <= 100.0 <= x["ci_high"])
-        estimates.append(x["uplift"])
-    assert np.mean(covered) >= 0.85
-    assert np.mean(estimates) == pytest.approx(100.0, abs=15.0)  # unbiased on average
+    assert row["treated"] + row["control"] == 400 and row["window_days"] == 92
+    # the twelve-month promise, spread evenly, over the 92 days of the window
+    assert row["promised"] == pytest.approx(400.0 * 92 / 365.25)
+    assert row["realisation"] == pytest.approx(row["estimate"] / row["promised"])
+    assert set(out["signal"]) == {"all", "headroom", "detractor"}
+    none = mo.measure_uplift(*_two_quarters(uplift=0.0, seed=0), Q2, Q3, n_boot=500)
+    assert none.loc[0, "ci_low"] < 0 < none.loc[0, "ci_high"]
+    assert none.loc[0, "verdict"].startswith("no measurable difference")
 
 
 def test_uplift_says_when_counts_are_too_small():
     acts, rev = _two_quarters(uplift=100.0, seed=3, n=60)
-    out = mo.measure_uplift(acts, rev, Q2, Q3, min_clients=30)
+    out = mo.measure_uplift(acts, rev, Q2, Q3, min_clients=30, n_boot=200)
     assert not out["enough"].any()
     assert out["verdict"].str.startswith("too few clients to tell").all()
-    # purchases: one purchase day per quarter each -> no change anywhere -> no estimate, no crash
-    assert out.loc[out["metric"] == "purchases", "uplift"].isna().all()
+    assert mo.uplift_for_plan(out, "2026Q2").empty  # nothing the plan should lean on
+    with pytest.raises(ValueError, match="after start"):
+        mo.measure_uplift(acts, rev, Q3, Q2)
+
+
+def test_uplift_with_no_answers_in_the_window_says_so():
+    acts, rev = _two_quarters(uplift=0.0, seed=4, n=80)
+    surveys = pd.DataFrame({"date": pd.to_datetime(["2026-05-01"]), "client_id": ["c000"], "nps": [3]})
+    out = mo.measure_uplift(acts, rev, Q2, Q3, surveys=surveys, min_clients=5, n_boot=100)
+    nps = out.loc[(out["signal"] == "detractor") & (out["outcome"] == "nps")].iloc[0]
+    assert nps["treated"] == 0 and nps["control"] == 0 and np.isnan(nps["estimate"])
+    assert nps["verdict"].startswith("too few clients to tell")
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """The planted experiment (data/sample/README.md): a list at 2026-06-30, uplift planted in the next quarter."""
+    from clientstrategy import sample
+
+    s = sample.generate_uplift_experiment("default")
+    t = s.tables
+    up = mo.measure_uplift(s.truth["actions"], t["revenue"], Q2, Q3, surveys=t["surveys"], products=t["products"],
+                           activities=t["activities"])
+    return s, up
+
+
+def test_each_action_type_is_measured_on_its_own_outcomes(planted):
+    _, up = planted
+    assert set(zip(up["signal"], up["outcome"])) == {
+        ("all", "revenue"), ("falling activity", "revenue"), ("falling activity", "purchases"),
+        ("falling activity", "retained"), ("detractor", "revenue"), ("detractor", "nps"),
+        ("cross-sell", "revenue"), ("cross-sell", "adopted"), ("headroom", "revenue")}
+    assert (up["window_days"] == 92).all()
+
+
+def test_planted_uplift_per_action_type_is_recovered(planted):
+    s, up = planted
+    truth = s.truth["uplift"].set_index(["signal", "outcome"])["itt"]
+    got = up.set_index(["signal", "outcome"])
+    # every estimate with 90+ clients in each arm lies within 3 standard errors of the planted effect
+    big = got[(got["treated"] >= 90) & (got["control"] >= 90)]
+    assert len(big) == 7
+    z = (big["estimate"] - truth.reindex(big.index)) / big["se"]
+    assert (z.abs() < 3).all(), z
+    # retention calls: more purchase days, more clients still buying, more revenue; cross-sell: adoption
+    for key in (("falling activity", "revenue"), ("falling activity", "purchases"), ("falling activity", "retained"),
+                ("cross-sell", "adopted")):
+        assert got.loc[key, "ci_low"] > 0, key
+        assert got.loc[key, "verdict"] == "acting raised it"
+    assert got.loc[("cross-sell", "adopted"), "ci_low"] <= truth[("cross-sell", "adopted")] <= got.loc[
+        ("cross-sell", "adopted"), "ci_high"]
+    # detractor follow-ups: the next NPS answer rises by the planted points (on the clients who answered)
+    nps = got.loc[("detractor", "nps")]
+    assert nps["ci_low"] <= truth[("detractor", "nps")] <= nps["ci_high"] and nps["ci_low"] > 0
+    # headroom calls: none planted, none found
+    head = got.loc[("headroom", "revenue")]
+    assert truth[("headroom", "revenue")] == 0 and head["ci_low"] < 0 < head["ci_high"]
+
+
+def test_power_and_promise_are_stated_beside_each_estimate(planted):
+    s, up = planted
+    got = up.set_index(["signal", "outcome"])
+    assert got["mde"].notna().all() and (got["mde"] > 0).all()
+    # the promise: treated clients' twelve-month expected values over the 92 days, as the truth states it
+    truth = s.truth["uplift"].set_index(["signal", "outcome"])
+    rev = got.xs("revenue", level="outcome")
+    assert rev["promised"].to_numpy() == pytest.approx(truth.xs("revenue", level="outcome").loc[rev.index, "promised"].to_numpy())
+    assert rev["realisation"].to_numpy() == pytest.approx((rev["estimate"] / rev["promised"]).to_numpy())
+    assert rev["realisation_se"].to_numpy() == pytest.approx((rev["se"] / rev["promised"]).to_numpy())
+    # 86 detractors: the comparison cannot detect what their follow-ups promise; retention, with 379 clients, can
+    assert got.loc[("detractor", "revenue"), "mde"] > got.loc[("detractor", "revenue"), "promised"]
+    assert got.loc[("falling activity", "retained"), "mde"] < truth.loc[("falling activity", "retained"), "itt"]
+
+
+def test_contamination_and_the_uplift_per_contact_are_reported(planted):
+    s, up = planted
+    got = up.set_index(["signal", "outcome"])
+    # planted: 85% of treated and 10% of held-back clients contacted
+    c = s.truth["contacts"].merge(s.truth["actions"][["client_id", "signal"]], on="client_id")
+    assert c.loc[~c["control"], "contacted"].mean() == pytest.approx(0.85, abs=0.03)
+    assert c.loc[c["control"], "contacted"].mean() == pytest.approx(0.10, abs=0.03)
+    # on topics no routine touch carries, the measured contact is exactly the planted one, in both arms
+    for sig in ("falling activity", "detractor", "headroom"):
+        row = got.loc[(sig, "revenue")]
+        mine = c.loc[c["signal"] == sig]
+        assert row["contacted_treated"] == pytest.approx(mine.loc[~mine["control"], "contacted"].mean())
+        assert row["contacted_control"] == pytest.approx(mine.loc[mine["control"], "contacted"].mean())
+    # cross-sell topics are categories, which routine touches also carry: more held-back clients look contacted
+    assert got.loc[("cross-sell", "revenue"), "contacted_control"] > c.loc[
+        (c["signal"] == "cross-sell") & c["control"], "contacted"].mean()
+    # per contact: the list's uplift divided by the extra share contacted
+    fa = got.loc[("falling activity", "revenue")]
+    gap = fa["contacted_treated"] - fa["contacted_control"]
+    assert fa["per_contact"] == pytest.approx(fa["estimate"] / gap, rel=0.05)
+    per_truth = s.truth["uplift"].set_index(["signal", "outcome"]).loc[("falling activity", "revenue"), "per_contact"]
+    assert fa["per_contact_low"] <= per_truth <= fa["per_contact_high"]
+
+
+def test_winsorising_steadies_the_planted_revenue(planted):
+    s, up = planted
+    t = s.tables
+    plain = mo.measure_uplift(s.truth["actions"], t["revenue"], Q2, Q3, winsor_quantile=None)
+    a = up.set_index(["signal", "outcome"]).loc[("all", "revenue")]
+    b = plain.set_index(["signal", "outcome"]).loc[("all", "revenue")]
+    assert a["se"] < 0.85 * b["se"] and np.isfinite(a["cap"]) and np.isnan(b["cap"])
+
+
+def test_uplift_rows_for_the_plan(planted):
+    _, up = planted
+    rows = mo.uplift_for_plan(up, "2026Q2")
+    assert list(rows.columns) == mo.UPLIFT_COLUMNS
+    assert "all" not in set(rows["signal"]) and (rows["assigned_quarter"] == "2026Q2").all()
+    assert len(rows) == int((up["enough"] & (up["signal"] != "all")).sum())
+    rev = rows["outcome"] == "revenue"
+    assert rows.loc[rev, ["promised", "realisation", "realisation_se"]].notna().all().all()
+    assert rows.loc[~rev, ["promised", "realisation", "realisation_se"]].isna().all().all()
+
+
+@pytest.mark.slow
+def test_two_quarterly_runs_measure_the_uplift_and_page_08_agrees_with_uplift_csv(small_sample, tmp_path):
+    """07 then 08 over two quarters into one OUT, with an uplift planted on the first run's own list."""
+    import html
+    import json
+    import re
+
+    from clientstrategy import nb, runner, sample
+
+    out, nbs = tmp_path / "out", ["01", "05", "07", "08"]  # the profile, wallets (headroom), the list, monitoring
+    first = runner.run(runner.RunConfig(data=str(small_sample), out=out, as_of="2026-06-30", progress=False,
+                                        holdout_weeks=0, notebooks=nbs, params={"control_share": 0.5}))
+    acts = pd.read_csv(first / "artifacts" / "next_best_actions.csv", dtype={"client_id": str, "person_id": str})
+    assert acts["control"].any()
+    base = sample.generate("small")  # the tables of small_sample
+    tables, truth = sample.plant_uplift(base.tables, acts, "2026-06-30", whale_share=0.0,
+                                        uplift={sig: {"orders": 3.0} for sig in acts["signal"].unique()})
+    data = tmp_path / "planted"
+    data.mkdir()
+    for name, t in tables.items():
+        t.to_parquet(data / f"{name}.parquet", index=False)
+    second = runner.run(runner.RunConfig(data=str(data), out=out, progress=False, holdout_weeks=0, notebooks=nbs,
+                                         params={"control_share": 0.5, "min_clients": 10}))
+    assert second.name == "2026Q3"
+    up = pd.read_csv(second / "artifacts" / "uplift.csv")
+    assert list(up.columns) == mo.UPLIFT_COLUMNS and len(up) >= 1
+    assert set(up["assigned_quarter"]) == {"2026Q2"} and set(up["window_days"]) == {92}
+    mon = json.loads((second / "artifacts" / "monitoring.json").read_text())
+    rows = {(r["signal"], r["outcome"]): r for r in mon["uplift"]}
+    page = html.unescape(re.sub(r"<[^>]+>", " ", (second / "leadership" / "08_monitoring.html").read_text()))
+    page = re.sub(r"\s+", " ", page)
+    for r in up.itertuples():
+        kept = rows[(r.signal, r.outcome)]
+        assert kept["estimate"] == pytest.approx(r.estimate) and kept["ci_low"] == pytest.approx(r.ci_low)
+        if r.outcome == "revenue":
+            assert nb.money(r.estimate) in page
+            assert f"uplift is {r.realisation:.2f} times the promise" in page
+    assert "92 days from 30 June 2026 to 30 September 2026" in page
+    every = rows[("all", "revenue")]
+    planted_all = truth["uplift"].set_index(["signal", "outcome"]).loc[("all", "revenue"), "itt"]
+    assert every["ci_low"] <= planted_all <= every["ci_high"]
+    # 07 stated the power of the comparison, and the second quarter's control group is a fresh draw
+    page07 = (second / "leadership" / "07_execution.html").read_text()
+    assert "Smallest uplift next quarter" in page07 and "held back again" in page07
+    again = pd.read_csv(second / "artifacts" / "next_best_actions.csv", dtype={"client_id": str})
+    before = set(acts.loc[acts["control"], "client_id"])
+    both = again.loc[again["client_id"].isin(before)].drop_duplicates("client_id")
+    assert 0 < both["control"].sum() < len(both)
 
 
 def test_run_as_of_reads_the_recorded_date_not_the_quarter_end(tmp_path):

@@ -13,17 +13,15 @@ twelve months, from the stated :data:`ACTION_ASSUMPTIONS`):
 
 :func:`rank_actions` merges them, applies persona-channel fit (:func:`apply_channel_fit`) and
 ranks per person; :func:`assign_control` holds back a seeded, stratified share of clients as a
-control group to measure uplift; :func:`alerts` lists the events since the last run that call for
+control group to measure uplift, drawn anew each quarter (:mod:`clientstrategy.experiment`); :func:`alerts` lists the events since the last run that call for
 action.
 """
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pandas as pd
 
-from . import features
+from . import experiment, features
 
 __all__ = [
     "ACTION_ASSUMPTIONS",
@@ -1059,14 +1057,17 @@ def assign_control(
     share: float = 0.1,
     random_state: int = 42,
     strata: tuple = ("person_id", "tier"),
+    quarter: str | None = None,
 ) -> pd.DataFrame:
     """Hold back a seeded, stratified random share of clients as a control group.
 
     The unit is the client (all of a client's actions share its flag), so treated and control
     clients can be compared next quarter. Within each stratum (person x tier by default) of ``n``
     clients, ``floor(share * n)`` clients plus one more with probability of the remainder are
-    drawn; each stratum's generator is ``numpy.random.default_rng([random_state, crc32(stratum)])``
-    over its sorted client ids, so the same inputs always give the same assignment, whatever the
+    drawn (:func:`clientstrategy.experiment.assign`). With ``quarter`` (07 passes the run's
+    quarter) the draw is seeded by the quarter as well, so it **rotates**: each quarter's control
+    group is a fresh draw and a client held back this quarter is held back again next quarter
+    only with probability ``share``. The same inputs always give the same assignment, whatever the
     row order and whatever happens in other strata.
 
     Parameters
@@ -1079,6 +1080,8 @@ def assign_control(
         Seed.
     strata : tuple of str
         Stratification columns.
+    quarter : str, optional
+        The quarter of the list (e.g. ``"2026Q3"``); None leaves it out of the seed.
 
     Returns
     -------
@@ -1090,22 +1093,12 @@ def assign_control(
     >>> act = pd.DataFrame({"client_id": [f"c{i}" for i in range(10)], "person_id": "p", "tier": "Gold"})
     >>> int(assign_control(act, share=0.3)["control"].sum())
     3
+    >>> int(assign_control(act, share=0.3, quarter="2026Q3")["control"].sum())
+    3
     """
-    _require(actions, ["client_id", *strata], "actions")
-    if not 0 <= share <= 1:
-        raise ValueError(f"share must be between 0 and 1, got {share}")
-    units = actions[["client_id", *strata]].astype("str").drop_duplicates("client_id")
-    units = units.sort_values([*strata, "client_id"])
-    held = set()
-    for key, g in units.groupby(list(strata), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        ids = sorted(g["client_id"])
-        rng = np.random.default_rng([int(random_state), zlib.crc32("|".join(map(str, key)).encode())])
-        exact = share * len(ids)
-        k = int(np.floor(exact)) + int(rng.random() < exact - np.floor(exact))
-        held.update(rng.choice(ids, size=k, replace=False).tolist() if k else [])
+    held = experiment.assign(actions, share=share, random_state=random_state, strata=strata, quarter=quarter)
     out = actions.copy()
-    out["control"] = out["client_id"].astype("str").isin(held)
+    out["control"] = out["client_id"].astype("str").map(held).fillna(False).astype(bool)
     return out
 
 

@@ -7,8 +7,9 @@
 * :func:`metric_changes` -- NPS, engagement, p_alive change on matched clients, with intervals.
 * :func:`plan_vs_actual` -- the previous budget's plan (pro rata) against booked revenue since.
 * :func:`effects_hold` -- whether last run's activity effects are confirmed by this run's.
-* :func:`measure_uplift` -- treated versus control change in revenue and purchases, with a
-  confidence interval, overall and per action type where counts allow.
+* :func:`measure_uplift` -- treated against held-back clients of last run's list, each action type
+  on its own outcomes, with the design's estimator (:mod:`clientstrategy.experiment`);
+  :func:`uplift_for_plan` -- its rows for ``artifacts/uplift.csv``.
 """
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import experiment
+
 __all__ = [
+    "UPLIFT_COLUMNS",
     "effects_hold",
     "load_run",
     "measure_uplift",
@@ -28,11 +32,13 @@ __all__ = [
     "migration",
     "plan_vs_actual",
     "plot_migration",
+    "plot_targeting",
     "plot_uplift",
     "previous_runs",
     "quarter_end",
     "run_as_of",
     "snapshot",
+    "uplift_for_plan",
 ]
 
 _QUARTER = re.compile(r"^\d{4}Q[1-4]$")
@@ -394,22 +400,9 @@ def effects_hold(previous_effects: pd.DataFrame, current_effects: pd.DataFrame) 
     return out.sort_values(keys, ignore_index=True)
 
 
-def _client_windows(revenue: pd.DataFrame, clients: pd.Index, start, end) -> pd.DataFrame:
-    """Revenue and purchase days per client in the window before ``start`` and in ``(start, end]``."""
-    length = end - start
-    pre0 = start - length
-    r = revenue.loc[(revenue["date"] > pre0) & (revenue["date"] <= end) & revenue["client_id"].isin(clients)]
-    post = r["date"] > start
-    day = r.groupby([r["client_id"], post.rename("post"), r["date"]])["amount"].sum().reset_index()
-    out = pd.DataFrame(index=clients)
-    for flag, name in ((False, "pre"), (True, "post")):
-        d = day.loc[day["post"] == flag]
-        out[f"revenue_{name}"] = d.groupby("client_id")["amount"].sum()
-        out[f"purchases_{name}"] = d.loc[d["amount"] > 0].groupby("client_id").size()
-    out = out.fillna(0.0).astype(float)
-    out["revenue_change"] = out["revenue_post"] - out["revenue_pre"]
-    out["purchases_change"] = out["purchases_post"] - out["purchases_pre"]
-    return out
+#: Columns of ``artifacts/uplift.csv``, the measured uplift notebook 07 reads to temper action values.
+UPLIFT_COLUMNS = ["signal", "outcome", "estimate", "ci_low", "ci_high", "se", "treated", "control", "window_days",
+                  "assigned_quarter", "promised", "realisation", "realisation_se"]
 
 
 def measure_uplift(
@@ -418,96 +411,203 @@ def measure_uplift(
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
-    by: str | None = "action",
+    surveys: pd.DataFrame | None = None,
+    products: pd.DataFrame | None = None,
+    activities=None,
+    strata: tuple = ("person_id", "tier"),
+    winsor_quantile: float | None = 0.99,
+    covariate_days: int = 365,
     min_clients: int = 30,
     confidence: float = 0.95,
+    power: float = 0.8,
+    n_boot: int = 1000,
+    random_state: int = 0,
 ) -> pd.DataFrame:
-    """Uplift of acting on last run's recommendations: treated versus control clients.
+    """Uplift of acting on last run's list: treated against held-back clients, per action type.
 
-    The outcome per client is the change from the window before ``start`` (same length) to
-    ``(start, end]`` in revenue and in purchase days -- a difference-in-differences, so lasting
-    differences between clients cancel. Uplift = mean change of treated - mean change of control,
-    with a Welch (unequal variance) t interval from ``scipy.stats.ttest_ind``. A client's flag and
-    action type are those of its first-ranked action. Per ``by`` value the estimate is reported
-    only when both arms have at least ``min_clients`` clients; otherwise the row says so.
+    Each client counts under its leading action (:func:`clientstrategy.experiment.list_units`) and
+    each action type is measured on its own outcomes (:data:`clientstrategy.experiment.SIGNAL_OUTCOMES`):
+    retention actions on purchase days and on buying at all, detractor follow-ups on the next NPS
+    answer, cross-sell on buying the recommended category, and every type (and all clients
+    together, ``signal = "all"``) on revenue; all in the window ``(start, end]``. The estimator
+    (:func:`clientstrategy.experiment.estimate`) is the stratified difference in means over the
+    assignment strata (collapsed where an arm is thin), adjusted by the same outcome in the window
+    of equal length before ``start`` (CUPED; for NPS, the last answer before), revenue
+    winsorised at ``winsor_quantile``, with a percentile interval from ``n_boot`` client bootstrap
+    replicates within strata. It compares clients as assigned (intention to treat). Beside it:
+
+    * ``mde``: the smallest uplift the comparison could detect (level ``1 - confidence``, power
+      ``power``), from the pre-period (:func:`clientstrategy.experiment.power_table`);
+    * ``promised``: for revenue, the treated clients' mean twelve-month expected value (all their
+      actions) scaled to the window (``window_days / 365.25``, spread evenly over the year);
+      ``realisation`` = estimate / promised, ``realisation_se`` = se / promised;
+    * with ``activities``: ``contacted_treated`` / ``contacted_control``, the share of each arm
+      that had the recommended touch in the window (:func:`clientstrategy.experiment.contacts`),
+      and for revenue ``per_contact``, the uplift per extra contacted client (estimate divided by
+      the difference in contact rates) with its interval.
+
+    An estimate is reported as a finding only when both arms have at least ``min_clients``
+    clients; otherwise the verdict says so.
 
     Parameters
     ----------
     actions : DataFrame
-        The previous ``next_best_actions.csv``: ``client_id``, ``control`` (bool), optional
-        ``rank`` and the ``by`` column.
+        The previous ``next_best_actions.csv``: ``client_id``, ``control``, ``signal``,
+        ``expected_value``, ``action``, ``topic``, ``rank`` and the ``strata`` columns (missing
+        ones are tolerated: one stratum, one type).
     revenue : DataFrame
-        Canonical ``revenue`` covering both windows.
+        Canonical ``revenue`` covering both windows (``product_id`` for adoption).
     start, end : Timestamp
         The previous run's as_of and this run's as_of.
-    by : str or None
-        Column of ``actions`` to split by (``action``, ``signal``); None for overall only.
+    surveys, products : DataFrame, optional
+        Canonical tables for the NPS and adoption outcomes.
+    activities : DataFrame or features.EngineTable, optional
+        Canonical ``activities`` for contact and contamination.
+    strata : tuple of str
+        Assignment strata.
+    winsor_quantile : float or None
+        Revenue clipped to this quantile (and ``1 -`` it) over the clients of both arms; None: off.
     min_clients : int
-        Minimum clients per arm for an estimate.
-    confidence : float
-        Interval level.
+        Fewest clients per arm for a finding.
+    confidence, power : float
+        Interval level; power for the MDE.
+    n_boot, random_state : int
+        Bootstrap replicates and seed.
 
     Returns
     -------
     DataFrame
-        ``segment`` ("all" or the ``by`` value), ``metric`` (revenue, purchases), ``treated``,
-        ``control`` (client counts), ``treated_change``, ``control_change``, ``uplift``,
-        ``ci_low``, ``ci_high``, ``p_value``, ``enough`` (bool), ``verdict`` (words).
+        ``signal``, ``outcome``, ``treated``, ``control``, ``treated_mean``, ``control_mean``
+        (unclipped), ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``raw`` (plain difference of
+        means), ``cap``, ``mde``, ``promised``, ``realisation``, ``realisation_se``,
+        ``contacted_treated``, ``contacted_control``, ``per_contact``, ``per_contact_low``,
+        ``per_contact_high``, ``window_days``, ``enough`` (bool), ``verdict`` (words).
 
     Examples
     --------
-    >>> act = pd.DataFrame({"client_id": ["a", "b", "c", "d"], "control": [False, False, True, True]})
-    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-02-01"] * 4 + ["2026-05-01"] * 4),
-    ...                     "client_id": list("abcd") * 2, "amount": [10.0] * 4 + [15.0, 17.0, 10.0, 12.0]})
-    >>> out = measure_uplift(act, rev, pd.Timestamp("2026-03-31"), pd.Timestamp("2026-06-30"), by=None, min_clients=2)
-    >>> float(out.loc[0, "uplift"])
-    5.0
+    >>> act = pd.DataFrame({"client_id": list("abcdefgh"), "control": [False] * 4 + [True] * 4,
+    ...                     "signal": "headroom", "expected_value": 400.0})
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-02-01"] * 8 + ["2026-05-01"] * 8),
+    ...                     "client_id": list("abcdefgh") * 2,
+    ...                     "amount": [10.0, 20, 30, 40] * 2 + [15.0, 27, 33, 45, 10, 21, 29, 41]})
+    >>> out = measure_uplift(act, rev, pd.Timestamp("2026-03-31"), pd.Timestamp("2026-06-30"), min_clients=2,
+    ...                      winsor_quantile=None, n_boot=200)
+    >>> out[["signal", "outcome", "estimate", "promised"]].round(2).values.tolist()
+    [['all', 'revenue', 4.75, 99.66], ['headroom', 'revenue', 4.75, 99.66]]
     """
     _require(actions, ["client_id", "control"], "next_best_actions")
     _require(revenue, ["date", "client_id", "amount"], "revenue")
-    if by is not None:
-        _require(actions, [by], "next_best_actions")
     if end <= start:
         raise ValueError("measure_uplift needs end after start")
-    a = actions.copy()
-    a["control"] = a["control"].astype("str").str.lower().isin(["true", "1"])
-    a = a.sort_values(["client_id", "rank"] if "rank" in a.columns else ["client_id"])
-    units = a.groupby("client_id", sort=True).first()
-    win = _client_windows(revenue, units.index, start, end)
-    units = units.join(win)
-    segments = [("all", units)]
-    if by is not None:
-        segments += [(str(k), g) for k, g in units.groupby(by, sort=True)]
+    if winsor_quantile is not None and not 0.5 < winsor_quantile <= 1:
+        raise ValueError(f"winsor_quantile must be in (0.5, 1], got {winsor_quantile}")
+    units = experiment.list_units(actions, strata)
+    days = int((end - start).days)
+    ids = units["client_id"].tolist()
+    topics = units.set_index("client_id")["topic"] if "product_id" in revenue.columns else None
+    post = experiment.window_outcomes(revenue, ids, start, end, products=products, topics=topics)
+    pre = experiment.window_outcomes(revenue, ids, start - pd.Timedelta(days=int(covariate_days)), start,
+                                     products=products, topics=topics)
+    if surveys is not None and len(surveys):
+        post["nps"] = experiment.nps_answers(surveys, ids, start, end, "first")
+        pre["nps"] = experiment.nps_answers(surveys, ids, None, start, "last")
+    # revenue's cut-offs: one pair for the whole list, fixed by the quantile before any comparison
+    bounds = x_bounds = None
+    if winsor_quantile is not None and len(post):
+        bounds = tuple(np.quantile(post["revenue"], [1 - winsor_quantile, winsor_quantile]))
+        x_bounds = tuple(np.quantile(pre["revenue"], [1 - winsor_quantile, winsor_quantile]))
+    contacted = None
+    if activities is not None and len(activities):
+        contacted = experiment.contacts(activities, units, start, end).reindex(ids).fillna(False).astype(bool)
+    mde = experiment.power_table(units, revenue, start, days, surveys=surveys, products=products, strata=strata,
+                                 winsor=winsor_quantile, covariate_days=covariate_days, alpha=1 - confidence,
+                                 power=power)
+    mde = mde.set_index(["signal", "outcome"])["mde"]
     rows = []
-    for seg, g in segments:
-        t, c = g.loc[~g["control"]], g.loc[g["control"]]
-        for metric in ("revenue", "purchases"):
-            col = f"{metric}_change"
-            tv, cv = t[col].to_numpy(), c[col].to_numpy()
-            enough = len(tv) >= min_clients and len(cv) >= min_clients
-            row = {"segment": seg, "metric": metric, "treated": len(tv), "control": len(cv),
-                   "treated_change": tv.mean() if len(tv) else np.nan,
-                   "control_change": cv.mean() if len(cv) else np.nan,
-                   "uplift": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "enough": enough}
-            if len(tv) >= 2 and len(cv) >= 2 and (tv.std() > 0 or cv.std() > 0):
-                res = stats.ttest_ind(tv, cv, equal_var=False)
-                ci = res.confidence_interval(confidence)
-                row.update({"uplift": tv.mean() - cv.mean(), "ci_low": ci.low, "ci_high": ci.high,
-                            "p_value": res.pvalue})
+    groups = [("all", units)] + [(str(k), g) for k, g in units.groupby("signal", sort=True)]
+    for sig, g in groups:
+        gid = g["client_id"].to_numpy()
+        c_all = g["control"].to_numpy(dtype=bool)
+        reach = {"contacted_treated": np.nan, "contacted_control": np.nan}
+        if contacted is not None:
+            cg = contacted.loc[gid].to_numpy()
+            reach = {"contacted_treated": float(cg[~c_all].mean()) if (~c_all).any() else np.nan,
+                     "contacted_control": float(cg[c_all].mean()) if c_all.any() else np.nan}
+        for outcome in (("revenue",) if sig == "all" else experiment.outcomes_for(sig)):
+            if outcome not in post.columns:
+                continue
+            y = post.loc[gid, outcome].to_numpy(dtype=float)
+            has = np.isfinite(y)
+            sub = g.loc[has]
+            c = c_all[has]
+            per = contacted.loc[gid].to_numpy(dtype=float)[has] if contacted is not None and outcome == "revenue" else None
+            res = experiment.estimate(
+                y[has], c, strata=experiment.analysis_strata(sub, strata).to_numpy(),
+                covariate=pre.loc[gid, outcome].to_numpy(dtype=float)[has],
+                bounds=bounds if outcome == "revenue" else None,
+                covariate_bounds=x_bounds if outcome == "revenue" else None, per=per, n_boot=n_boot,
+                confidence=confidence, random_state=random_state + len(rows))
+            row = {"signal": sig, "outcome": outcome, **{k: res[k] for k in (
+                "treated", "control", "treated_mean", "control_mean", "estimate", "se", "ci_low", "ci_high", "raw",
+                "cap")}, "mde": float(mde.get((sig, outcome), np.nan)), "promised": np.nan, "realisation": np.nan,
+                "realisation_se": np.nan, **reach, "per_contact": res.get("per_estimate", np.nan),
+                "per_contact_low": res.get("per_low", np.nan), "per_contact_high": res.get("per_high", np.nan),
+                "window_days": days}
+            if outcome == "revenue":
+                t = sub.loc[~c, "promised_12m"].astype(float)
+                promised = float(t.mean()) * days / 365.25 if len(t) else np.nan
+                row["promised"] = promised
+                if np.isfinite(promised) and promised > 0:
+                    row["realisation"] = res["estimate"] / promised
+                    row["realisation_se"] = res["se"] / promised
+            enough = res["treated"] >= min_clients and res["control"] >= min_clients
             if not enough:
-                verdict = (f"too few clients to tell ({len(tv)} treated, {len(cv)} control; "
+                verdict = (f"too few clients to tell ({res['treated']} treated, {res['control']} held back; "
                            f"need {min_clients} in each)")
-            elif row["ci_low"] > 0:
+            elif not np.isfinite(res["estimate"]):
+                verdict = "no estimate (the outcome does not vary)"
+            elif res["ci_low"] > 0:
                 verdict = "acting raised it"
-            elif row["ci_high"] < 0:
+            elif res["ci_high"] < 0:
                 verdict = "acting lowered it"
             else:
                 verdict = "no measurable difference (the interval covers zero)"
-            row["verdict"] = verdict
+            row.update({"enough": bool(enough), "verdict": verdict})
             rows.append(row)
     out = pd.DataFrame(rows)
     out["enough"] = out["enough"].astype(bool)
     return out
+
+
+def uplift_for_plan(uplift: pd.DataFrame, assigned_quarter: str) -> pd.DataFrame:
+    """The rows of ``artifacts/uplift.csv``: one per action type and outcome with a finding.
+
+    Parameters
+    ----------
+    uplift : DataFrame
+        :func:`measure_uplift` output.
+    assigned_quarter : str
+        The quarter whose list was measured (the previous run's).
+
+    Returns
+    -------
+    DataFrame
+        :data:`UPLIFT_COLUMNS`; rows of each action type (not "all") with enough clients and an
+        estimate; ``promised``, ``realisation``, ``realisation_se`` only for revenue.
+
+    Examples
+    --------
+    >>> up = pd.DataFrame({"signal": ["all", "detractor"], "outcome": ["revenue", "nps"], "estimate": [1.0, 2.0],
+    ...                    "ci_low": 0.5, "ci_high": 3.0, "se": 0.5, "treated": 40, "control": 40, "window_days": 92,
+    ...                    "promised": [3.0, None], "realisation": [0.3, None], "realisation_se": [0.2, None],
+    ...                    "enough": True})
+    >>> uplift_for_plan(up, "2026Q2")[["signal", "outcome", "assigned_quarter"]].values.tolist()
+    [['detractor', 'nps', '2026Q2']]
+    """
+    _require(uplift, [c for c in UPLIFT_COLUMNS if c != "assigned_quarter"] + ["enough"], "uplift")
+    keep = (uplift["signal"].astype("str") != "all") & uplift["enough"].astype(bool) & uplift["estimate"].notna()
+    out = uplift.loc[keep].assign(assigned_quarter=str(assigned_quarter))
+    return out[UPLIFT_COLUMNS].reset_index(drop=True)
 
 
 def run_as_of(run: dict, quarter: str) -> pd.Timestamp:
@@ -580,15 +680,15 @@ def plot_migration(table: pd.DataFrame, column: str = "tier"):
     return fig
 
 
-def plot_uplift(uplift: pd.DataFrame, metric: str = "revenue"):
-    """Uplift with its interval per segment (only rows with enough clients).
+def plot_uplift(uplift: pd.DataFrame, outcome: str = "revenue"):
+    """Measured uplift with its interval per action type, beside what the list promised.
 
     Parameters
     ----------
     uplift : DataFrame
-        Output of :func:`measure_uplift`.
-    metric : str
-        ``revenue`` or ``purchases``.
+        Output of :func:`measure_uplift` (rows with ``enough`` and an estimate are drawn).
+    outcome : str
+        Which outcome (``revenue``, ``purchases``, ``retained``, ``adopted``, ``nps``).
 
     Returns
     -------
@@ -596,16 +696,54 @@ def plot_uplift(uplift: pd.DataFrame, metric: str = "revenue"):
     """
     import matplotlib.pyplot as plt
 
-    _require(uplift, ["segment", "metric", "uplift", "ci_low", "ci_high", "enough"], "uplift")
-    d = uplift.loc[(uplift["metric"] == metric) & uplift["enough"] & uplift["uplift"].notna()]
-    fig, ax = plt.subplots(figsize=(7, 0.6 * max(len(d), 1) + 1.5))
+    _require(uplift, ["signal", "outcome", "estimate", "ci_low", "ci_high", "enough"], "uplift")
+    d = uplift.loc[(uplift["outcome"] == outcome) & uplift["enough"] & uplift["estimate"].notna()]
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 * max(len(d), 1) + 1.6))
     y = np.arange(len(d))
-    ax.errorbar(d["uplift"], y, xerr=[d["uplift"] - d["ci_low"], d["ci_high"] - d["uplift"]], fmt="o",
-                color="#4c72b0", capsize=4)
+    ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["ci_low"], d["ci_high"] - d["estimate"]], fmt="o",
+                color="#4c72b0", capsize=4, label="measured (95% interval)" if len(d) else None)
+    if "promised" in d.columns and d["promised"].notna().any():
+        ax.scatter(d["promised"], y, marker="x", color="#c44e52", zorder=3, label="promised by the list")
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y)
-    ax.set_yticklabels(d["segment"])
-    unit = "revenue per client" if metric == "revenue" else "purchase days per client"
-    ax.set_xlabel(f"Extra {unit}, acted on versus held back (95% interval)")
+    ax.set_yticklabels(d["signal"])
+    units = {"revenue": "revenue per client", "purchases": "purchase days per client",
+             "retained": "share still buying", "adopted": "share buying the category", "nps": "NPS points (0-10)"}
+    days = int(d["window_days"].iloc[0]) if len(d) and "window_days" in d.columns else None
+    ax.set_xlabel(f"Extra {units.get(outcome, outcome)}, acted on versus held back"
+                  + (f", over {days} days" if days else ""))
     ax.set_title("Did acting on the recommendations pay?")
+    if len(d):
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_targeting(table: pd.DataFrame, window_days: int):
+    """Uplift by bin of expected value (:func:`clientstrategy.experiment.by_bins`) against the promise.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``bin``, ``estimate``, ``ci_low``, ``ci_high``, ``promised_mean`` (twelve months).
+    window_days : int
+        Length of the window, to scale the promise.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    _require(table, ["bin", "estimate", "ci_low", "ci_high", "promised_mean"], "targeting")
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    x = table["bin"].to_numpy()
+    ax.errorbar(x, table["estimate"], yerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                fmt="o", color="#4c72b0", capsize=4, label="measured uplift (95% interval)")
+    ax.plot(x, table["promised_mean"] * window_days / 365.25, "x--", color="#c44e52", label="promised by the list")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x)
+    ax.set_xlabel("Bin of expected value (1 = lowest)")
+    ax.set_ylabel(f"Extra revenue per client, {window_days} days")
+    ax.set_title("Does the ranking rank the uplift?")
+    ax.legend(loc="best", fontsize=8)
     return fig

@@ -37,8 +37,8 @@ import pandas as pd
 
 from clientstrategy.schema import TABLES
 
-__all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PRODUCTS", "SIZES", "WAVES", "Sample", "generate", "main",
-           "write_sample"]
+__all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PRODUCTS", "SIZES", "UPLIFT", "WAVES", "Sample", "generate",
+           "generate_uplift_experiment", "main", "plant_uplift", "write_sample"]
 
 # --------------------------------------------------------------------------------------------
 # Fixed parameters (the truth; data/sample/README.md states the same numbers)
@@ -1130,6 +1130,437 @@ def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "tables"
+
+
+# --------------------------------------------------------------------------------------------
+# A planted experiment: the next-best-action control group over two quarters
+# --------------------------------------------------------------------------------------------
+
+#: Planted uplift per action type (``signal``), for each *contacted* client of the list, in the
+#: quarter after the list: ``orders`` extra purchase days expected (Poisson), each an order the
+#: size of the client's usual one; ``adopt`` the chance of buying the recommended category (one
+#: order in it); ``nps`` points added to its answers in the window (capped at 10). Headroom
+#: calls have no effect: the type where none is planted.
+UPLIFT = {
+    "falling activity": {"orders": 1.5},
+    "detractor": {"orders": 0.5, "nps": 2.5},
+    "cross-sell": {"adopt": 0.4},
+    "headroom": {},
+}
+_COMPLIANCE = 0.85          # share of treated clients contacted as recommended
+_CONTAMINATION = 0.10       # share of held-back clients contacted anyway
+_WHALE_SHARE = 0.01         # listed clients with one giant order in the window, whatever their arm
+_WHALE_ORDER = 25.0         # a giant order: 25x the client's usual order
+_FOLLOWUP_RESPONSE = 0.8    # detractor follow-up survey (both arms) answered with this probability
+_EXPERIMENT_CONTROL = 0.3   # share of the planted list held back
+_CHANNEL = {"falling activity": "meeting", "detractor": "call", "cross-sell": "call", "headroom": "meeting"}
+_CONTACT_OUTCOME = {"call": "answered", "meeting": "attended", "email": "opened"}
+
+
+def _usual_orders(revenue: pd.DataFrame, ids, start: pd.Timestamp) -> tuple[pd.Series, dict]:
+    """Each client's usual order (positive revenue per purchase day, last year) and its products."""
+    r = revenue.loc[(revenue["date"] > start - pd.Timedelta(days=365)) & (revenue["date"] <= start)]
+    day = r.groupby(["client_id", "date"])["amount"].sum()
+    order = day[day > 0].groupby(level=0).mean()
+    fallback = float(order.median()) if len(order) else 1000.0
+    order = order.reindex(pd.Index(ids, dtype="str")).fillna(fallback)
+    held = {}
+    if "product_id" in r.columns:
+        pos = r.loc[r["amount"] > 0]
+        held = {c: g.to_numpy(dtype=object) for c, g in pos.groupby("client_id")["product_id"]}
+    return order, held
+
+
+def _window_truth(rev: pd.DataFrame, ids, start, end, cat: dict, topics: pd.Series) -> pd.DataFrame:
+    """The generator's own count of the outcomes in ``(start, end]`` (revenue, purchase days, buying
+    at all, buying the topic), to state the planted truth independently of the workbook."""
+    idx = pd.Index(list(ids), dtype="str")
+    r = rev.loc[(rev["date"] > start) & (rev["date"] <= end) & rev["client_id"].isin(set(idx))]
+    out = pd.DataFrame(index=idx)
+    out["revenue"] = r.groupby("client_id")["amount"].sum().reindex(idx).fillna(0.0)
+    day = r.groupby(["client_id", "date"])["amount"].sum()
+    out["purchases"] = (day > 0).groupby(level=0).sum().reindex(idx).fillna(0).astype(float)
+    out["retained"] = (out["purchases"] > 0).astype(float)
+    item = r["product_id"].astype("str").map(cat)
+    by = r.groupby([r["client_id"], item])["amount"].sum()
+    bought = set(by[by > 0].index)
+    out["adopted"] = [float((c, topics.get(c)) in bought) for c in idx]
+    return out
+
+
+def plant_uplift(
+    tables: dict,
+    actions: pd.DataFrame,
+    start,
+    end=AS_OF,
+    *,
+    uplift: dict | None = None,
+    compliance: float = _COMPLIANCE,
+    contamination: float = _CONTAMINATION,
+    whale_share: float = _WHALE_SHARE,
+    followup_response: float = _FOLLOWUP_RESPONSE,
+    random_state: int = 20261123,
+) -> tuple[dict, dict]:
+    """Plant a known uplift of a next-best-action list in the quarter after it.
+
+    For every client of ``actions`` (its leading action: the highest ``expected_value``) the
+    generator draws what acting would add in ``(start, end]`` by its action type (:data:`UPLIFT`):
+    extra orders at the client's usual order value (its mean positive revenue per purchase day in
+    the year before ``start``, lognormal lines, so the uplift is as heavy-tailed as the clients),
+    an order in the recommended category, points on its NPS answers. Then contact: a treated
+    client is contacted with probability ``compliance``, a held-back one with probability
+    ``contamination`` (contamination); contact is a touch of the recommended channel about the
+    action's topic by the list's person on a weekday in the first 30 days, written to
+    ``activities``, and only contacted clients get their draws. Independently of arm and contact,
+    a ``whale_share`` of the listed clients place one giant order (25x their usual) in the window,
+    and each client listed for a detractor follow-up is sent a follow-up survey 45 days in,
+    answered with probability ``followup_response`` (``wave`` "<quarter> follow-up").
+
+    Nothing before ``start`` changes, so a workbook run up to ``start`` gives the same list.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Canonical tables (``revenue``; ``activities``, ``surveys``, ``survey_invites``,
+        ``products`` when present).
+    actions : DataFrame
+        The list: ``client_id``, ``control``, ``signal``, ``expected_value``, optional
+        ``person_id``, ``action``, ``topic``.
+    start, end : date-like
+        The list's as_of and the end of the measured quarter.
+    uplift : dict, optional
+        Per ``signal``: ``orders``, ``adopt``, ``nps`` (default :data:`UPLIFT`; a signal not
+        listed has no effect).
+    compliance, contamination, whale_share, followup_response : float
+        See above.
+    random_state : int
+        Seed.
+
+    Returns
+    -------
+    (dict, dict)
+        The tables with the window's additions (other tables unchanged), and the truth:
+        ``uplift`` (``signal`` with "all", ``outcome``, ``clients``, ``per_contact`` = mean effect
+        of a contact over the type's listed clients, ``itt`` = ``(compliance - contamination) x
+        per_contact``, what the list's treated-against-held-back comparison estimates,
+        ``promised`` = the treated clients' mean twelve-month ``expected_value`` scaled to the
+        window by ``days / 365.25``, ``realisation`` = itt / promised) and ``contacts``
+        (``client_id``, ``control``, ``contacted``, ``whale``).
+
+    Examples
+    --------
+    >>> s = generate("small", random_state=3)
+    >>> acts = pd.DataFrame({"client_id": ["C0001", "C0002"], "control": [False, True], "signal": "falling activity",
+    ...                      "expected_value": [1000.0, 1000.0]})
+    >>> t, truth = plant_uplift(s.tables, acts, "2026-06-30", compliance=1.0, contamination=0.0)
+    >>> len(t["revenue"]) >= len(s.tables["revenue"]), sorted(truth["uplift"]["signal"].unique())
+    (True, ['all', 'falling activity'])
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if end <= start:
+        raise ValueError("plant_uplift needs end after start")
+    for name in ("client_id", "control", "signal", "expected_value"):
+        if name not in actions.columns:
+            raise ValueError(f"actions needs column {name!r}")
+    uplift = UPLIFT if uplift is None else uplift
+    rng = _rng(random_state, 40)
+    a = actions.copy()
+    a["client_id"] = a["client_id"].astype("str")
+    a["control"] = a["control"].astype("str").str.lower().isin(["true", "1"]).to_numpy()
+    a["expected_value"] = pd.to_numeric(a["expected_value"], errors="coerce").fillna(0.0)
+    a = a.sort_values(["client_id", "expected_value"], ascending=[True, False], kind="stable")
+    u = a.groupby("client_id", sort=True).first()
+    u["promised_12m"] = a.groupby("client_id")["expected_value"].sum()
+    ids = u.index.to_numpy(dtype=object)
+    n = len(ids)
+    sig = u["signal"].astype("str").to_numpy(dtype=object)
+    topic = u["topic"].astype("str").to_numpy(dtype=object) if "topic" in u.columns else np.full(n, "", object)
+    channel = (u["action"].astype("str").to_numpy(dtype=object) if "action" in u.columns
+               else np.array([_CHANNEL.get(s, "call") for s in sig], dtype=object))
+    person = u["person_id"].astype("str").to_numpy(dtype=object) if "person_id" in u.columns else np.full(n, None)
+    control = u["control"].to_numpy(dtype=bool)
+    rev = tables["revenue"]
+    order, held = _usual_orders(rev, ids, start)
+    order = order.to_numpy()
+    prods = tables.get("products")
+    cat = (dict(zip(prods["product_id"].astype("str"), prods["category"].astype("str")))
+           if prods is not None and "category" in prods.columns else {})
+    margin = (dict(zip(prods["product_id"].astype("str"), prods["margin_rate"].astype(float)))
+              if prods is not None and "margin_rate" in prods.columns else {})
+    by_cat: dict = {}
+    for p, k in cat.items():
+        by_cat.setdefault(k, []).append(p)
+    all_products = sorted(cat) or sorted(rev["product_id"].dropna().astype("str").unique())
+    days = int((end - start).days)
+    d0 = int((start.normalize() - pd.Timestamp(START)).days)
+
+    def weekday_after(lo, span):
+        d = lo + 1 + np.floor(rng.random(len(lo)) * np.maximum(span, 1)).astype(int)
+        return np.minimum(_to_friday(d), d0 + days)
+
+    # contact: who, when (a hypothetical day for everyone: the draws below come after it)
+    contacted = rng.random(n) < np.where(control, contamination, compliance)
+    c_day = weekday_after(np.full(n, d0), np.full(n, 30))
+    c_day = np.where(c_day <= d0, d0 + 1, c_day)
+
+    # potential extras of every listed client (applied only to the contacted)
+    lam = np.array([uplift.get(s, {}).get("orders", 0.0) for s in sig])
+    p_adopt = np.array([uplift.get(s, {}).get("adopt", 0.0) for s in sig])
+    d_nps = np.array([uplift.get(s, {}).get("nps", 0.0) for s in sig])
+    k_orders = rng.poisson(lam)
+    adopt = (rng.random(n) < p_adopt) & np.array([t in by_cat for t in topic])
+    rows_c, rows_d, rows_p, rows_a = [], [], [], []
+    ci = np.repeat(np.arange(n), k_orders)
+    o_day = weekday_after(c_day[ci], d0 + days - c_day[ci])
+    n_lines = rng.choice(3, len(ci), p=_LINES_P) + 1
+    li = np.repeat(ci, n_lines)
+    ld = np.repeat(o_day, n_lines)
+    for i, d in zip(li, ld):
+        own = held.get(ids[i])
+        rows_p.append(str(own[rng.integers(0, len(own))]) if own is not None and len(own)
+                      else all_products[rng.integers(0, len(all_products))])
+        rows_c.append(i)
+        rows_d.append(d)
+    rows_a.extend(order[li] / _EXPECTED_LINES * np.exp(rng.normal(-0.245, 0.7, len(li))))
+    ai = np.flatnonzero(adopt)
+    a_day = weekday_after(c_day[ai], d0 + days - c_day[ai])
+    for i, d in zip(ai, a_day):
+        cands = by_cat[topic[i]]
+        rows_p.append(cands[rng.integers(0, len(cands))])
+        rows_c.append(i)
+        rows_d.append(d)
+    rows_a.extend(order[ai] * np.exp(rng.normal(-0.245, 0.7, len(ai))))
+    extra = pd.DataFrame({"ci": np.array(rows_c, dtype=int), "day": np.array(rows_d, dtype=int),
+                          "product_id": pd.Series(rows_p, dtype=object), "amount": np.round(rows_a, 2)})
+
+    # giant orders, whatever the arm: noise the estimator must withstand
+    whale = rng.random(n) < whale_share
+    wi = np.flatnonzero(whale)
+    w_day = weekday_after(np.full(len(wi), d0), np.full(len(wi), days))
+    giants = pd.DataFrame({"ci": wi, "day": w_day, "product_id": pd.Series(
+        [str(held[ids[i]][0]) if ids[i] in held else all_products[0] for i in wi], dtype=object),
+        "amount": np.round(_WHALE_ORDER * order[wi] * np.exp(rng.normal(-0.045, 0.3, len(wi))), 2)})
+
+    def lines(df):
+        pid = df["product_id"].astype("str")
+        return pd.DataFrame({
+            "date": _dates(df["day"].to_numpy()), "client_id": _str(ids[df["ci"].to_numpy()]),
+            "amount": df["amount"].to_numpy(dtype=float), "product_id": _str(pid),
+            "person_id": _str(person[df["ci"].to_numpy()]),
+            "cost": np.round(df["amount"].to_numpy() * (1 - pid.map(margin).fillna(0.5).to_numpy()), 2)})
+
+    base = pd.concat([rev, lines(giants)], ignore_index=True)
+    acting = lines(extra)
+    cids = pd.Series(ids)
+    truth_rows = []
+    topics = pd.Series(topic, index=ids)
+    y0 = _window_truth(base, ids, start, end, cat, topics)
+    y1 = _window_truth(pd.concat([base, acting], ignore_index=True), ids, start, end, cat, topics)
+    effect = y1 - y0
+
+    # surveys: follow-ups for detractor clients (both arms), then points for the contacted
+    sv, inv = tables.get("surveys"), tables.get("survey_invites")
+    answers = None
+    if sv is not None:
+        det = np.flatnonzero(d_nps > 0) if d_nps.any() else np.flatnonzero(sig == "detractor")
+        f_day = np.full(len(det), d0 + 45)
+        f_day = _to_monday(f_day)
+        answer = rng.random(len(det)) < followup_response
+        r_day = f_day + rng.integers(0, 21, len(det))
+        past = sv.loc[sv["date"] <= start].groupby("client_id")["nps"].mean()
+        mean = past.reindex(ids[det]).fillna(float(sv["nps"].mean()) if len(sv) else 7.0).to_numpy()
+        score = np.clip(np.round(mean + 1.0 + rng.normal(0, 1.5, len(det))), 0, 10).astype("int64")
+        quarter = str(pd.Period(end, freq="Q"))
+        new_sv = pd.DataFrame({"date": _dates(r_day[answer]), "client_id": _str(ids[det[answer]]),
+                               "nps": score[answer], "wave": _str([f"{quarter} follow-up"] * int(answer.sum()))})
+        sv = pd.concat([sv, new_sv], ignore_index=True)
+        if inv is not None:
+            inv = pd.concat([inv, pd.DataFrame({"date": _dates(f_day), "client_id": _str(ids[det]),
+                                                "wave": _str([f"{quarter} follow-up"] * len(det))})],
+                            ignore_index=True)
+        in_win = (sv["date"] > start) & (sv["date"] <= end)
+        pos = pd.Series(np.arange(n), index=ids)
+        who = sv["client_id"].astype("str").map(pos)
+        gain = in_win & who.notna()
+        gi = who[gain].astype(int).to_numpy()
+        first = sv.loc[gain].assign(_i=gi).sort_values("date", kind="stable").groupby("_i")["nps"].first()
+        answers = pd.DataFrame({"i": first.index.to_numpy(), "y0": first.to_numpy(dtype=float)})
+        answers["y1"] = np.minimum(answers["y0"] + d_nps[answers["i"]], 10.0)
+        lift = gain.copy()
+        lift.loc[gain] = contacted[gi]
+        if lift.any():
+            sv.loc[lift, "nps"] = np.minimum(sv.loc[lift, "nps"].to_numpy() + d_nps[who[lift].astype(int)],
+                                             10).round().astype("int64")
+        sv["nps"] = sv["nps"].astype("int64")
+        sv = sv.sort_values(["date", "client_id"], kind="stable").reset_index(drop=True)
+
+    # the tables: contacted clients' extras, giants, contact touches
+    out = dict(tables)
+    did = acting.loc[contacted[extra["ci"].to_numpy()]] if len(extra) else acting
+    new_rev = pd.concat([base, did], ignore_index=True).sort_values(["date", "client_id"], kind="stable")
+    if "transaction_id" in rev.columns:
+        width = len(str(rev["transaction_id"].dropna().iloc[-1])) - 1 if rev["transaction_id"].notna().any() else 6
+        missing = new_rev["transaction_id"].isna().to_numpy()
+        new_rev.loc[missing, "transaction_id"] = _ids("TX", np.arange(1, missing.sum() + 1), max(width - 1, 6))
+        new_rev["transaction_id"] = new_rev["transaction_id"].astype("str")
+    out["revenue"] = new_rev[list(rev.columns)].reset_index(drop=True)
+    acts = tables.get("activities")
+    if acts is not None:
+        k = np.flatnonzero(contacted)
+        sec = rng.integers(9 * 3600, 17 * 3600, len(k)).astype("int64")
+        touch = pd.DataFrame({
+            "timestamp": _stamps(c_day[k].astype("int64") * _NS_DAY + sec * 10**9), "client_id": _str(ids[k]),
+            "activity_type": _str(channel[k]), "person_id": _str(person[k]),
+            "outcome": _str([_CONTACT_OUTCOME.get(c, "completed") for c in channel[k]]),
+            "duration_min": np.where(channel[k] == "meeting", 45.0, np.where(channel[k] == "call", 15.0, np.nan)),
+            "product_id": _str([None] * len(k)), "topic": _str(topic[k])})
+        out["activities"] = (pd.concat([acts, touch[[c for c in acts.columns if c in touch.columns]]],
+                                       ignore_index=True).sort_values(["timestamp", "client_id"], kind="stable")
+                             .reset_index(drop=True))
+    if sv is not None:
+        out["surveys"] = sv[list(tables["surveys"].columns)]
+    if inv is not None:
+        out["survey_invites"] = inv[list(tables["survey_invites"].columns)].sort_values(
+            ["date", "client_id"], kind="stable").reset_index(drop=True)
+
+    # the truth: the contact's effect on each type's clients, and what the comparison estimates
+    gap = compliance - contamination
+    for s_ in ["all"] + sorted(set(sig)):
+        m = np.ones(n, bool) if s_ == "all" else sig == s_
+        treated = m & ~control
+        promised = float(u["promised_12m"].to_numpy()[treated].mean()) * days / 365.25 if treated.any() else np.nan
+        outs = ["revenue"] if s_ == "all" else ["revenue", "purchases", "retained", "adopted", "nps"]
+        for o in outs:
+            if o == "nps":
+                if answers is None:
+                    continue
+                e = (answers["y1"] - answers["y0"]).to_numpy()[m[answers["i"].to_numpy()]]
+            else:
+                e = effect[o].to_numpy()[m]
+            if not len(e):
+                continue
+            pc = float(np.mean(e))
+            truth_rows.append({"signal": s_, "outcome": o, "clients": len(e), "per_contact": pc, "itt": gap * pc,
+                               "promised": promised if o == "revenue" else np.nan,
+                               "realisation": gap * pc / promised if o == "revenue" and promised > 0 else np.nan})
+    truth = {"uplift": pd.DataFrame(truth_rows),
+             "contacts": pd.DataFrame({"client_id": _str(cids), "control": control, "contacted": contacted,
+                                       "whale": whale})}
+    return out, truth
+
+
+def _first_quarter_list(tables: dict, truth: dict, start: pd.Timestamp, share: float, rng) -> pd.DataFrame:
+    """The planted experiment's list at ``start``: one action per billed client, a stratified control."""
+    rev = tables["revenue"]
+    r = rev.loc[(rev["date"] > start - pd.Timedelta(days=365)) & (rev["date"] <= start)]
+    ltm = r.groupby("client_id")["amount"].sum()
+    ltm = ltm[ltm > 0]
+    last = r.loc[r["amount"] > 0].groupby("client_id")["date"].max().reindex(ltm.index)
+    cat = dict(zip(tables["products"]["product_id"], tables["products"]["category"]))
+    cats = r.loc[r["amount"] > 0].assign(cat=r["product_id"].map(cat)).groupby("client_id")["cat"].agg(set)
+    sv = tables["surveys"]
+    recent = sv.loc[(sv["date"] > start - pd.Timedelta(days=730)) & (sv["date"] <= start)]
+    latest = recent.sort_values("date", kind="stable").groupby("client_id")["nps"].last()
+    tp = tables["third_party"]
+    wallet = tp.loc[tp["as_of"] <= start].sort_values("as_of", kind="stable").groupby("client_id")["wallet"].last()
+    popular = list(pd.Series([c for s in cats for c in s]).value_counts().index)
+    rows = []
+    for cid, value in ltm.items():
+        w = wallet.get(cid, np.nan)
+        missing = [c for c in popular if c not in cats.get(cid, set())]
+        if latest.get(cid, 10) <= 6:
+            rows.append((cid, "detractor", "service recovery", 0.2 * 0.3 * value,
+                         f"Scored us {int(latest[cid])}/10 in the last two years."))
+        elif (start - last[cid]).days >= 45:
+            rows.append((cid, "falling activity", "relationship review", 0.2 * 0.5 * value,
+                         f"No purchase for {(start - last[cid]).days} days."))
+        elif missing and rng.random() < 0.5:
+            rows.append((cid, "cross-sell", missing[0], 0.1 * value / max(len(cats.get(cid, ())), 1),
+                         f"Similar clients hold {missing[0]}; this client does not."))
+        elif np.isfinite(w) and w >= 3 * value:
+            rows.append((cid, "headroom", "share of wallet", min(0.02 * (w - value), 0.25 * value),
+                         "Outside data put most of its spend with other providers."))
+    acts = pd.DataFrame(rows, columns=["client_id", "signal", "topic", "expected_value", "reason"])
+    clients = tables["clients"].set_index("client_id")
+    acts["person_id"] = acts["client_id"].map(clients["owner_id"]).astype("str")
+    acts["tier"] = acts["client_id"].map(truth["clients"].set_index("client_id")["tier"]).astype("str")
+    acts["action"] = acts["signal"].map(_CHANNEL).astype("str")
+    # stratified control, person x tier, as the workbook assigns it
+    control = np.zeros(len(acts), bool)
+    for _, g in acts.groupby(["person_id", "tier"], sort=True):
+        idx = g.index.to_numpy()[np.argsort(g["client_id"].to_numpy())]
+        exact = share * len(idx)
+        k = int(np.floor(exact)) + int(rng.random() < exact - np.floor(exact))
+        control[rng.permutation(idx)[:k]] = True
+    acts["control"] = control
+    acts = acts.sort_values(["person_id", "expected_value", "client_id"], ascending=[True, False, True],
+                            ignore_index=True)
+    acts["rank"] = acts.groupby("person_id").cumcount() + 1
+    for c in ("client_id", "signal", "topic", "reason", "action"):
+        acts[c] = acts[c].astype("str")
+    return acts[["person_id", "client_id", "rank", "action", "topic", "reason", "expected_value", "control",
+                 "signal", "tier"]]
+
+
+def generate_uplift_experiment(
+    size: str = "default",
+    random_state: int = 20261123,
+    *,
+    start="2026-06-30",
+    end=AS_OF,
+    uplift: dict | None = None,
+    control_share: float = _EXPERIMENT_CONTROL,
+    compliance: float = _COMPLIANCE,
+    contamination: float = _CONTAMINATION,
+    whale_share: float = _WHALE_SHARE,
+) -> Sample:
+    """The sample with a planted next-best-action experiment over two quarters.
+
+    The default sample (:func:`generate`, unchanged up to ``start``) plus, at ``start``, a list of
+    one action per client billed in the year before: a **detractor** follow-up when its latest
+    answer in two years was 0-6, else **falling activity** when it has not bought for 45 days,
+    else (for half the rest, at random) **cross-sell** of the most common category it does not
+    buy, else **headroom** when its outside wallet is at least three times its revenue. Each with
+    a twelve-month expected value (the list's promise) and the workbook's owner and tier; a
+    ``control_share`` held back at random within person x tier (the workbook's design). Then
+    :func:`plant_uplift` plants :data:`UPLIFT` in ``(start, end]``: retention calls bring orders,
+    detractor calls points on the next answer (and a few orders), cross-sell calls adoption of the
+    category, headroom calls nothing; with contamination and giant orders.
+
+    Parameters
+    ----------
+    size : str
+        As :func:`generate`.
+    random_state : int
+        Seed.
+    start, end : date-like
+        The list's date and the end of the quarter measured.
+    uplift : dict, optional
+        Per signal (default :data:`UPLIFT`).
+    control_share, compliance, contamination, whale_share : float
+        The design and the planted compliance.
+
+    Returns
+    -------
+    Sample
+        ``tables``: the canonical tables with the window's additions; ``truth``: the default
+        sample's truth plus ``actions`` (the list, as ``next_best_actions.csv`` holds it),
+        ``uplift`` and ``contacts`` (:func:`plant_uplift`).
+
+    Examples
+    --------
+    >>> s = generate_uplift_experiment("small", random_state=5)
+    >>> sorted(s.truth["actions"]["signal"].unique())
+    ['cross-sell', 'detractor', 'falling activity', 'headroom']
+    >>> float(s.truth["uplift"].query("signal == 'headroom' and outcome == 'revenue'")["itt"].iloc[0])
+    0.0
+    """
+    start = pd.Timestamp(start)
+    base = generate(size, random_state)
+    actions = _first_quarter_list(base.tables, base.truth, start, control_share, _rng(random_state, 41))
+    tables, planted = plant_uplift(base.tables, actions, start, end, uplift=uplift, compliance=compliance,
+                                   contamination=contamination, whale_share=whale_share, random_state=random_state)
+    return Sample(tables=tables, truth={**base.truth, "actions": actions, **planted})
 
 
 def main(argv=None) -> int:
