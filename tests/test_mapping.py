@@ -72,7 +72,7 @@ def test_rename_expression_where_exclude_derive_values(tmp_path):
     # recoded (EMEA -> Europe); APAC has no recoding and is kept as it is
     assert cl.values.tolist() == [["001A", "Europe"], ["002C", "APAC"]]
     rep = m.report
-    assert rep.columns.tolist() == ["table", "rule", "reason", "rows"]
+    assert rep.columns.tolist() == ["table", "rule", "reason", "rows", "amount", "amount_share"]
     assert rep[["table", "rule", "rows"]].values.tolist() == [
         ["revenue", "where", 1], ["revenue", "no_account", 1], ["clients", "derive.region", 1]]
     assert rep.loc[rep["rule"] == "no_account", "reason"].item() == "no account on the deal"

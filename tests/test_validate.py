@@ -184,11 +184,13 @@ def test_health_checks_hand_computed():
     got = {(r.table, r.check): r.count for r in h.itertuples() if r.check != "missing_values"}
     assert got == {("revenue", "negative_amount"): 1, ("revenue", "rows_after_as_of"): 1,
                    ("activities", "rows_after_as_of"): 1,  # 18:00 on the as-of day is not after it
-                   ("clients", "no_revenue"): 2,  # C4 never; C3 only after as_of
+                   ("clients", "no_revenue"): 1,  # C4 never billed
+                   ("clients", "first_seen_after_as_of"): 1,  # C3: first billed after as_of, no onboarding date
                    ("surveys", "low_response_rate"): 1,  # W1: 1 of 20 = 5%; W2: 2 of 5 = 40%
                    ("revenue", "duplicated_lines"): 1}
-    assert "W1: 1 responses to 20 invitations (5.0%" in h.loc[h["check"] == "low_response_rate", "detail"].iloc[0]
-    assert "C3, C4" in h.loc[h["check"] == "no_revenue", "detail"].iloc[0]
+    assert "W1: 1 response to 20 invitations (5.0%" in h.loc[h["check"] == "low_response_rate", "detail"].iloc[0]
+    assert h.loc[h["check"] == "no_revenue", "detail"].iloc[0].endswith(": C4")
+    assert "left out of every analysis and output: C3" in h.loc[h["check"] == "first_seen_after_as_of", "detail"].iloc[0]
     miss = h[h["check"] == "missing_values"]
     assert miss[["table", "count"]].values.tolist() == [["clients", 2]]
     assert miss["detail"].iloc[0].startswith("column region: 2 of 4 rows")

@@ -37,6 +37,7 @@ __all__ = [
     "GROUP_DESCRIPTIONS",
     "GROUP_NAMES",
     "INTENT_OUTCOMES",
+    "MAX_TIE_SHARE",
     "SERVICE_MODEL",
     "apply_overrides",
     "assign_groups",
@@ -49,6 +50,7 @@ __all__ = [
     "client_margin",
     "gap_bridge",
     "group_summary",
+    "ingredient_spread",
     "plot_bridge",
     "plot_capacity",
     "plot_value_map",
@@ -63,6 +65,12 @@ __all__ = [
 BUSINESS_WEIGHTS = {"clv": 0.4, "margin": 0.2, "growth": 0.2, "headroom": 0.2}
 #: Ingredients of value to the client and their default weights.
 CLIENT_WEIGHTS = {"engagement": 0.3, "nps": 0.3, "breadth": 0.2, "responsiveness": 0.2}
+
+#: An ingredient on which at least this share of the clients who have it share one value is left out
+#: of value scores: it has (nearly) no spread, so its percentile ranks would split tied clients on
+#: which side of a threshold their shared mid-rank happens to fall (Online Retail: one category held
+#: by nearly everyone put 4,380 clients at 0.4997 against a 0.50 threshold).
+MAX_TIE_SHARE = 0.9
 
 #: (high value to business, high value to client) -> group name.
 GROUP_NAMES = {
@@ -253,6 +261,34 @@ def _combine(parts: dict[str, pd.Series], weights: dict) -> pd.Series:
     return (num / den).where(den > 0)
 
 
+def ingredient_spread(values: pd.Series) -> dict:
+    """How much a value ingredient varies among the clients who have it.
+
+    Parameters
+    ----------
+    values : Series
+        One ingredient per client (NaN = the client has none).
+
+    Returns
+    -------
+    dict
+        ``clients`` (with a value), ``distinct`` (different values), ``value`` (the most common
+        one) and ``tie_share`` (share of the clients holding it; 1.0 when one value or none).
+
+    Examples
+    --------
+    >>> ingredient_spread(pd.Series([1, 1, 1, 2, None]))
+    {'clients': 4, 'distinct': 2, 'value': 1.0, 'tie_share': 0.75}
+    """
+    v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().astype(float)
+    if v.empty:
+        return {"clients": 0, "distinct": 0, "value": float("nan"), "tie_share": 1.0}
+    counts = v.value_counts(sort=False)
+    top = counts.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
+    return {"clients": len(v), "distinct": len(counts), "value": float(top.index[0]),
+            "tie_share": float(top.iloc[0] / len(v))}
+
+
 def value_scores(
     profile: pd.DataFrame,
     *,
@@ -261,6 +297,7 @@ def value_scores(
     responsiveness: pd.DataFrame | None = None,
     business_weights: dict | None = None,
     client_weights: dict | None = None,
+    max_tie_share: float = MAX_TIE_SHARE,
 ) -> pd.DataFrame:
     """Value to the business and value to the client, each 0-1.
 
@@ -269,6 +306,11 @@ def value_scores(
     the ingredients a client has; weights are renormalised over the ingredients present, so a
     source table that is absent simply drops out. A client with no ingredient in a dimension gets
     the dimension's median (0.5 when nobody has one).
+
+    **Rule for spread:** an ingredient on which at least ``max_tie_share`` (90%) of the clients
+    who have it share one value (:func:`ingredient_spread`) is left out, with the reason in
+    ``attrs["left_out"]``: tied clients all get the same mid-rank, and whether that rank falls
+    above or below a group threshold is an accident of the tie, not a difference between clients.
 
     Ingredients -- business: ``clv`` (profile ``clv``; ``revenue_ltm`` stands in when clv is all
     null), ``margin`` (``margin`` frame), ``growth`` and ``headroom`` (profile). Client:
@@ -285,13 +327,17 @@ def value_scores(
         ``client_id``, ``topic``, ``responsiveness`` (notebook 03).
     business_weights, client_weights : dict, optional
         Ingredient -> weight; defaults :data:`BUSINESS_WEIGHTS`, :data:`CLIENT_WEIGHTS`.
+    max_tie_share : float, default 0.9
+        An ingredient whose most common value is held by this share of clients or more is left out.
 
     Returns
     -------
     DataFrame
         ``client_id``, ``value_to_business``, ``value_to_client`` and one ``vb_<ingredient>`` /
         ``vc_<ingredient>`` score column per ingredient used. ``attrs["ingredients"]`` lists the
-        ingredients used per dimension (and ``"clv<-revenue_ltm"`` when revenue stood in).
+        ingredients used per dimension (and ``"clv<-revenue_ltm"`` when revenue stood in);
+        ``attrs["left_out"]`` gives, per dimension, each ingredient with data that was left out for
+        want of spread, with its :func:`ingredient_spread`.
 
     Examples
     --------
@@ -306,9 +352,12 @@ def value_scores(
                             BUSINESS_WEIGHTS, "business")
     cw = _normalise_weights(client_weights if client_weights is not None else CLIENT_WEIGHTS,
                             CLIENT_WEIGHTS, "client")
+    if not 0 < float(max_tie_share) <= 1:
+        raise ValueError(f"max_tie_share must be in (0, 1], got {max_tie_share}")
     p = profile.reset_index(drop=True)
     ids = p["client_id"]
     used = {"business": [], "client": []}
+    left_out = {"business": {}, "client": {}}
 
     def _from_frame(frame, col, table, how="first"):
         if frame is None or len(frame) == 0:
@@ -342,6 +391,12 @@ def value_scores(
         for name, s in raw.items():
             if name not in weights or weights[name] == 0 or s.notna().sum() == 0:
                 continue
+            spread = ingredient_spread(s)
+            if spread["tie_share"] >= max_tie_share:
+                left_out[dim][name] = spread
+                if name == "clv" and "clv<-revenue_ltm" in used[dim]:
+                    used[dim].remove("clv<-revenue_ltm")
+                continue
             parts[name] = (s / 10.0).clip(0, 1) if name == "nps" else _pct_rank(s)
             out[prefix + name] = parts[name]
             used[dim].append(name)
@@ -351,6 +406,7 @@ def value_scores(
     out = out[["client_id", "value_to_business", "value_to_client"]
               + [c for c in out.columns if c.startswith(("vb_", "vc_"))]]
     out.attrs["ingredients"] = used
+    out.attrs["left_out"] = left_out
     return out
 
 
@@ -604,6 +660,7 @@ def build_plan(
     headroom_quantile: float = 0.5,
     overrides: pd.DataFrame | None = None,
     shift: dict | None = None,
+    max_tie_share: float = MAX_TIE_SHARE,
 ) -> pd.DataFrame:
     """Value scores, groups, intents (with overrides) and service levels in one call.
 
@@ -611,7 +668,7 @@ def build_plan(
     ----------
     profile : DataFrame
         SPEC ``client_profile``.
-    margin, breadth, responsiveness, business_weights, client_weights
+    margin, breadth, responsiveness, business_weights, client_weights, max_tie_share
         See :func:`value_scores`.
     business_threshold, client_threshold
         See :func:`assign_groups`.
@@ -639,7 +696,8 @@ def build_plan(
     [['Strategic partners', 'grow'], ['Value at risk', 'retire']]
     """
     scores = value_scores(profile, margin=margin, breadth=breadth, responsiveness=responsiveness,
-                          business_weights=business_weights, client_weights=client_weights)
+                          business_weights=business_weights, client_weights=client_weights,
+                          max_tie_share=max_tie_share)
     grouped = assign_groups(scores, business_threshold, client_threshold)
     drop = [c for c in grouped.columns if c != "client_id"] + ["alive", "high_headroom", "intent",
                                                                "intent_source", "intent_reason",
@@ -653,6 +711,7 @@ def build_plan(
     plan = apply_overrides(plan, overrides)
     plan = assign_service_levels(plan, shift=shift)
     plan.attrs["ingredients"] = scores.attrs.get("ingredients", {})
+    plan.attrs["left_out"] = scores.attrs.get("left_out", {})
     return plan
 
 
