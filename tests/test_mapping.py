@@ -11,8 +11,9 @@ from clientstrategy import io
 from clientstrategy.mapping import Mapping, apply_mapping, load_mapping, parse_mapping
 from clientstrategy.paths import MAPPINGS
 from clientstrategy.validate import validate
+from conftest import shared_dataset
 
-CDNOW = Path("/work/shared/datasets/cdnow")
+CDNOW = shared_dataset("cdnow")  # ../shared/datasets beside the project (tests/conftest.py)
 
 # A Salesforce-style opportunity export: spaces in headers, US dates, thousands separators,
 # an open opportunity, a row without account.

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from clientstrategy import io, mapping, paths, validate
+from conftest import DATASETS, need_dataset
 
-DATASETS = paths.ROOT.parent / "shared" / "datasets"
 MAPPINGS = paths.MAPPINGS
 EXAMPLES = MAPPINGS / "examples"
 
@@ -37,10 +37,8 @@ _cache: dict[str, io.LoadedTables] = {}
 
 
 def _data(name: str) -> Path:
-    folder = DATASETS / SOURCES[name]
-    if not folder.is_dir():
-        pytest.skip(f"dataset folder {folder} is absent (the shared datasets are not on this machine)")
-    return folder
+    """The dataset's folder; skipped when absent, a failure under CLIENTSTRATEGY_SYSTEM_TESTS=required."""
+    return need_dataset(DATASETS / SOURCES[name])
 
 
 def load(name: str) -> io.LoadedTables:

@@ -35,7 +35,7 @@ def test_widgets_react_to_value_changes(profile):
     drops, view = filt.children
     tier = next(d for d in drops.children if d.description == "Tier")
     tier.value = "Platinum"
-    assert "<strong>1</strong> clients" in view.value
+    assert "<strong>1</strong> client;" in view.value  # one client, not "1 clients"
     assert {d.description for d in drops.children} == {"Tier", "Segment", "Intent"}
 
 

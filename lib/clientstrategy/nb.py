@@ -428,12 +428,12 @@ def money(x, currency: str = "") -> str:
 
 def pct(x, digits: int = 0) -> str:
     """A share as a percentage: 0.714 -> '71%'; 100% and 0% only for all and none
-    (``words.pct``: 0.9996 -> '99.96%').
+    (``words.pct``: 0.996 -> '99.6%', 0.99999 -> 'over 99.9%').
 
     Examples
     --------
-    >>> pct(0.714), pct(0.9996), pct(1.0), pct(None)
-    ('71%', '99.96%', '100%', 'n/a')
+    >>> pct(0.714), pct(0.996), pct(0.99999), pct(1.0), pct(None)
+    ('71%', '99.6%', 'over 99.9%', '100%', 'n/a')
     """
     if x is None or pd.isna(x):
         return "n/a"
@@ -574,6 +574,8 @@ def _auto_date(v) -> str:
 def _auto_float(v) -> str:
     if pd.isna(v):
         return ""
+    if float(v).is_integer():
+        return f"{v:,.0f}"
     a = abs(v)
     if a >= 1000:
         return f"{v:,.0f}"

@@ -41,6 +41,7 @@ __all__ = [
     "SegmentResult",
     "assign_tiers",
     "behavioural_segments",
+    "chance_of_any_purchase",
     "client_revenue",
     "concentration",
     "cross_holding",
@@ -59,6 +60,7 @@ __all__ = [
     "plot_segments",
     "plot_tiers",
     "product_breadth",
+    "purchase_outlook",
     "revenue_by",
     "segment_features",
     "segment_migration",
@@ -1472,6 +1474,74 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
 
 
 # --------------------------------------------------------------------------------------------
+# a client's purchases ahead, in words
+# --------------------------------------------------------------------------------------------
+def chance_of_any_purchase(revenue: pd.DataFrame, as_of, client_ids, models: dict | None = None) -> pd.Series:
+    """Each client's chance of buying at all in the twelve months after ``as_of``.
+
+    From the purchase model the run fitted (``models``: the content of ``artifacts/models.json``,
+    ``{"purchase_model": clv.model_to_dict(...), ...}``); without it, BG/NBD is refitted on the
+    clients' history up to ``as_of``, as the models' readers fall back.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue``.
+    as_of : Timestamp
+        Last day of the analysis.
+    client_ids : iterable of str
+        The clients wanted.
+    models : dict, optional
+        ``artifacts/models.json``.
+
+    Returns
+    -------
+    Series
+        ``p_any_purchase`` indexed by ``client_id`` (clients without a purchase up to ``as_of``
+        are absent).
+    """
+    from . import clv
+
+    summary = clv.rfm_summary(revenue, as_of)
+    if models and models.get("purchase_model"):
+        model = clv.model_from_dict(models["purchase_model"])
+    else:
+        model = clv.BetaGeoModel().fit(summary)
+    wanted = summary[summary["client_id"].astype(str).isin({str(c) for c in client_ids})]
+    return pd.Series(np.asarray(model.p_any_purchase(clv.WEEKS_PER_YEAR, wanted), dtype=float),
+                     index=pd.Index(wanted["client_id"].astype(str), name="client_id"), name="p_any_purchase")
+
+
+def purchase_outlook(expected, low, high, p_any=None) -> str:
+    """A client's expected purchases over the next twelve months in words, with their range.
+
+    A range of [0, 0] under a positive expectation (the client is almost surely gone; the mean
+    comes from the rare case that it survives and buys) excludes its own expectation: the words
+    give the chance of buying at all instead.
+
+    Examples
+    --------
+    >>> purchase_outlook(4.2, 2, 7)
+    '4.2 (range 2 to 7)'
+    >>> purchase_outlook(0.31, 0, 0, p_any=0.08)
+    '0.31 expected, most likely none: the chance of buying at all is 8%'
+    >>> purchase_outlook(0.31, 0, 0)
+    '0.31 expected, most likely none: the range of likely outcomes is no purchase at all'
+    """
+    if expected is None or pd.isna(expected):
+        return "not modelled"
+    e = float(expected)
+    shown = f"{e:.2f}" if e < 1 else f"{e:,.1f}"
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return shown
+    if float(high) <= 0 < e:
+        if p_any is not None and pd.notna(p_any):
+            return f"{shown} expected, most likely none: the chance of buying at all is {pct(p_any)}"
+        return f"{shown} expected, most likely none: the range of likely outcomes is no purchase at all"
+    return f"{shown} (range {float(low):,.0f} to {float(high):,.0f})"
+
+
+# --------------------------------------------------------------------------------------------
 # owners and tags
 # --------------------------------------------------------------------------------------------
 def owner_book(revenue: pd.DataFrame, clients: pd.DataFrame, as_of,
@@ -1750,13 +1820,15 @@ def plot_revenue_over_time(table: pd.DataFrame, by: str = "category") -> Figure:
     return fig
 
 
-def plot_tiers(summary: pd.DataFrame) -> Figure:
+def plot_tiers(summary: pd.DataFrame, window: HistoryWindow | None = None) -> Figure:
     """Clients and revenue share per tier, side by side.
 
     Parameters
     ----------
     summary : DataFrame
         Output of :func:`tier_summary`.
+    window : HistoryWindow, optional
+        The window the revenue covers (:func:`history_window`), for the title.
 
     Returns
     -------
@@ -1776,7 +1848,7 @@ def plot_tiers(summary: pd.DataFrame) -> Figure:
     left.set_title("Clients per tier")
     left.set_ylabel("Clients")
     right.bar(tiers, summary["revenue_share"].fillna(0.0), color=colors)
-    right.set_title("Share of revenue (last twelve months)")
+    right.set_title(f"Share of revenue ({window.header if window is not None else 'last 12 months'})")
     right.set_ylabel("Share of revenue")
     _pct_axis(right.yaxis)
     for ax in (left, right):

@@ -61,10 +61,32 @@ def _figure_html(fig) -> str:
     return f"<img alt='figure' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'/>"
 
 
+#: Profile columns shown as percentages and as money on a client card.
+_SHARE_COLUMNS = ("p_alive", "growth", "share_of_wallet")
+_MONEY_COLUMNS = ("revenue_ltm", "revenue_prior_ltm", "clv", "clv_low", "clv_high", "wallet", "headroom")
+_PURCHASE_COLUMNS = ("expected_purchases_12m", "expected_purchases_12m_low", "expected_purchases_12m_high")
+
+
+def _card_value(column: str, v) -> str:
+    from .nb import money, pct
+
+    if column in _SHARE_COLUMNS:
+        return pct(v)
+    if column in _MONEY_COLUMNS:
+        return money(v)
+    if column in ("value_to_business", "value_to_client"):
+        return f"{float(v):.2f}"
+    return _fmt(v)
+
+
 def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | None = None,
                 clients: pd.DataFrame | None = None, actions: pd.DataFrame | None = None,
-                as_of: pd.Timestamp | None = None) -> str:
+                as_of: pd.Timestamp | None = None, models: dict | None = None) -> str:
     """One client's whole profile as HTML: key figures, quarterly revenue, next actions.
+
+    Measures are named in business words; expected purchases read as one line with their range,
+    or, for a client whose range is [0, 0] under a positive expectation, with its chance of
+    buying at all (``outcomes.purchase_outlook``).
 
     Parameters
     ----------
@@ -76,6 +98,9 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
         Canonical revenue and clients tables, and ``next_best_actions``.
     as_of : Timestamp, optional
         Revenue after it is not shown.
+    models : dict, optional
+        ``artifacts/models.json`` (the fitted purchase model), for the chance of buying at all;
+        without it the purchase model is refitted when that chance is needed.
 
     Returns
     -------
@@ -93,8 +118,33 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
         hit = clients.loc[clients["client_id"].astype(str) == str(client_id), "client_name"]
         name = hit.iloc[0] if len(hit) else ""
     parts = [f"<h3>{_esc(name) or _esc(client_id)} <small>({_esc(client_id)})</small></h3>"]
-    facts = [(c, r[c]) for c in profile.columns if c != "client_id" and not pd.isna(r[c])]
-    parts.append(_table_html(pd.DataFrame(facts, columns=["measure", "value"]), max_rows=40))
+    from . import outcomes
+    from .nb import header
+
+    from . import nb
+
+    window = None
+    if nb._ACTIVE is not None:
+        try:
+            window = nb._ACTIVE.window
+        except Exception:  # noqa: BLE001 (no revenue to read a window from)
+            window = None
+    no_prior = window is not None and not window.has_prior  # "revenue the year before: 0" would mislead
+    facts = []
+    for c in profile.columns:
+        if c == "client_id" or c in _PURCHASE_COLUMNS[1:] or pd.isna(r[c]):
+            continue
+        if no_prior and c in ("revenue_prior_ltm", "growth"):
+            continue
+        if c == "expected_purchases_12m":
+            low, high = (r.get(k) for k in _PURCHASE_COLUMNS[1:])
+            p_any = None
+            if pd.notna(high) and float(high) <= 0 < float(r[c]) and revenue is not None and as_of is not None:
+                p_any = outcomes.chance_of_any_purchase(revenue, as_of, [client_id], models=models).get(str(client_id))
+            facts.append((header(c), outcomes.purchase_outlook(r[c], low, high, p_any)))
+        else:
+            facts.append((header(c), _card_value(c, r[c])))
+    parts.append(_table_html(pd.DataFrame(facts, columns=["Measure", "Value"]), max_rows=40))
     if revenue is not None and len(revenue):
         rv = revenue[revenue["client_id"].astype(str) == str(client_id)]
         if as_of is not None:
@@ -132,14 +182,24 @@ def portfolio_view(profile: pd.DataFrame, filters: dict | None = None) -> str:
             d = d[d[col].astype(str) == str(val)]
     if d.empty:
         return "<p>No client matches these filters.</p>"
-    head = (f"<p><strong>{len(d):,}</strong> clients; revenue over the last twelve months "
-            f"<strong>{_fmt(float(d['revenue_ltm'].sum()))}</strong>"
-            + (f"; lifetime value <strong>{_fmt(float(d['clv'].sum()))}</strong>" if d["clv"].notna().any() else "")
-            + ".</p>") if "revenue_ltm" in d.columns else f"<p>{len(d):,} clients.</p>"
+    from .nb import header, money
+    from .words import plural
+
+    clv = f"; lifetime value <strong>{_esc(money(float(d['clv'].sum())))}</strong>" \
+        if "clv" in d.columns and d["clv"].notna().any() else ""
+    revenue_words = header("revenue_ltm")
+    head = (f"<p><strong>{len(d):,}</strong> {'client' if len(d) == 1 else 'clients'}; "
+            f"{_esc(revenue_words[:1].lower() + revenue_words[1:])}: <strong>{_esc(money(float(d['revenue_ltm'].sum())))}</strong>"
+            f"{clv}.</p>") if "revenue_ltm" in d.columns else f"<p>{_esc(plural(len(d), 'client'))}.</p>"
     cols = [c for c in ("client_id", "tier", "segment", "revenue_ltm", "growth", "p_alive", "clv", "group", "intent")
             if c in d.columns]
     top = d.sort_values("revenue_ltm", ascending=False) if "revenue_ltm" in d.columns else d
-    return head + _table_html(top[cols], max_rows=15)
+    shown = top[cols].head(15).copy()
+    for c in cols:
+        if c in _SHARE_COLUMNS or c in _MONEY_COLUMNS:
+            shown[c] = shown[c].map(lambda v, _c=c: "" if pd.isna(v) else _card_value(_c, v)).astype(object)
+    shown.columns = [header(c) for c in cols]
+    return head + _table_html(shown, max_rows=15)
 
 
 def client_lookup(profile: pd.DataFrame, **card_kwargs):

@@ -16,8 +16,9 @@ __all__ = ["is_whole", "number_word", "pct", "plural"]
 
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
           "twelve")
-#: Most extra decimals :func:`pct` adds before it falls back to "under"/"over".
-_EXTRA_DIGITS = 4
+#: Most extra decimals :func:`pct` adds before it falls back to "under"/"over" (0.0004 -> "under
+#: 0.1%", 0.99999 -> "over 99.9%": more decimals than that read as noise, not as a share).
+_EXTRA_DIGITS = 1
 
 
 def _finite(x) -> float | None:
@@ -32,9 +33,9 @@ def pct(x, digits: int = 0, sign: bool = False) -> str:
     """A share as a percentage that says 100% only for all and 0% only for none.
 
     A share strictly between none and all (in size: ``0 < |x| < 1``) that would round to 0% or
-    100% at ``digits`` decimals gets more decimals, up to four more; past that it reads
-    "under 0.0001%" / "over 99.9999%". Shares of 0 and 1 exactly, and figures beyond 100% (growth
-    of +313%), print as they are.
+    100% at ``digits`` decimals gets one more decimal; if it still would, it reads "under 0.1%" /
+    "over 99.9%" (at ``digits=0``). Shares of 0 and 1 exactly, and figures beyond 100% (growth of
+    +313%), print as they are.
 
     Parameters
     ----------
@@ -51,10 +52,10 @@ def pct(x, digits: int = 0, sign: bool = False) -> str:
 
     Examples
     --------
-    >>> pct(0.714), pct(1.0), pct(0.9996), pct(0.004), pct(0.0), pct(3.13)
-    ('71%', '100%', '99.96%', '0.4%', '0%', '313%')
-    >>> pct(-0.00004, 1), pct(0.25, sign=True), pct(float("nan"))
-    ('-0.004%', '+25%', 'n/a')
+    >>> pct(0.714), pct(1.0), pct(0.996), pct(0.004), pct(0.0), pct(3.13)
+    ('71%', '100%', '99.6%', '0.4%', '0%', '313%')
+    >>> pct(0.99999), pct(0.00001), pct(0.99999, 1), pct(0.25, sign=True), pct(float("nan"))
+    ('over 99.9%', 'under 0.1%', 'over 99.99%', '+25%', 'n/a')
     """
     v = _finite(x)
     if v is None:
