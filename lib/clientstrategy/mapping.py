@@ -522,7 +522,8 @@ def _amount_sum(con, tm: TableMapping, columns: list, joined: dict, from_sql: st
         if sql is None:
             return None
         try:
-            value = con.execute(f"SELECT SUM(TRY_CAST(({sql}) AS DOUBLE)), COUNT(TRY_CAST(({sql}) AS DOUBLE)) "
+            # try(): a value the expression cannot read (text in an amount) counts as nothing, not an error
+            value = con.execute(f"SELECT SUM(TRY_CAST(try(({sql})) AS DOUBLE)), COUNT(TRY_CAST(try(({sql})) AS DOUBLE)) "
                                 f"FROM {from_sql} WHERE {condition}").fetchone()
         except duckdb.Error:  # the expression fails on rows the rule removes: the amount is unknown
             return None
