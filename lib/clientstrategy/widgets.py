@@ -118,10 +118,8 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
         hit = clients.loc[clients["client_id"].astype(str) == str(client_id), "client_name"]
         name = hit.iloc[0] if len(hit) else ""
     parts = [f"<h3>{_esc(name) or _esc(client_id)} <small>({_esc(client_id)})</small></h3>"]
-    from . import outcomes
+    from . import nb, outcomes
     from .nb import header
-
-    from . import nb
 
     window = None
     if nb._ACTIVE is not None:
