@@ -322,3 +322,17 @@ def test_report_gives_the_amount_each_rule_removed(tmp_path):
     assert exclusion_sentences(m.report) == [
         "revenue, where: 1 row holding 60.00 (31.6% of the amount of every source line): stage = 'won'",
         "revenue, guest: 2 rows holding 40.00 (21.1% of the amount of every source line): guest checkout"]
+
+
+def test_a_renamed_column_in_a_newer_export_is_found_or_named(tmp_path):
+    """Variants of one export: 'Account Id' becomes 'Account ID' (found: names match without regard to
+    case, as SQL names do), or 'AccountID' (the error names the nearest source column)."""
+    _write(tmp_path / "o.csv", "Account ID,Close Date,Amount\nA,2024-01-05,10\n")
+
+    def mapped(client):
+        return parse_mapping({"tables": {"revenue": {"from": "o.csv", "select": {
+            "client_id": client, "date": "Close Date", "amount": "Amount"}}}})
+
+    assert apply_mapping(mapped("Account Id"), tmp_path)["revenue"]["client_id"].tolist() == ["A"]
+    with pytest.raises(ValueError, match=r"client_id: no source column 'AccountID'; did you mean 'Account ID'\?"):
+        apply_mapping(mapped("AccountID"), tmp_path)

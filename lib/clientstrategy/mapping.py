@@ -498,7 +498,8 @@ def apply_mapping(mapping: Mapping, source) -> dict[str, pd.DataFrame]:
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {_q('__out_' + name)} AS {query}")
             except duckdb.Error as exc:
-                _sql_error(name, "select", exc)
+                hint = _name_hint(tm.select or {}, [*columns, *(c for cols in joined.values() for c in cols)])
+                _fail(name, "select", f"SQL failed: {str(exc).splitlines()[0][:400]}{hint}")
             problems.extend(_key_collisions(con, name, tm, columns, joined, from_sql, where_sql))
             out[name] = con.execute(f"SELECT * FROM {_q('__out_' + name)}").df()
     mapping.report = pd.DataFrame(report, columns=REPORT_COLUMNS).astype(
@@ -600,13 +601,36 @@ def _key_collisions(con, name: str, tm: TableMapping, columns: list, joined: dic
 
 def _column_sql(expr: str, columns: list, joined: dict) -> str:
     """A select expression: a plain column name of the main source (then of the joins, in order)
-    becomes a quoted, qualified column; anything else is SQL as written."""
-    if expr in columns:
-        return f"src.{_q(expr)}" if joined else _q(expr)
-    for alias, cols in joined.items():
-        if expr in cols:
-            return f"{_q(alias)}.{_q(expr)}"
+    becomes a quoted, qualified column; anything else is SQL as written. Names match without
+    regard to case, as SQL names do in DuckDB (an export's ``Account Id`` finds ``Account ID``)."""
+    for exact in (True, False):
+        same = (lambda c: c == expr) if exact else (lambda c: str(c).casefold() == expr.casefold())
+        hit = [c for c in columns if same(c)]
+        if len(hit) == 1:
+            return f"src.{_q(hit[0])}" if joined else _q(hit[0])
+        for alias, cols in joined.items():
+            hit = [c for c in cols if same(c)]
+            if len(hit) == 1:
+                return f"{_q(alias)}.{_q(hit[0])}"
     return f"({expr})"
+
+
+def _name_hint(select: dict, columns: list) -> str:
+    """For a failed select: the expressions that look like a column name none of the sources has,
+    with the nearest real names (a renamed column in a newer export)."""
+    import difflib
+    import re
+
+    lower = {str(c).casefold(): c for c in columns}
+    hints = []
+    for out_col, expr in select.items():
+        if not re.fullmatch(r"[A-Za-z_][\w .()/-]*", str(expr)) or str(expr).casefold() in lower:
+            continue
+        near = difflib.get_close_matches(str(expr).casefold(), list(lower), n=2, cutoff=0.75)
+        if near:
+            hints.append(f"{out_col}: no source column {expr!r}; did you mean "
+                         + " or ".join(repr(lower[n]) for n in near) + "?")
+    return (" (" + "; ".join(hints) + ")") if hints else ""
 
 
 def _source_view(con, name: str, src: dict, base, kind: str, where, view: str, key: str,
