@@ -476,6 +476,7 @@ COLUMN_WORDS = {
     "revenue_per_year_mean": "Mean revenue a year", "expected_value": "Expected value", "rank": "Rank",
     "action": "Action", "topic": "Topic", "signal": "Signal", "control": "Held back (control)",
     "retention": "Retention", "engagement": "Engagement", "plan_growth": "Plan growth", "intent_reason": "Why",
+    "tag": "Tag", "value": "Value", "measure": "Measure",
 }
 
 
