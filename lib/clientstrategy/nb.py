@@ -101,6 +101,7 @@ class Context:
         self.as_of = periods.parse_as_of(as_of, None if str(as_of or "").strip() else self.tables["revenue"]["date"])
         self.quarter = periods.quarter_label(self.as_of)
         self._window = None
+        self._clients = None
         global _ACTIVE
         _ACTIVE = self  # table headers word "revenue_ltm" by this run's window
 
@@ -127,9 +128,25 @@ class Context:
         """The typed table (all rows, including those after ``as_of``), or None when absent.
 
         A pandas DataFrame, or for the event tables of ``features.ENGINE_TABLES`` a
-        ``features.EngineTable`` that the analysis functions aggregate in the engine.
+        ``features.EngineTable`` that the analysis functions aggregate in the engine. ``clients``
+        holds only the clients known on ``as_of`` (``validate.known_clients``): one onboarded, or
+        first billed, called, visiting or surveyed, after it is not a client yet, and no output of
+        a run as of ``as_of`` shows it (data health counts them from the whole table).
         """
+        if table_name == "clients":
+            return self._known_clients()
         return self.tables.get(table_name)
+
+    def _known_clients(self):
+        if getattr(self, "_clients", None) is None:
+            from . import validate
+
+            clients = self.tables.get("clients")
+            if clients is None or not self.has("revenue"):
+                return clients
+            others = {t: self.engine_table(t) for t in validate.SEEN_IN if t != "revenue" and self.has(t)}
+            self._clients = validate.known_clients(clients, self.engine_table("revenue"), self.as_of, others=others)
+        return self._clients
 
     def in_engine(self, *table_names: str) -> dict:
         """The tables, with ``table_names`` held in the engine instead of pandas.
@@ -485,12 +502,13 @@ def header(column, window=None) -> str:
 
     Known columns take :data:`COLUMN_WORDS` (with the run's window, ``outcomes.HistoryWindow``,
     when given or when a :class:`Context` is open); any other snake_case name loses its
-    underscores ("share_of_wallet" -> "Share of wallet"). Other labels are kept as they are.
+    underscores and is capitalised ("share_of_wallet" -> "Share of wallet", "touches" -> "Touches").
+    Other labels are kept as they are.
 
     Examples
     --------
-    >>> header("revenue_ltm"), header("p_adjusted"), header("Already fine")
-    ('Revenue, last 12 months', 'p-value (adjusted)', 'Already fine')
+    >>> header("revenue_ltm"), header("p_adjusted"), header("touches"), header("Already fine")
+    ('Revenue, last 12 months', 'p-value (adjusted)', 'Touches', 'Already fine')
     """
     name = str(column)
     if window is None and _ACTIVE is not None and name in ("revenue_ltm", "revenue_prior_ltm"):
@@ -502,7 +520,7 @@ def header(column, window=None) -> str:
     prior = (window.prior_header if window is not None else "12 months before")
     if name in COLUMN_WORDS:
         return COLUMN_WORDS[name].format(ltm=ltm, prior=prior)
-    if "_" in name and name == name.lower():
+    if name == name.lower():  # snake_case or a bare lower-case word: words, capitalised
         text = name.replace("_", " ").strip()
         return text[:1].upper() + text[1:]
     return name

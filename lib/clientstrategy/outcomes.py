@@ -328,7 +328,7 @@ class HistoryWindow:
                 "so it is not measured.")
 
 
-def history_window(revenue, as_of) -> HistoryWindow:
+def history_window(revenue, as_of, column: str = "date") -> HistoryWindow:
     """How many months of data the last twelve months, and the twelve before, really hold.
 
     The one place every notebook takes its window words from (:class:`HistoryWindow`): a figure
@@ -338,9 +338,13 @@ def history_window(revenue, as_of) -> HistoryWindow:
     Parameters
     ----------
     revenue : DataFrame or features.EngineTable
-        Canonical ``revenue`` (``date``); its first date is where the data start.
+        Canonical ``revenue`` (``date``); its first date is where the data start. Any table with a
+        date column will do (``activities`` with ``column="timestamp"``: how many months of touches
+        a twelve-month count of touches holds).
     as_of : Timestamp
         Last day of the analysis.
+    column : str, default "date"
+        The table's date column.
 
     Returns
     -------
@@ -358,11 +362,11 @@ def history_window(revenue, as_of) -> HistoryWindow:
     """
     as_of = _as_of(as_of)
     if isinstance(revenue, features.EngineTable):
-        features.require(revenue, ["date"], "revenue")
-        first = revenue.sql(f"SELECT MIN({features.q('date')}) AS d FROM {{t}}")["d"].iloc[0]
+        features.require(revenue, [column], revenue.name)
+        first = revenue.sql(f"SELECT MIN({features.q(column)}) AS d FROM {{t}}")["d"].iloc[0]
     else:
-        _require(revenue, ("date",), "revenue")
-        first = revenue["date"].min() if len(revenue) else None
+        _require(revenue, (column,), "revenue")
+        first = revenue[column].min() if len(revenue) else None
     start = None if first is None or pd.isna(first) else pd.Timestamp(first).normalize()
     prior_start, ltm_start, _ = ltm_bounds(as_of)
     return HistoryWindow(as_of=as_of, data_start=start, months=_months_covered(ltm_start, as_of, start),
@@ -1416,7 +1420,7 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         if "monetary" in centers.columns and not name.startswith("Lapsed"):
             facts.append(f"typical revenue in {phrase} {_fmt_money(centers.loc[c, 'monetary'])}")
         if "recency_days" in centers.columns:
-            facts.append(f"last purchase about {centers.loc[c, 'recency_days']:.0f} days ago")
+            facts.append(f"last purchase about {plural(round(centers.loc[c, 'recency_days']), 'day')} ago")
         description[name] = f"{', '.join(parts)}: {'; '.join(facts)}."
 
     labels = pd.Series([names[c] for c in cluster_of], index=active.index, name="segment", dtype=object)
@@ -1449,7 +1453,7 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
                    ", spread across categories")
         facts = [f"{plural(len(gone), 'client')} ({pct(len(gone) / n_all)})"]
         if "recency_days" in gone.columns:
-            facts.append(f"last purchase a median {gone['recency_days'].median():.0f} days ago")
+            facts.append(f"last purchase a median {plural(round(gone['recency_days'].median()), 'day')} ago")
         description[lapsed_name] = (f"Lapsed clients with no purchase in {phrase}"
                                     f"{mix}: {'; '.join(facts)}.")
         labels = pd.concat([labels, pd.Series(lapsed_name, index=gone.index, dtype=object)])

@@ -27,6 +27,7 @@ from .words import pct, plural
 __all__ = [
     "HEALTH_COLUMNS",
     "LOW_RESPONSE_RATE",
+    "SEEN_IN",
     "DataValidationError",
     "completeness",
     "exclusion_sentences",
@@ -337,10 +338,29 @@ def _need(df, columns, table: str) -> None:
             raise ValueError(f"table {table!r} has no column {column!r} (columns: {list(df.columns)})")
 
 
-def first_seen(revenue, clients: pd.DataFrame | None = None) -> pd.Series:
-    """The first day each client is seen: the earlier of ``onboarded_on`` and its first revenue line.
+#: Tables whose dated rows show a client is there (besides ``clients.onboarded_on``), with their date.
+SEEN_IN = {"revenue": "date", "activities": "timestamp", "digital": "timestamp", "surveys": "date",
+           "survey_invites": "date"}
 
-    Every revenue line counts here, after ``as_of`` too: a client whose first sign of life is after
+
+def _first_dates(df, table: str, col: str) -> pd.Series:
+    """The first ``col`` of each client of one table (a DataFrame, or an engine table in SQL)."""
+    if isinstance(df, features.EngineTable):
+        features.require(df, ["client_id", col], table)
+        c, d = features.q("client_id"), features.q(col)
+        r = df.sql(f"SELECT CAST({c} AS VARCHAR) AS client_id, MIN({d}) AS d FROM {{t}} "
+                   f"WHERE {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR)")
+        return pd.Series(pd.to_datetime(r["d"]).astype("datetime64[ns]").to_numpy(),
+                         index=pd.Index(r["client_id"].astype("str"), name="client_id"))
+    _need(df, ("client_id", col), table)
+    rows = df.loc[df["client_id"].notna()]
+    return pd.to_datetime(rows[col]).astype("datetime64[ns]").groupby(rows["client_id"].astype("str")).min()
+
+
+def first_seen(revenue, clients: pd.DataFrame | None = None, others: dict | None = None) -> pd.Series:
+    """The first day each client is seen: its ``onboarded_on`` or its first dated row, whichever is earlier.
+
+    Every row counts here, after ``as_of`` too: a client whose first sign of life is after
     ``as_of`` was not a client yet at ``as_of`` (:func:`known_clients`).
 
     Parameters
@@ -349,53 +369,54 @@ def first_seen(revenue, clients: pd.DataFrame | None = None) -> pd.Series:
         Canonical ``revenue`` (``date``, ``client_id``).
     clients : DataFrame, optional
         Canonical ``clients`` (``client_id``; ``onboarded_on`` used when present).
+    others : dict, optional
+        More tables of :data:`SEEN_IN` (``activities``, ``digital``, ``surveys``,
+        ``survey_invites``; DataFrames or engine tables): a call or a visit shows the client too.
 
     Returns
     -------
     Series
-        ``first_seen`` (datetime64) indexed by ``client_id``, for every client of either table;
-        NaT for a client with neither a revenue line nor an ``onboarded_on``.
+        ``first_seen`` (datetime64) indexed by ``client_id``, for every client of any table;
+        NaT for a client with no dated row and no ``onboarded_on``.
 
     Examples
     --------
     >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-01-05", "2026-12-01"]), "client_id": ["a", "b"],
     ...                     "amount": [1.0, 1.0]})
-    >>> cl = pd.DataFrame({"client_id": ["a", "b", "c"], "onboarded_on": pd.to_datetime(["2025-06-01", None, None])})
-    >>> first_seen(rev, cl).dt.strftime("%Y-%m-%d").tolist()
-    ['2025-06-01', '2026-12-01', nan]
+    >>> cl = pd.DataFrame({"client_id": ["a", "b", "c", "d"], "onboarded_on": pd.to_datetime(["2025-06-01", None, None, None])})
+    >>> calls = pd.DataFrame({"timestamp": pd.to_datetime(["2026-03-01 10:00"]), "client_id": ["d"]})
+    >>> first_seen(rev, cl, others={"activities": calls}).dt.strftime("%Y-%m-%d").tolist()
+    ['2025-06-01', '2026-12-01', nan, '2026-03-01']
     """
-    if isinstance(revenue, features.EngineTable):
-        features.require(revenue, ["date", "client_id"], "revenue")
-        c, d = features.q("client_id"), features.q("date")
-        r = revenue.sql(f"SELECT CAST({c} AS VARCHAR) AS client_id, MIN({d}) AS d FROM {{t}} "
-                        f"WHERE {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR)")
-        billed = pd.Series(pd.to_datetime(r["d"]).astype("datetime64[ns]").to_numpy(),
-                           index=pd.Index(r["client_id"].astype("str"), name="client_id"))
-    else:
-        _need(revenue, ("date", "client_id"), "revenue")
-        billed = revenue.groupby(revenue["client_id"].astype("str"))["date"].min()
-    seen = billed
+    dates = [_first_dates(revenue, "revenue", "date")]
+    for table, df in (others or {}).items():
+        if table not in SEEN_IN:
+            raise ValueError(f"first_seen: table {table!r} holds no date that shows a client; "
+                             f"known: {sorted(SEEN_IN)}")
+        if df is not None and len(df):
+            dates.append(_first_dates(df, table, SEEN_IN[table]))
     if clients is not None:
         _need(clients, ("client_id",), "clients")
         cl = clients.loc[clients["client_id"].notna()]
         ids = cl["client_id"].astype("str")
         if "onboarded_on" in cl.columns:
-            onboarded = pd.to_datetime(cl["onboarded_on"]).groupby(ids.to_numpy()).min()
+            dates.append(pd.to_datetime(cl["onboarded_on"]).astype("datetime64[ns]").groupby(ids.to_numpy()).min())
         else:
-            onboarded = pd.Series(pd.NaT, index=pd.Index(ids.unique()), dtype="datetime64[ns]")
-        everyone = onboarded.index.union(billed.index)
-        seen = pd.concat([onboarded.reindex(everyone), billed.reindex(everyone)], axis=1).min(axis=1)
+            dates.append(pd.Series(pd.NaT, index=pd.Index(ids.unique()), dtype="datetime64[ns]"))
+    seen = pd.concat(dates, axis=1).min(axis=1) if len(dates) > 1 else dates[0]
     seen = seen.astype("datetime64[ns]").sort_index()
     seen.index.name = "client_id"
     return seen.rename("first_seen")
 
 
-def known_clients(clients: pd.DataFrame, revenue, as_of) -> pd.DataFrame:
+def known_clients(clients: pd.DataFrame, revenue, as_of, others: dict | None = None) -> pd.DataFrame:
     """``clients`` without those first seen after ``as_of`` (not yet clients on that day).
 
-    A client onboarded after ``as_of``, or without ``onboarded_on`` and first billed after it, is
-    left out of every analysis and output of a run as of ``as_of`` (``outcomes.client_revenue``
-    and so the client profile; the data-health page counts them). A client with neither date is kept: nothing says it is new.
+    A client onboarded after ``as_of``, or without ``onboarded_on`` and first seen (billed, called,
+    visiting, surveyed) after it, is left out of every analysis and output of a run as of
+    ``as_of``: ``nb.Context.table("clients")`` gives the notebooks this table, and
+    ``outcomes.client_revenue`` applies it too; the data-health page counts them. A client with
+    no date at all is kept: nothing says it is new.
 
     Parameters
     ----------
@@ -405,6 +426,8 @@ def known_clients(clients: pd.DataFrame, revenue, as_of) -> pd.DataFrame:
         Canonical ``revenue``, all lines (after ``as_of`` too).
     as_of : Timestamp
         Last day of the analysis.
+    others : dict, optional
+        As :func:`first_seen`.
 
     Returns
     -------
@@ -420,10 +443,9 @@ def known_clients(clients: pd.DataFrame, revenue, as_of) -> pd.DataFrame:
     """
     _need(clients, ("client_id",), "clients")
     as_of = _check_as_of(as_of)
-    seen = first_seen(revenue, clients)
+    seen = first_seen(revenue, clients, others)
     late = set(seen.index[seen.notna() & (seen.dt.normalize() > as_of.normalize())])
     return clients.loc[~clients["client_id"].astype("str").isin(late)]
-
 
 
 def _date_column(table: str, df: pd.DataFrame) -> str | None:
@@ -517,7 +539,7 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
                          f"(latest {df.loc[after, col].max().date()}); analyses ignore them")))
     clients = tables.get("clients")
     if clients is not None and rev is not None and "client_id" in clients.columns:
-        seen = first_seen(rev, clients)
+        seen = first_seen(rev, clients, others={t: tables[t] for t in SEEN_IN if t != "revenue" and t in tables})
         late = set(seen.index[seen.notna() & (seen.dt.normalize() > day)])
         listed = clients.loc[clients["client_id"].notna(), "client_id"].astype(str)
         future = sorted(set(listed) & late)
