@@ -252,7 +252,7 @@ def _online_retail(run):
     # the real window, on the pages that use it: ten months, no year before
     for page in ("01_outcomes", "06_strategy"):
         assert "ten months of data (1 Dec 2010 to 30 Sep 2011)" in text[page] or "10 months to 30 Sep 2011" in text[page]
-    assert "bought for the first time" not in text["01_outcomes"] and "Largest growers" not in text["01_outcomes"]
+    assert "bought for the first time in" not in text["01_outcomes"] and "Largest growers" not in text["01_outcomes"]
     assert metrics["outcomes"]["revenue_prior_ltm"] == 0
     assert not profile["segment"].dropna().str.contains("growing|declining").any()
     # groups do not split on breadth of categories (one category in practice)
