@@ -37,7 +37,6 @@ __all__ = [
     "GROUP_DESCRIPTIONS",
     "GROUP_NAMES",
     "INTENT_OUTCOMES",
-    "MAX_TIE_SHARE",
     "SERVICE_MODEL",
     "apply_overrides",
     "assign_groups",
@@ -65,12 +64,6 @@ __all__ = [
 BUSINESS_WEIGHTS = {"clv": 0.4, "margin": 0.2, "growth": 0.2, "headroom": 0.2}
 #: Ingredients of value to the client and their default weights.
 CLIENT_WEIGHTS = {"engagement": 0.3, "nps": 0.3, "breadth": 0.2, "responsiveness": 0.2}
-
-#: An ingredient on which at least this share of the clients who have it share one value is left out
-#: of value scores: it has (nearly) no spread, so its percentile ranks would split tied clients on
-#: which side of a threshold their shared mid-rank happens to fall (Online Retail: one category held
-#: by nearly everyone put 4,380 clients at 0.4997 against a 0.50 threshold).
-MAX_TIE_SHARE = 0.9
 
 #: (high value to business, high value to client) -> group name.
 GROUP_NAMES = {
@@ -264,6 +257,13 @@ def _combine(parts: dict[str, pd.Series], weights: dict) -> pd.Series:
 def ingredient_spread(values: pd.Series) -> dict:
     """How much a value ingredient varies among the clients who have it.
 
+    The rule of :func:`value_scores`: an ingredient has **no spread** when its interquartile range
+    is zero, that is when the middle half of the clients who have it share one value. Its
+    percentile ranks then cannot tell the typical client from the next, and give the tied clients
+    one shared mid-rank whose side of a group threshold is an accident (Online Retail: one category
+    held by nearly every client put 4,380 clients at 0.4997 against a 0.50 threshold; Bank
+    Marketing: "response to events" is 0 for the 89% of clients with nothing to score).
+
     Parameters
     ----------
     values : Series
@@ -272,21 +272,26 @@ def ingredient_spread(values: pd.Series) -> dict:
     Returns
     -------
     dict
-        ``clients`` (with a value), ``distinct`` (different values), ``value`` (the most common
-        one) and ``tie_share`` (share of the clients holding it; 1.0 when one value or none).
+        ``clients`` (with a value), ``distinct`` (different values), ``median``, ``iqr``
+        (interquartile range, 0 when fewer than two clients), ``value`` (the most common value) and
+        ``tie_share`` (the share of clients holding it; 1.0 when one value or none).
 
     Examples
     --------
-    >>> ingredient_spread(pd.Series([1, 1, 1, 2, None]))
-    {'clients': 4, 'distinct': 2, 'value': 1.0, 'tie_share': 0.75}
+    >>> ingredient_spread(pd.Series([1, 1, 1, 2, None]))["iqr"], ingredient_spread(pd.Series([0, 5, 8, 10, 10]))["iqr"]
+    (0.25, 5.0)
+    >>> ingredient_spread(pd.Series([1] * 8 + [2] * 2))["iqr"]
+    0.0
     """
     v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().astype(float)
     if v.empty:
-        return {"clients": 0, "distinct": 0, "value": float("nan"), "tie_share": 1.0}
+        return {"clients": 0, "distinct": 0, "median": float("nan"), "iqr": 0.0, "value": float("nan"),
+                "tie_share": 1.0}
     counts = v.value_counts(sort=False)
     top = counts.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
-    return {"clients": len(v), "distinct": len(counts), "value": float(top.index[0]),
-            "tie_share": float(top.iloc[0] / len(v))}
+    q1, q3 = np.quantile(v.to_numpy(), [0.25, 0.75])
+    return {"clients": len(v), "distinct": len(counts), "median": float(v.median()), "iqr": float(q3 - q1),
+            "value": float(top.index[0]), "tie_share": float(top.iloc[0] / len(v))}
 
 
 def value_scores(
@@ -297,7 +302,6 @@ def value_scores(
     responsiveness: pd.DataFrame | None = None,
     business_weights: dict | None = None,
     client_weights: dict | None = None,
-    max_tie_share: float = MAX_TIE_SHARE,
 ) -> pd.DataFrame:
     """Value to the business and value to the client, each 0-1.
 
@@ -307,10 +311,11 @@ def value_scores(
     source table that is absent simply drops out. A client with no ingredient in a dimension gets
     the dimension's median (0.5 when nobody has one).
 
-    **Rule for spread:** an ingredient on which at least ``max_tie_share`` (90%) of the clients
-    who have it share one value (:func:`ingredient_spread`) is left out, with the reason in
-    ``attrs["left_out"]``: tied clients all get the same mid-rank, and whether that rank falls
-    above or below a group threshold is an accident of the tie, not a difference between clients.
+    **Rule for spread:** an ingredient whose interquartile range among the clients who have it is
+    zero (the middle half of them share one value; :func:`ingredient_spread`) is left out, with the
+    reason in ``attrs["left_out"]``: tied clients all get the same mid-rank, and whether that rank
+    falls above or below a group threshold is an accident of the tie, not a difference between
+    clients.
 
     Ingredients -- business: ``clv`` (profile ``clv``; ``revenue_ltm`` stands in when clv is all
     null), ``margin`` (``margin`` frame), ``growth`` and ``headroom`` (profile). Client:
@@ -327,8 +332,6 @@ def value_scores(
         ``client_id``, ``topic``, ``responsiveness`` (notebook 03).
     business_weights, client_weights : dict, optional
         Ingredient -> weight; defaults :data:`BUSINESS_WEIGHTS`, :data:`CLIENT_WEIGHTS`.
-    max_tie_share : float, default 0.9
-        An ingredient whose most common value is held by this share of clients or more is left out.
 
     Returns
     -------
@@ -352,8 +355,6 @@ def value_scores(
                             BUSINESS_WEIGHTS, "business")
     cw = _normalise_weights(client_weights if client_weights is not None else CLIENT_WEIGHTS,
                             CLIENT_WEIGHTS, "client")
-    if not 0 < float(max_tie_share) <= 1:
-        raise ValueError(f"max_tie_share must be in (0, 1], got {max_tie_share}")
     p = profile.reset_index(drop=True)
     ids = p["client_id"]
     used = {"business": [], "client": []}
@@ -392,7 +393,7 @@ def value_scores(
             if name not in weights or weights[name] == 0 or s.notna().sum() == 0:
                 continue
             spread = ingredient_spread(s)
-            if spread["tie_share"] >= max_tie_share:
+            if spread["iqr"] <= 0:  # the middle half of the clients share one value: no spread
                 left_out[dim][name] = spread
                 if name == "clv" and "clv<-revenue_ltm" in used[dim]:
                     used[dim].remove("clv<-revenue_ltm")
@@ -660,7 +661,6 @@ def build_plan(
     headroom_quantile: float = 0.5,
     overrides: pd.DataFrame | None = None,
     shift: dict | None = None,
-    max_tie_share: float = MAX_TIE_SHARE,
 ) -> pd.DataFrame:
     """Value scores, groups, intents (with overrides) and service levels in one call.
 
@@ -668,7 +668,7 @@ def build_plan(
     ----------
     profile : DataFrame
         SPEC ``client_profile``.
-    margin, breadth, responsiveness, business_weights, client_weights, max_tie_share
+    margin, breadth, responsiveness, business_weights, client_weights
         See :func:`value_scores`.
     business_threshold, client_threshold
         See :func:`assign_groups`.
@@ -696,8 +696,7 @@ def build_plan(
     [['Strategic partners', 'grow'], ['Value at risk', 'retire']]
     """
     scores = value_scores(profile, margin=margin, breadth=breadth, responsiveness=responsiveness,
-                          business_weights=business_weights, client_weights=client_weights,
-                          max_tie_share=max_tie_share)
+                          business_weights=business_weights, client_weights=client_weights)
     grouped = assign_groups(scores, business_threshold, client_threshold)
     drop = [c for c in grouped.columns if c != "client_id"] + ["alive", "high_headroom", "intent",
                                                                "intent_source", "intent_reason",
