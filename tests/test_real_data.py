@@ -359,3 +359,22 @@ def test_makefile_real_parameters_are_declared_by_the_notebooks():
     assert params["comment_language"] == "portuguese" and "5 -> 10" in params["score_note"]
     for name in SOURCES:
         check_parameters(real_params(name), declared)
+
+
+def test_a_missing_dataset_fails_under_required_and_skips_otherwise(monkeypatch, tmp_path):
+    """The real-data and published-result tests read ../shared/datasets from the project root; in CI
+    (CLIENTSTRATEGY_SYSTEM_TESTS=required) a missing dataset is a failure, not a skip."""
+    from conftest import SYSTEM_TESTS_ENV, shared_dataset
+
+    assert DATASETS == paths.ROOT.parent / "shared" / "datasets"
+    missing = tmp_path / "no_such_dataset"
+    monkeypatch.delenv(SYSTEM_TESTS_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        need_dataset(missing)
+    assert shared_dataset("no_such_dataset") == DATASETS / "no_such_dataset"  # the module imports; its skipif skips
+    monkeypatch.setenv(SYSTEM_TESTS_ENV, "required")
+    with pytest.raises(pytest.fail.Exception, match="failure, not a skip"):
+        need_dataset(missing)
+    with pytest.raises(pytest.fail.Exception, match="failure, not a skip"):
+        shared_dataset("no_such_dataset")
+    assert need_dataset(DATASETS) == DATASETS if DATASETS.is_dir() else True
