@@ -144,7 +144,11 @@ class Context:
             clients = self.tables.get("clients")
             if clients is None or not self.has("revenue"):
                 return clients
-            others = {t: self.engine_table(t) for t in validate.SEEN_IN if t != "revenue" and self.has(t)}
+            from . import features
+
+            # event tables are read in the engine; surveys and invitations are small and read as they are
+            others = {t: self.engine_table(t) if t in features.ENGINE_TABLES else self.tables[t]
+                      for t in validate.SEEN_IN if t != "revenue" and self.has(t)}
             self._clients = validate.known_clients(clients, self.engine_table("revenue"), self.as_of, others=others)
         return self._clients
 
