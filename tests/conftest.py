@@ -8,7 +8,12 @@ import nbformat
 import pandas as pd
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: The project root (this file is ``<root>/tests/conftest.py``), wherever the checkout is.
+ROOT = Path(__file__).resolve().parents[1]
+#: ``../shared`` beside the project: the public datasets (``datasets/``) and acceptance material.
+SHARED = ROOT.parent / "shared"
+#: The public datasets every real-data and published-result test reads, read in place.
+DATASETS = SHARED / "datasets"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
@@ -56,12 +61,40 @@ def small_sample(tmp_path_factory) -> Path:
 
 
 #: Set to ``required`` (CI does) to make the browser and PostgreSQL tests fail, not skip, when
-#: Chromium, PostgreSQL or their Python drivers are absent.
+#: Chromium, PostgreSQL or their Python drivers are absent, and the real-data and published-result
+#: tests fail when a dataset of ``../shared/datasets`` is.
 SYSTEM_TESTS_ENV = "CLIENTSTRATEGY_SYSTEM_TESTS"
 
 
 def _system_tests_required() -> bool:
     return os.environ.get(SYSTEM_TESTS_ENV, "").strip().lower() == "required"
+
+
+def shared_dataset(*parts: str) -> Path:
+    """A file or folder of the public datasets, ``../shared/datasets/<parts>`` from the project root.
+
+    Every test that reads a dataset takes its path from here (not from a fixed absolute path), so
+    the tests find the data wherever the project is checked out beside ``shared/``. When the path
+    is absent the test module still imports (its own ``skipif`` then skips it), except under
+    ``CLIENTSTRATEGY_SYSTEM_TESTS=required`` (CI): there a missing dataset fails the collection of
+    the module, so CI cannot pass by skipping the real-data and published-result tests.
+    """
+    path = DATASETS.joinpath(*parts)
+    if not path.exists() and _system_tests_required():
+        pytest.fail(f"dataset {path} is absent: the real-data and published-result tests read ../shared/datasets "
+                    f"beside the project ({SYSTEM_TESTS_ENV}=required, so this is a failure, not a skip)",
+                    pytrace=False)
+    return path
+
+
+def need_dataset(path: Path) -> Path:
+    """``path`` if it exists; otherwise skip the test, or fail it under ``CLIENTSTRATEGY_SYSTEM_TESTS=required``."""
+    if not Path(path).exists():
+        message = f"dataset {path} is absent (the shared datasets are not on this machine)"
+        if _system_tests_required():
+            pytest.fail(f"{message} ({SYSTEM_TESTS_ENV}=required, so this is a failure, not a skip)", pytrace=False)
+        pytest.skip(message)
+    return Path(path)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ against independent transcriptions of the closed forms, and against data simulat
 parameters; plus hand-computed summaries and the input checks."""
 import doctest
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,9 @@ from clientstrategy.clv import (
     plot_tracking,
     rfm_summary,
 )
+from conftest import shared_dataset
 
-CDNOW = Path("/work/shared/datasets/cdnow")
+CDNOW = shared_dataset("cdnow")  # ../shared/datasets beside the project (tests/conftest.py)
 PAPER = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL 2005, 39-week calibration, weeks
 PAPER_GG = {"p": 6.25, "q": 3.74, "v": 15.44}  # FHL 2005 "RFM and CLV", 946 repeat buyers
 CAL_END = pd.Timestamp("1997-09-30")

@@ -1,18 +1,17 @@
 """Tests of clientstrategy.context: hand-computed fixtures, simulated truth, real Bank Marketing context."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
 from clientstrategy import context as ctx
+from conftest import shared_dataset
 
 AS_OF = pd.Timestamp("2026-09-30")
 QUARTERS = pd.period_range("2023Q4", "2026Q3", freq="Q")
-BANK = Path("/work/shared/datasets/bank_marketing/bank-additional-full.csv")
+BANK = shared_dataset("bank_marketing", "bank-additional-full.csv")  # ../shared/datasets (tests/conftest.py)
 
 
 # -- events from a continuous series ----------------------------------------------------------------

@@ -11,8 +11,9 @@ from clientstrategy import io
 from clientstrategy.mapping import Mapping, apply_mapping, load_mapping, parse_mapping
 from clientstrategy.paths import MAPPINGS
 from clientstrategy.validate import validate
+from conftest import shared_dataset
 
-CDNOW = Path("/work/shared/datasets/cdnow")
+CDNOW = shared_dataset("cdnow")  # ../shared/datasets beside the project (tests/conftest.py)
 
 # A Salesforce-style opportunity export: spaces in headers, US dates, thousands separators,
 # an open opportunity, a row without account.
@@ -72,7 +73,7 @@ def test_rename_expression_where_exclude_derive_values(tmp_path):
     # recoded (EMEA -> Europe); APAC has no recoding and is kept as it is
     assert cl.values.tolist() == [["001A", "Europe"], ["002C", "APAC"]]
     rep = m.report
-    assert rep.columns.tolist() == ["table", "rule", "reason", "rows"]
+    assert rep.columns.tolist() == ["table", "rule", "reason", "rows", "amount", "amount_share"]
     assert rep[["table", "rule", "rows"]].values.tolist() == [
         ["revenue", "where", 1], ["revenue", "no_account", 1], ["clients", "derive.region", 1]]
     assert rep.loc[rep["rule"] == "no_account", "reason"].item() == "no account on the deal"
@@ -275,3 +276,63 @@ def test_chained_joins_reach_a_key_two_files_away(tmp_path):
     out = apply_mapping(m, tmp_path)["revenue"]
     assert out[["client_id", "transaction_id"]].values.tolist() == [["P1", "A"], ["P1", "A"], ["P1", "B"]]
     assert m.report[["rule", "rows"]].values.tolist() == [["cancelled", 1]]
+
+
+def test_ids_an_expression_made_equal_are_reported_with_their_source_values(tmp_path):
+    """A product_id built with trim() made '85123A' and '85123A ' one id: validate reported the
+    duplicate with the trimmed value only, so the two source values that collide were invisible."""
+    from clientstrategy import io, validate
+
+    _write(tmp_path / "lines.csv", "Code,Cust,Day,Amt\n85123A,1,2024-01-05,10\n85123A ,2,2024-01-06,5\n"
+                                   "22423,2,2024-01-07,7\n22423,3,2024-01-08,9\n")
+    m = parse_mapping({"tables": {
+        "revenue": {"from": "lines.csv", "select": {"client_id": "Cust", "date": "Day", "amount": "CAST(Amt AS DOUBLE)",
+                                                    "product_id": "trim(Code)"}},
+        "products": {"from": "lines.csv", "select": {"product_id": "trim(Code)", "product_name": "Code"}}}})
+    tables = io.load_source(tmp_path, mapping=m)
+    with pytest.raises(validate.DataValidationError) as err:
+        validate.validate(tables)
+    probs = err.value.problems
+    dup = probs[(probs["table"] == "products") & (probs["check"] == "duplicate_ids")]
+    assert len(dup) == 1 and dup["count"].iloc[0] == 4  # one problem, not one per source of it
+    examples = " ".join(dup["examples"].iloc[0])
+    assert "'85123A' (2 rows) from Code '85123A' (1 row), '85123A ' (1 row): 2 different source values made equal " \
+           "by 'trim(Code)'" in examples
+    assert "'22423' (2 rows) from Code '22423' (2 rows): the same source value" in examples
+    assert "'85123A '" in str(err.value)  # the raw value, trailing space and all, is in the message
+
+
+def test_report_gives_the_amount_each_rule_removed(tmp_path):
+    """validate and mapping_report.csv say how much revenue each rule left out (Online Retail: the lines
+    without a customer id hold 15% of the amount in the file, which nothing said)."""
+    _write(tmp_path / "o.csv", "cid,amt,stage\nA,100,won\n,40,won\nB,60,lost\nC,-10,won\n,x,won\n")
+    m = parse_mapping({"tables": {"revenue": {
+        "from": "o.csv", "where": "stage = 'won'",
+        "exclude": {"guest": {"when": "cid IS NULL", "reason": "guest checkout"}},
+        "select": {"client_id": "cid", "amount": "CAST(amt AS DOUBLE)", "date": "DATE '2024-01-01'"}}}})
+    out = apply_mapping(m, tmp_path)["revenue"]
+    assert out["client_id"].tolist() == ["A", "C"]
+    rep = m.report.set_index("rule")
+    # every source line's amount: 100 + 40 + 60 - 10 = 190 ('x' is not a number and counts as nothing)
+    assert rep.loc["where", "rows"] == 1 and rep.loc["where", "amount"] == 60.0
+    assert rep.loc["guest", "rows"] == 2 and rep.loc["guest", "amount"] == 40.0
+    assert rep.loc["guest", "amount_share"] == pytest.approx(40 / 190)
+    from clientstrategy.validate import exclusion_sentences
+
+    assert exclusion_sentences(m.report) == [
+        "revenue, where: 1 row holding 60.00 (31.6% of the amount of every source line): stage = 'won'",
+        "revenue, guest: 2 rows holding 40.00 (21.1% of the amount of every source line): guest checkout"]
+
+
+def test_a_renamed_column_in_a_newer_export_is_found_or_named(tmp_path):
+    """Variants of one export: 'Account Id' becomes 'Account ID' (found: names match without regard to
+    case, as SQL names do), or 'AccountID' (the error names the nearest source column)."""
+    _write(tmp_path / "o.csv", "Account ID,Close Date,Amount\nA,2024-01-05,10\n")
+
+    def mapped(client):
+        return parse_mapping({"tables": {"revenue": {"from": "o.csv", "select": {
+            "client_id": client, "date": "Close Date", "amount": "Amount"}}}})
+
+    assert apply_mapping(mapped("Account Id"), tmp_path)["revenue"]["client_id"].tolist() == ["A"]
+    with pytest.raises(ValueError, match=r"client_id: no source column 'AccountID'; did you mean 'Account ID'\?"):
+        apply_mapping(mapped("AccountID"), tmp_path)

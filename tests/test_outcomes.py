@@ -397,7 +397,8 @@ def test_headline_sentences_follow_the_data():
     assert lines[1] == "The top 20% of clients bring 76% of revenue; the top 10% bring 56%."
     assert lines[2] == "2 of 8 paying clients (25%) make up 80% of revenue."
     assert "1 grew (adding 20)" in lines[3] and "0 declined" in lines[3]
-    assert lines[4].startswith("0 clients bought this year") and "1 who bought" in lines[4]
+    assert lines[4].startswith("0 clients bought in the last twelve months but not in the twelve months before")
+    assert "1 who bought in the twelve months before bought nothing since" in lines[4]
     other = cr.assign(revenue_ltm=cr["revenue_ltm"] * 2)
     assert oc.headline_sentences(other, oc.concentration(other["revenue_ltm"]))[0].endswith(
         "up 100% on the twelve months before.")
@@ -468,3 +469,45 @@ def test_cross_holding_plot_keeps_the_most_held_items():
     ax = oc.plot_cross_holding(matrix).axes[0]
     shown = [t.get_text() for t in ax.get_yticklabels()]
     assert shown == [f"p{k:02d}" for k in range(20)] and "the 20 most held of 40" in ax.get_title()
+
+
+# ------------------------------------------------------------------ real data (issue 17)
+def test_clients_first_seen_after_as_of_are_not_clients_yet():
+    """Online Retail: 714 customers first seen in Q4 2011 appeared in the profile of a run as of
+    30 Sep 2011 as Bronze, 'Value at risk', retire. A client onboarded after as_of, or first billed
+    after it without an onboarding date, is left out; one known earlier stays, revenue or not."""
+    rev = _rev([("2026-03-01", "a", 10), ("2026-11-05", "late", 50), ("2026-12-01", "b", 5)])
+    clients = pd.DataFrame({"client_id": ["a", "b", "late", "new", "old", "unknown"],
+                            "onboarded_on": pd.to_datetime([None, "2026-01-15", None, "2026-10-20", "2025-01-01",
+                                                            None])})
+    cr = oc.client_revenue(rev, AS_OF, clients)
+    # b: onboarded before as_of, first billed after (kept, zero); late: only billed after (gone);
+    # new: onboarded after (gone); old: onboarded long ago, never billed (kept); unknown: no date (kept)
+    assert cr["client_id"].tolist() == ["a", "b", "old", "unknown"]
+    assert oc.first_seen(rev, clients)[["late", "new", "b"]].dt.strftime("%Y-%m-%d").tolist() == [
+        "2026-11-05", "2026-10-20", "2026-01-15"]
+    # the tiers, movers and migration built on it do not see them either
+    assert set(oc.tier_transitions(rev, AS_OF, clients)["client_id"]) == {"a"}
+
+
+def test_small_clusters_are_merged_and_net_credits_set_aside():
+    """Online Retail gave a 'segment' of 5 clients with typical revenue -0 presented as a behaviour.
+    Two planted groups of 60, 3 extreme outliers (a cluster the silhouette likes) and 4 clients whose
+    credits exceed their purchases: two behaviours remain, the outliers join the nearest, the
+    credits are set aside by rule and said to be."""
+    f = _clusters([_HEAVY, _MID], size=60).drop(columns="truth")
+    outliers = pd.DataFrame({"client_id": ["o1", "o2", "o3"], "recency_days": [1.0, 2.0, 1.0],
+                             "frequency": [900, 950, 990], "monetary": [9e7, 8e7, 9.5e7], "trend": [2.0, 2.0, 2.0]})
+    credits = pd.DataFrame({"client_id": ["c1", "c2", "c3", "c4"], "recency_days": [100.0] * 4,
+                            "frequency": [1, 2, 1, 1], "monetary": [-50.0, -10.0, -0.0, -300.0], "trend": [0.0] * 4})
+    res = oc.behavioural_segments(pd.concat([f, outliers, credits], ignore_index=True), k_range=range(2, 6),
+                                  random_state=0)
+    sizes = res.labels.value_counts()
+    assert sizes[oc.NET_CREDIT] == 4 and set(res.labels[res.labels == oc.NET_CREDIT].index) == {"c1", "c2", "c3", "c4"}
+    behaviours = sizes.drop(oc.NET_CREDIT)
+    assert res.k == len(behaviours) == 2 and (behaviours >= oc.MIN_SEGMENT_CLIENTS).all()
+    assert "not a behaviour" in res.description[oc.NET_CREDIT]
+    for name in behaviours.index:  # every behaviour's typical revenue is positive
+        assert res.profile.loc[name, "monetary"] > 0
+    assert any("merged into the nearest segment" in n for n in res.notes)
+    assert "60 clients" in " ".join(res.description.values()) or "63 clients" in " ".join(res.description.values())

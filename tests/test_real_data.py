@@ -3,13 +3,12 @@
 Every mapping loads and validates on its dataset in ../shared/datasets (read in place, never copied),
 with row counts checked against the figures the datasets' publishers and SOURCE.md files state, and
 each documented fix (missing ids, cancellations, odd stock codes, misspelt names, missing years)
-checked against the raw files. The end-to-end runs (marked slow) push Online Retail and Olist
-through the whole workbook with the runner.
+checked against the raw files. The whole runs of every dataset (and their published figures) are in
+tests/test_real_invariants.py, which runs each dataset once per session.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import pandas as pd
 import pytest
 
 from clientstrategy import io, mapping, paths, validate
+from conftest import DATASETS, need_dataset
 
-DATASETS = paths.ROOT.parent / "shared" / "datasets"
 MAPPINGS = paths.MAPPINGS
 EXAMPLES = MAPPINGS / "examples"
 
@@ -37,10 +36,8 @@ _cache: dict[str, io.LoadedTables] = {}
 
 
 def _data(name: str) -> Path:
-    folder = DATASETS / SOURCES[name]
-    if not folder.is_dir():
-        pytest.skip(f"dataset folder {folder} is absent (the shared datasets are not on this machine)")
-    return folder
+    """The dataset's folder; skipped when absent, a failure under CLIENTSTRATEGY_SYSTEM_TESTS=required."""
+    return need_dataset(DATASETS / SOURCES[name])
 
 
 def load(name: str) -> io.LoadedTables:
@@ -315,6 +312,23 @@ def test_readme_example_is_the_mapping_file():
         assert f"]({doc})" in section
 
 
+def test_mapping_doc_shows_the_online_retail_mapping_it_tells_you_to_follow():
+    """docs/mapping.md's Online Retail excerpt used to be a different, shorter mapping than the tested
+    data/mappings/online_retail.yaml (no book-keeping rules): the doc now names the file to follow and
+    its excerpt is that file's revenue table."""
+    import re
+
+    import yaml
+
+    text = (paths.ROOT / "docs" / "mapping.md").read_text()
+    section = text[text.index("* UCI Online Retail"):]
+    assert "follow `data/mappings/online_retail.yaml`" in section
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1)
+    shown = mapping.parse_mapping({"tables": yaml.safe_load(block)}).tables
+    real = mapping.load_mapping(MAPPINGS / "online_retail.yaml").tables
+    assert set(shown) == {"revenue"} and shown["revenue"] == real["revenue"]
+
+
 def test_mapping_files_parse_without_the_data():
     for path in [*MAPPINGS.glob("*.yaml"), EXAMPLES / "crm_export.yaml"]:
         m = mapping.load_mapping(path)
@@ -347,68 +361,20 @@ def test_makefile_real_parameters_are_declared_by_the_notebooks():
         check_parameters(real_params(name), declared)
 
 
-def _run(name: str, out: Path, **kw) -> Path:
-    """One dataset through the runner as `make real` runs it (its mapping and REAL_PARAMS)."""
-    from clientstrategy.runner import RunConfig, run
+def test_a_missing_dataset_fails_under_required_and_skips_otherwise(monkeypatch, tmp_path):
+    """The real-data and published-result tests read ../shared/datasets from the project root; in CI
+    (CLIENTSTRATEGY_SYSTEM_TESTS=required) a missing dataset is a failure, not a skip."""
+    from conftest import SYSTEM_TESTS_ENV, shared_dataset
 
-    return run(RunConfig(data=str(_data(name)), mapping=str(MAPPINGS / f"{name}.yaml"), out=out, progress=False,
-                         params=real_params(name), **kw))
-
-
-def _published(published: Path) -> tuple[dict, pd.DataFrame]:
-    """metrics.json and the client profile of a run, after checking every page was written."""
-    names = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    assert sorted(p.stem for p in (published / "leadership").glob("*.html")) == names
-    assert (published / "index.html").is_file()
-    art = published / "artifacts"
-    return json.loads((art / "metrics.json").read_text()), pd.read_parquet(art / "client_profile.parquet")
-
-
-@pytest.mark.slow
-def test_online_retail_end_to_end(tmp_path):
-    """The whole file (541,909 lines) through every notebook, as `make real` runs it (about 45 s alone)."""
-    published = _run("online_retail", tmp_path)
-    assert published.name == "2011Q3"  # data end 2011-12-09: the latest complete quarter ends 2011-09-30
-    metrics, profile = _published(published)
-    assert profile["client_id"].is_unique and len(profile) == 4_372
-    rep = pd.read_csv(published / "artifacts" / "mapping_report.csv")
-    assert int(rep.loc[(rep["table"] == "revenue") & (rep["rule"] == "no_customer_id"), "rows"].iloc[0]) == 135_080
-    assert metrics["data_health"]["tables"]["revenue"] == 404_953
-    assert metrics["data_health"]["suspicious"]["revenue.negative_amount"] > 8_000  # cancellations kept as credits
-    # the purchase model is fitted and back-tested on the 26 weeks before 2011-09-30
-    assert {"r", "alpha", "a", "b"} <= set(metrics["purchase_model"]) and metrics["backtest"]["holdout_weeks"] == 26
-    assert 0.5 < metrics["outcomes"]["top_20pct_share"] < 0.9
-    # the data start inside the last twelve months: no prior year, so no segment is called "growing"
-    assert metrics["outcomes"]["revenue_prior_ltm"] == 0
-    assert not profile["segment"].dropna().str.contains("growing|declining").any()
-    assert "detractors (needs surveys)" in metrics["execution"]["signals_skipped"]
-
-
-@pytest.mark.slow
-def test_olist_end_to_end(tmp_path):
-    """The 4,000-order sample with clients = customer_unique_id, reviews in Portuguese (about 40 s alone)."""
-    published = _run("olist_ecommerce", tmp_path)
-    assert published.name == "2018Q2"  # purchases up to 2018-08-29
-    metrics, profile = _published(published)
-    assert len(profile) == 3_998 and profile["client_id"].is_unique
-    assert metrics["run"]["parameters"]["comment_language"] == "portuguese"
-    # one-order customers: the purchase model refuses, and says why
-    assert metrics["purchase_model"]["fitted"] is False and "bought more than once" in metrics["purchase_model"]["reason"]
-    assert not profile["segment"].dropna().str.contains("Frequent|Occasional|Rare").any()
-    # reviews -> NPS: 56% fives (promoters) and 15% ones-and-twos among the answers up to 2018-06-30
-    assert 20 < metrics["voice"]["nps"] < 45 and metrics["voice"]["responses"] > 3_000
-    assert {"de", "o", "a", "que", "e"}.isdisjoint({w for t in metrics["voice"]["themes"] for w in t["name"].split(", ")})
-    assert (published / "artifacts" / "themes.csv").is_file()
-
-
-@pytest.mark.slow
-def test_crm_example_end_to_end(tmp_path):
-    """The worked example of README and docs/bring-your-own-data.md runs through every notebook."""
-    from clientstrategy.runner import RunConfig, run
-
-    published = run(RunConfig(data=str(EXAMPLES), mapping=str(EXAMPLES / "crm_export.yaml"), out=tmp_path,
-                              progress=False))
-    assert published.name == "2025Q4"  # the last opportunity closes in January 2026
-    metrics, profile = _published(published)
-    assert sorted(profile["client_id"]) == ["001A", "001B", "001C", "001D", "001E", "001F"]
-    assert metrics["data_health"]["tables"]["revenue"] == 12
+    assert DATASETS == paths.ROOT.parent / "shared" / "datasets"
+    missing = tmp_path / "no_such_dataset"
+    monkeypatch.delenv(SYSTEM_TESTS_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        need_dataset(missing)
+    assert shared_dataset("no_such_dataset") == DATASETS / "no_such_dataset"  # the module imports; its skipif skips
+    monkeypatch.setenv(SYSTEM_TESTS_ENV, "required")
+    with pytest.raises(pytest.fail.Exception, match="failure, not a skip"):
+        need_dataset(missing)
+    with pytest.raises(pytest.fail.Exception, match="failure, not a skip"):
+        shared_dataset("no_such_dataset")
+    assert need_dataset(DATASETS) == DATASETS if DATASETS.is_dir() else True

@@ -276,3 +276,31 @@ def test_margin_and_breadth_from_tables():
     assert m.set_index("client_id")["margin"].to_dict() == pytest.approx({"a": 60.0, "b": -10.0})
     br = st.product_breadth(rev, prod, AS_OF)
     assert br.set_index("client_id")["breadth"].to_dict() == {"a": 1}
+
+
+def test_an_ingredient_without_spread_is_left_out_of_the_split():
+    """Online Retail: breadth of categories was the only client-side ingredient and nearly every client
+    held one category; the tied mid-rank sat just under the 0.50 threshold, so 87% of revenue was
+    called "Value at risk". An ingredient whose interquartile range is zero (the middle half of the
+    clients share one value) is left out, and says so."""
+    n = 200
+    profile = pd.DataFrame({"client_id": [f"c{i:03d}" for i in range(n)], "clv": np.linspace(1.0, 1000.0, n)})
+    breadth = pd.DataFrame({"client_id": profile["client_id"], "breadth": [1] * 196 + [2] * 4})  # 98% tie
+    scores = st.value_scores(profile, breadth=breadth)
+    assert "breadth" not in scores.attrs["ingredients"]["client"] and "vc_breadth" not in scores.columns
+    left = scores.attrs["left_out"]["client"]["breadth"]
+    assert left["iqr"] == 0 and left["tie_share"] == pytest.approx(0.98) and left["median"] == 1.0
+    assert left["clients"] == n
+    assert (scores["value_to_client"] == 0.5).all()  # nothing with spread measures it: every client in the middle
+    plan = st.build_plan(profile, breadth=breadth)
+    assert set(plan["group"]) <= {"Strategic partners", "Untapped advocates"}  # split on value to the business only
+    # Bank Marketing's "response to events": 0 for 89% of clients, -0.33 for the rest: no spread either
+    resp = pd.DataFrame({"client_id": profile["client_id"], "topic": "Deposits",
+                         "responsiveness": [0.0] * 178 + [-1 / 3] * 22})
+    assert "responsiveness" in st.value_scores(profile, responsiveness=resp).attrs["left_out"]["client"]
+    # with spread (a middle half that differs) the ingredient is used; a top-heavy score like NPS too
+    varied = breadth.assign(breadth=[1] * 100 + [2] * 60 + [3] * 40)
+    assert "breadth" in st.value_scores(profile, breadth=varied).attrs["ingredients"]["client"]
+    nps = profile.assign(nps_last=[10.0] * 112 + [8.0] * 40 + [2.0] * 48)  # 56% promoters
+    assert "nps" in st.value_scores(nps).attrs["ingredients"]["client"]
+    assert st.ingredient_spread(pd.Series([np.nan, np.nan]))["iqr"] == 0.0

@@ -1,13 +1,12 @@
 """Tests of clientstrategy.third_party: hand-computed fixtures, then the sample's planted truth."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from clientstrategy import third_party as tpm
+from conftest import shared_dataset
 
 AS_OF = pd.Timestamp("2026-09-30")
 
@@ -149,7 +148,7 @@ def test_sample_hidden_giants_rank_high(sample, frame):
 # ------------------------------------------------------------------------------------------
 # the notebook skips cleanly without third-party data (Olist has none, nor firmographics)
 # ------------------------------------------------------------------------------------------
-OLIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "olist_ecommerce" / "sample_4000_orders"
+OLIST = shared_dataset("olist_ecommerce", "sample_4000_orders")  # ../shared/datasets (tests/conftest.py)
 
 
 @pytest.mark.slow

@@ -184,11 +184,13 @@ def test_health_checks_hand_computed():
     got = {(r.table, r.check): r.count for r in h.itertuples() if r.check != "missing_values"}
     assert got == {("revenue", "negative_amount"): 1, ("revenue", "rows_after_as_of"): 1,
                    ("activities", "rows_after_as_of"): 1,  # 18:00 on the as-of day is not after it
-                   ("clients", "no_revenue"): 2,  # C4 never; C3 only after as_of
+                   ("clients", "no_revenue"): 1,  # C4 never billed
+                   ("clients", "first_seen_after_as_of"): 1,  # C3: first billed after as_of, no onboarding date
                    ("surveys", "low_response_rate"): 1,  # W1: 1 of 20 = 5%; W2: 2 of 5 = 40%
                    ("revenue", "duplicated_lines"): 1}
-    assert "W1: 1 responses to 20 invitations (5.0%" in h.loc[h["check"] == "low_response_rate", "detail"].iloc[0]
-    assert "C3, C4" in h.loc[h["check"] == "no_revenue", "detail"].iloc[0]
+    assert "W1: 1 response to 20 invitations (5.0%" in h.loc[h["check"] == "low_response_rate", "detail"].iloc[0]
+    assert h.loc[h["check"] == "no_revenue", "detail"].iloc[0].endswith(": C4")
+    assert "left out of every analysis and output: C3" in h.loc[h["check"] == "first_seen_after_as_of", "detail"].iloc[0]
     miss = h[h["check"] == "missing_values"]
     assert miss[["table", "count"]].values.tolist() == [["clients", 2]]
     assert miss["detail"].iloc[0].startswith("column region: 2 of 4 rows")
@@ -215,3 +217,22 @@ def test_missing_ids_are_missing_values_not_duplicates():
     err = _errors({"revenue": rev, "clients": clients})
     assert err.problems[["column", "check", "count"]].values.tolist() == [["client_id", "missing_values", 2]]
     assert "row 2; row 3" in _line(err, "clients", "client_id", "missing_values")
+
+
+def test_a_client_first_seen_after_as_of_in_any_table_is_not_a_client_yet():
+    """Bank Marketing has no onboarding date: a client called for the first time after as_of (and never
+    billed) showed in the profile and the touch coverage of a run before that call."""
+    from clientstrategy.validate import first_seen, known_clients
+
+    rev = pd.DataFrame({"date": pd.to_datetime(["2024-01-05"]), "client_id": ["A"], "amount": [1.0]})
+    calls = pd.DataFrame({"timestamp": pd.to_datetime(["2024-02-01 09:00", "2024-05-02 10:00", "2024-06-01 10:00"]),
+                          "client_id": ["B", "C", "A"], "activity_type": ["call"] * 3})
+    clients = pd.DataFrame({"client_id": ["A", "B", "C", "D"]})
+    seen = first_seen(rev, clients, others={"activities": calls})
+    assert seen.dt.strftime("%Y-%m-%d").fillna("-").tolist() == ["2024-01-05", "2024-02-01", "2024-05-02", "-"]
+    kept = known_clients(clients, rev, pd.Timestamp("2024-03-31"), others={"activities": calls})
+    assert kept["client_id"].tolist() == ["A", "B", "D"]
+    h = health_checks({"revenue": rev, "clients": clients, "activities": calls}, pd.Timestamp("2024-03-31"))
+    assert h.set_index("check").loc["first_seen_after_as_of", "count"] == 1
+    with pytest.raises(ValueError, match="third_party"):
+        first_seen(rev, clients, others={"third_party": clients})

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from clientstrategy import voice
+from conftest import shared_dataset
 
 AS_OF = pd.Timestamp("2026-09-30")
 
@@ -314,7 +314,7 @@ def test_sample_themes_match_planted(sample):
 # ------------------------------------------------------------------------------------------
 # real data: the Olist reviews through data/mappings/olist_ecommerce.yaml
 # ------------------------------------------------------------------------------------------
-OLIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "olist_ecommerce" / "sample_4000_orders"
+OLIST = shared_dataset("olist_ecommerce", "sample_4000_orders")  # ../shared/datasets (tests/conftest.py)
 needs_olist = pytest.mark.skipif(not OLIST.is_dir(), reason="Olist sample not on this machine")
 
 

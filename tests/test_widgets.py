@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from clientstrategy import widgets
+from clientstrategy import nb, widgets
 
 
 @pytest.fixture
@@ -79,3 +79,27 @@ def test_live_explorers_carry_their_own_alignment(profile):
     _drops, view = widgets.portfolio_filter(profile).children
     assert 'class="cs-explorer"' in view.value and "td.cs-num" in view.value and "text-align:right" in view.value
     assert "<style>" not in widgets.portfolio_view(profile)  # the static form uses the page's one stylesheet
+
+
+def test_a_client_almost_surely_gone_is_shown_with_its_chance_of_buying_at_all():
+    """A range of [0, 0] purchases under an expectation of 0.3 excludes its own expectation: the card
+    gives the chance of buying at all (from the run's purchase model in models.json) instead."""
+    from clientstrategy import clv
+
+    rev = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-02-05", "2024-03-05", "2026-06-01", "2026-09-01"]),
+                        "client_id": ["G", "G", "G", "A", "A"], "amount": [10.0, 10.0, 10.0, 50.0, 50.0]})
+    model = clv.BetaGeoModel()
+    model.params_ = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}
+    models = {"purchase_model": clv.model_to_dict(model)}
+    profile = pd.DataFrame({"client_id": ["A", "G"], "revenue_ltm": [100.0, 0.0], "expected_purchases_12m": [3.2, 0.31],
+                            "expected_purchases_12m_low": [1.0, 0.0], "expected_purchases_12m_high": [6.0, 0.0],
+                            "p_alive": [0.97, 0.04]})
+    card = widgets.client_card("G", profile, revenue=rev, as_of=pd.Timestamp("2026-09-30"), models=models)
+    summary = clv.rfm_summary(rev, pd.Timestamp("2026-09-30"))
+    p_any = float(model.p_any_purchase(clv.WEEKS_PER_YEAR, summary[summary["client_id"] == "G"])[0])
+    assert 0 < p_any < 0.5
+    assert f"most likely none: the chance of buying at all is {nb.pct(p_any)}" in card and "range 0 to 0" not in card
+    assert "Expected purchases, next 12 months" in card and "expected_purchases_12m" not in card
+    assert "3.2 (range 1 to 6)" in widgets.client_card("A", profile, revenue=rev, as_of=pd.Timestamp("2026-09-30"),
+                                                      models=models)
+    assert "Chance still active" in card and "4%" in card  # shares as percentages, headers in words

@@ -72,7 +72,7 @@ def _validate(args) -> int:
     from . import validate
 
     try:
-        loaded, _ = validate.load_checked(args.data, mapping=args.mapping or None)
+        loaded, report = validate.load_checked(args.data, mapping=args.mapping or None)
     except validate.DataValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -80,6 +80,10 @@ def _validate(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("The input passed validation: " + ", ".join(f"{k} ({len(v):,} rows)" for k, v in loaded.items()))
+    lines = validate.exclusion_sentences(report)
+    if lines:
+        print("Rows the mapping excluded on purpose (each rule counts rows no earlier rule removed):")
+        print("\n".join(f"  {line}" for line in lines))
     return 0
 
 

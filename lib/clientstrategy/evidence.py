@@ -49,11 +49,31 @@ MEASURES = {
 _TIER_ORDER = ["New", "Platinum", "Gold", "Silver", "Bronze", "Lost"]
 
 
-def migration_sentences(migration: pd.DataFrame) -> list[str]:
-    """Plain sentences about tier migration (``from_tier``, ``to_tier``, ``clients``, ``revenue``)."""
+def migration_sentences(migration: pd.DataFrame, window=None) -> list[str]:
+    """Plain sentences about tier migration (``from_tier``, ``to_tier``, ``clients``, ``revenue``).
+
+    Parameters
+    ----------
+    migration : DataFrame
+        ``outcomes.segment_migration`` output.
+    window : outcomes.HistoryWindow, optional
+        The run's window: without a year before (``window.has_prior`` false) migration and first
+        purchases cannot be measured, and one sentence says so instead of "0 moved up, 0 down" and
+        "every client bought for the first time".
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"from_tier": ["Gold", "New"], "to_tier": ["Platinum", "Bronze"], "clients": [1, 2]})
+    >>> migration_sentences(m)
+    ['Over the year, 1 client moved up a tier or more, 0 moved down and 0 stayed where they were.', '2 clients bought for the first time in the last twelve months and 0 who bought in the twelve months before did not buy at all.']
+    """
+    from .words import plural
+
     for col in ("from_tier", "to_tier", "clients"):
         if col not in migration.columns:
             raise ValueError(f"migration: column {col!r} is missing")
+    if window is not None and not window.has_prior:
+        return [window.refusal("Tier migration (who moved up or down, who bought for the first time)")]
     rank = {t: i for i, t in enumerate(_TIER_ORDER)}
     m = migration.copy()
     known = m["from_tier"].isin(rank) & m["to_tier"].isin(rank)
@@ -64,11 +84,14 @@ def migration_sentences(migration: pd.DataFrame) -> list[str]:
     stay = core[core["to_tier"] == core["from_tier"]]["clients"].sum()
     new = m[m["from_tier"] == "New"]["clients"].sum()
     lost = m[m["to_tier"] == "Lost"]["clients"].sum()
-    out = [(f"Over the year, {int(up):,} clients moved up a tier or more, {int(down):,} moved down and "
+    phrase = window.phrase if window is not None else "the last twelve months"
+    before = window.prior_phrase if window is not None else "the twelve months before"
+    year = "the year" if window is None or window.full_prior else "the two periods"
+    out = [(f"Over {year}, {plural(int(up), 'client')} moved up a tier or more, {int(down):,} moved down and "
             f"{int(stay):,} stayed where they were.")]
     if new or lost:
-        out.append(f"{int(new):,} clients bought for the first time in the last twelve months and "
-                   f"{int(lost):,} who bought the year before did not buy at all.")
+        out.append(f"{plural(int(new), 'client')} bought for the first time in {phrase} and "
+                   f"{int(lost):,} who bought in {before} did not buy at all.")
     return out
 
 

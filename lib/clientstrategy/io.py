@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .mapping import Mapping, apply_mapping, load_mapping
+from .mapping import REPORT_COLUMNS, Mapping, apply_mapping, load_mapping
 
 __all__ = [
     "MAX_EXAMPLES",
@@ -78,7 +78,8 @@ class LoadedTables(dict):
     sources : dict
         Table -> where it was read from.
     mapping_report : pandas.DataFrame
-        Rows the mapping excluded (table, rule, reason, rows); empty without a mapping.
+        Rows the mapping excluded (``mapping.REPORT_COLUMNS``: table, rule, reason, rows, amount,
+        amount_share); empty without a mapping.
     """
 
     def __init__(self, tables=(), problems=None, sources=None, mapping_report=None):
@@ -86,7 +87,7 @@ class LoadedTables(dict):
         self.problems = problems_frame(problems if problems is not None else [])
         self.sources = dict(sources or {})
         self.mapping_report = (mapping_report if mapping_report is not None
-                               else pd.DataFrame(columns=["table", "rule", "reason", "rows"]))
+                               else pd.DataFrame(columns=REPORT_COLUMNS))
 
 
 # --------------------------------------------------------------------------- problems
@@ -700,6 +701,7 @@ def load_source(source, mapping=None, tables=None) -> LoadedTables:
         m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
         mapped = apply_mapping(m, source)
         report = m.report
+        problems.extend(m.problems)  # ids the mapping made equal, with the source values that collide
         for name, df in mapped.items():
             raw[name] = df
             sources[name] = f"mapping {m.path or '(in memory)'}"

@@ -38,8 +38,9 @@ from .features import q as _q
 
 __all__ = ["REPORT_COLUMNS", "Mapping", "TableMapping", "apply_mapping", "load_mapping", "parse_mapping"]
 
-#: Columns of ``Mapping.report``.
-REPORT_COLUMNS = ["table", "rule", "reason", "rows"]
+#: Columns of ``Mapping.report``: per rule, the rows it removed and, for a table with an ``amount``
+#: (revenue), the amount they held and its share of the amount of every source row.
+REPORT_COLUMNS = ["table", "rule", "reason", "rows", "amount", "amount_share"]
 
 _TABLE_KEYS = {"from", "join", "select", "where", "exclude", "values", "derive"}
 _JOIN_HOWS = ("left", "inner")
@@ -99,13 +100,21 @@ class Mapping:
     description : str
         Free text from the file's ``description`` key.
     report : pandas.DataFrame
-        ``REPORT_COLUMNS``: per table and rule, the rows it removed (set by ``apply_mapping``).
+        ``REPORT_COLUMNS``: per table and rule, the rows it removed and, for a table with an
+        ``amount``, the amount those rows held (``amount``, NaN where it cannot be computed) and
+        its share of the amount of all the table's source rows (``amount_share``); set by
+        ``apply_mapping``.
+    problems : list of dict
+        Problems the mapping itself can explain (``io.PROBLEM_COLUMNS``), for ``validate``: ids
+        that a ``select`` expression or a ``values`` recode made equal, with the source values
+        that collide (set by ``apply_mapping``).
     """
 
     tables: dict
     path: Path | None = None
     description: str = ""
     report: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
+    problems: list = field(default_factory=list)
 
 
 def _fail(table: str, key: str, message: str):
@@ -408,6 +417,7 @@ def apply_mapping(mapping: Mapping, source) -> dict[str, pd.DataFrame]:
         raise ValueError(f"mapping: expected a Mapping (see load_mapping), got {type(mapping).__name__}")  # noqa: TRY004
     base, kind, where = _base_dir(source)
     report = []
+    problems = []
     out = {}
     with duckdb.connect() as con:
         con.execute("SET preserve_insertion_order = true")
@@ -439,21 +449,25 @@ def apply_mapping(mapping: Mapping, source) -> dict[str, pd.DataFrame]:
                                    "rows": int(n_in - n_joined)})
                 n_in = n_joined
             conds = []
+            amount_of = _amount_sum(con, tm, columns, joined, from_sql)
+            total = amount_of("TRUE")
             if tm.where:
                 conds.append(f"({tm.where})")
                 try:
                     kept = con.execute(f"SELECT count(*) FROM {from_sql} WHERE {tm.where}").fetchone()[0]
                 except duckdb.Error as exc:
                     _sql_error(name, "where", exc)
-                report.append({"table": name, "rule": "where", "reason": tm.where, "rows": int(n_in - kept)})
+                report.append({"table": name, "rule": "where", "reason": tm.where, "rows": int(n_in - kept),
+                               **_amounts(amount_of(f"NOT coalesce(({tm.where}), FALSE)"), total)})
             for rule, when, reason in tm.exclude:
                 before = " AND ".join(conds) if conds else "TRUE"
+                removed = f"({before}) AND coalesce(({when}), FALSE)"
                 try:
-                    n = con.execute(f"SELECT count(*) FROM {from_sql} WHERE ({before}) "
-                                    f"AND coalesce(({when}), FALSE)").fetchone()[0]
+                    n = con.execute(f"SELECT count(*) FROM {from_sql} WHERE {removed}").fetchone()[0]
                 except duckdb.Error as exc:
                     _sql_error(name, f"exclude.{rule}", exc)
-                report.append({"table": name, "rule": rule, "reason": reason, "rows": int(n)})
+                report.append({"table": name, "rule": rule, "reason": reason, "rows": int(n),
+                               **_amounts(amount_of(removed), total)})
                 conds.append(f"NOT coalesce(({when}), FALSE)")
             where_sql = (" WHERE " + " AND ".join(conds)) if conds else ""
             if tm.select is None:
@@ -484,21 +498,139 @@ def apply_mapping(mapping: Mapping, source) -> dict[str, pd.DataFrame]:
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {_q('__out_' + name)} AS {query}")
             except duckdb.Error as exc:
-                _sql_error(name, "select", exc)
+                hint = _name_hint(tm.select or {}, [*columns, *(c for cols in joined.values() for c in cols)])
+                _fail(name, "select", f"SQL failed: {str(exc).splitlines()[0][:400]}{hint}")
+            problems.extend(_key_collisions(con, name, tm, columns, joined, from_sql, where_sql))
             out[name] = con.execute(f"SELECT * FROM {_q('__out_' + name)}").df()
-    mapping.report = pd.DataFrame(report, columns=REPORT_COLUMNS).astype({"rows": "int64"})
+    mapping.report = pd.DataFrame(report, columns=REPORT_COLUMNS).astype(
+        {"rows": "int64", "amount": "float64", "amount_share": "float64"})
+    mapping.problems = problems
     return out
+
+
+def _amount_sum(con, tm: TableMapping, columns: list, joined: dict, from_sql: str):
+    """A function ``condition -> sum of the table's amount over the source rows where it holds``
+    (None when the table has no ``amount`` or its expression cannot be summed on those rows)."""
+    import duckdb
+
+    if tm.select is not None:
+        expr = tm.select.get("amount")
+        sql = None if expr is None else _column_sql(expr, columns, joined)
+    else:
+        sql = _q("amount") if "amount" in columns else None
+
+    def amount_of(condition: str):
+        if sql is None:
+            return None
+        try:
+            # try(): a value the expression cannot read (text in an amount) counts as nothing, not an error
+            value = con.execute(f"SELECT SUM(TRY_CAST(try(({sql})) AS DOUBLE)), COUNT(TRY_CAST(try(({sql})) AS DOUBLE)) "
+                                f"FROM {from_sql} WHERE {condition}").fetchone()
+        except duckdb.Error:  # the expression fails on rows the rule removes: the amount is unknown
+            return None
+        return 0.0 if value[1] == 0 and value[0] is None else (None if value[0] is None else float(value[0]))
+
+    return amount_of
+
+
+def _amounts(amount, total) -> dict:
+    share = amount / total if amount is not None and total not in (None, 0.0) else None
+    return {"amount": float("nan") if amount is None else round(amount, 2),
+            "amount_share": float("nan") if share is None else share}
+
+
+def _referenced(expr: str, columns) -> list[str]:
+    """Source columns an SQL expression names (quoted, or as a bare word), in their order."""
+    import re
+
+    found = []
+    for c in columns:
+        if c == expr or f'"{c}"' in expr or re.search(rf"(?<![\w\"]){re.escape(str(c))}(?![\w\"])", expr,
+                                                       re.IGNORECASE):
+            found.append(c)
+    return found
+
+
+def _key_collisions(con, name: str, tm: TableMapping, columns: list, joined: dict, from_sql: str,
+                    where_sql: str) -> list[dict]:
+    """Ids of a keyed table that a ``select`` expression or a ``values`` recode made equal.
+
+    ``trim(StockCode)`` turns ``'85123A'`` and ``'85123A '`` into one product id: validate would
+    report the duplicate with the trimmed value only, hiding the cause. For a key that is not a
+    plain rename (or that is recoded), every duplicated id is traced back to the source values it
+    came from, which the problem shows.
+    """
+    key = schema.TABLES[name].key
+    if not key or tm.derive == "distinct" or tm.select is None or key not in tm.select:
+        return []
+    expr = tm.select[key]
+    sources = [*columns, *(c for cols in joined.values() for c in cols)]
+    plain = expr in sources
+    if plain and key not in tm.values:
+        return []  # a renamed source column: its duplicates are the source's, reported by validate
+    out_table = _q("__out_" + name)
+    dup = con.execute(f"SELECT CAST({_q(key)} AS VARCHAR) AS k, count(*) AS n FROM {out_table} "
+                      f"WHERE {_q(key)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1 ORDER BY 1").fetchall()
+    if not dup:
+        return []
+    raw = [expr] if plain else _referenced(expr, sources)
+    if not raw:
+        return []
+    key_sql = f"CAST({_column_sql(expr, columns, joined)} AS VARCHAR)"
+    for old, new in tm.values.get(key, {}).items():
+        key_sql = (f"CASE WHEN {key_sql} IS NULL THEN {_lit(None if new is None else str(new))} ELSE {key_sql} END"
+                   if old is None else
+                   f"CASE WHEN {key_sql} = {_lit(str(old))} THEN {_lit(None if new is None else str(new))} "
+                   f"ELSE {key_sql} END")
+    raw_sql = ", ".join(f"CAST({_column_sql(c, columns, joined)} AS VARCHAR) AS r{i}" for i, c in enumerate(raw))
+    keys = ", ".join(_lit(k) for k, _ in dup[:50])
+    traced = con.execute(f"SELECT k, {', '.join(f'r{i}' for i in range(len(raw)))}, count(*) AS n FROM "
+                         f"(SELECT {key_sql} AS k, {raw_sql} FROM {from_sql}{where_sql}) WHERE k IN ({keys}) "
+                         f"GROUP BY ALL ORDER BY ALL").fetchall()
+    examples = []
+    for k, n in dup[:5]:
+        rows = [t for t in traced if t[0] == k]
+        values = ", ".join(" / ".join(repr(v) for v in t[1:-1]) + f" ({t[-1]} {'row' if t[-1] == 1 else 'rows'})"
+                           for t in rows[:4])
+        how = ("the same source value" if len(rows) == 1 else
+               f"{len(rows)} different source values made equal by {expr!r}")
+        examples.append(f"{k!r} ({n} rows) from {' / '.join(map(str, raw))} {values}: {how}")
+    rows_total = int(sum(n for _, n in dup))
+    return [{"table": name, "column": key, "check": "duplicate_ids", "count": rows_total, "examples": examples}]
 
 
 def _column_sql(expr: str, columns: list, joined: dict) -> str:
     """A select expression: a plain column name of the main source (then of the joins, in order)
-    becomes a quoted, qualified column; anything else is SQL as written."""
-    if expr in columns:
-        return f"src.{_q(expr)}" if joined else _q(expr)
-    for alias, cols in joined.items():
-        if expr in cols:
-            return f"{_q(alias)}.{_q(expr)}"
+    becomes a quoted, qualified column; anything else is SQL as written. Names match without
+    regard to case, as SQL names do in DuckDB (an export's ``Account Id`` finds ``Account ID``)."""
+    for exact in (True, False):
+        same = (lambda c: c == expr) if exact else (lambda c: str(c).casefold() == expr.casefold())
+        hit = [c for c in columns if same(c)]
+        if len(hit) == 1:
+            return f"src.{_q(hit[0])}" if joined else _q(hit[0])
+        for alias, cols in joined.items():
+            hit = [c for c in cols if same(c)]
+            if len(hit) == 1:
+                return f"{_q(alias)}.{_q(hit[0])}"
     return f"({expr})"
+
+
+def _name_hint(select: dict, columns: list) -> str:
+    """For a failed select: the expressions that look like a column name none of the sources has,
+    with the nearest real names (a renamed column in a newer export)."""
+    import difflib
+    import re
+
+    lower = {str(c).casefold(): c for c in columns}
+    hints = []
+    for out_col, expr in select.items():
+        if not re.fullmatch(r"[A-Za-z_][\w .()/-]*", str(expr)) or str(expr).casefold() in lower:
+            continue
+        near = difflib.get_close_matches(str(expr).casefold(), list(lower), n=2, cutoff=0.75)
+        if near:
+            hints.append(f"{out_col}: no source column {expr!r}; did you mean "
+                         + " or ".join(repr(lower[n]) for n in near) + "?")
+    return (" (" + "; ".join(hints) + ")") if hints else ""
 
 
 def _source_view(con, name: str, src: dict, base, kind: str, where, view: str, key: str,

@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paths, periods, schema
+from . import paths, periods, schema, words
+from .words import plural
 
-__all__ = ["Context", "money", "num", "pct", "say", "setup_plotting", "show", "table", "to_jsonable"]
+__all__ = ["COLUMN_WORDS", "Context", "header", "money", "num", "pct", "plain_axes", "plural", "say",
+           "setup_plotting", "show", "table", "to_jsonable"]
 
 
 def setup_plotting() -> None:
@@ -31,8 +33,10 @@ def setup_plotting() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", palette="deep")
+    # no "1e7" offsets or scientific ticks on any axis: leadership reads 10,000,000 or 10m, never 1e7
     mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (8, 4.2),
-                         "text.parse_math": False, "axes.titleweight": "bold"})
+                         "text.parse_math": False, "axes.titleweight": "bold",
+                         "axes.formatter.useoffset": False, "axes.formatter.limits": (-6, 15)})
 
 
 def to_jsonable(obj):
@@ -97,6 +101,20 @@ class Context:
         # an as-of given (the runner always gives one) needs no revenue dates: nothing is read for it
         self.as_of = periods.parse_as_of(as_of, None if str(as_of or "").strip() else self.tables["revenue"]["date"])
         self.quarter = periods.quarter_label(self.as_of)
+        self._window = None
+        self._clients = None
+        global _ACTIVE
+        _ACTIVE = self  # table headers word "revenue_ltm" by this run's window
+
+    @property
+    def window(self):
+        """The run's ``outcomes.HistoryWindow``: how many months of data "the last twelve months"
+        and the year before really hold, and the words every page uses for them."""
+        if self._window is None:
+            from . import outcomes
+
+            self._window = outcomes.history_window(self.engine_table("revenue"), self.as_of)
+        return self._window
 
     # -- tables ---------------------------------------------------------------------------------
     def has(self, table_name: str) -> bool:
@@ -111,9 +129,29 @@ class Context:
         """The typed table (all rows, including those after ``as_of``), or None when absent.
 
         A pandas DataFrame, or for the event tables of ``features.ENGINE_TABLES`` a
-        ``features.EngineTable`` that the analysis functions aggregate in the engine.
+        ``features.EngineTable`` that the analysis functions aggregate in the engine. ``clients``
+        holds only the clients known on ``as_of`` (``validate.known_clients``): one onboarded, or
+        first billed, called, visiting or surveyed, after it is not a client yet, and no output of
+        a run as of ``as_of`` shows it (data health counts them from the whole table).
         """
+        if table_name == "clients":
+            return self._known_clients()
         return self.tables.get(table_name)
+
+    def _known_clients(self):
+        if getattr(self, "_clients", None) is None:
+            from . import validate
+
+            clients = self.tables.get("clients")
+            if clients is None or not self.has("revenue"):
+                return clients
+            from . import features
+
+            # event tables are read in the engine; surveys and invitations are small and read as they are
+            others = {t: self.engine_table(t) if t in features.ENGINE_TABLES else self.tables[t]
+                      for t in validate.SEEN_IN if t != "revenue" and self.has(t)}
+            self._clients = validate.known_clients(clients, self.engine_table("revenue"), self.as_of, others=others)
+        return self._clients
 
     def in_engine(self, *table_names: str) -> dict:
         """The tables, with ``table_names`` held in the engine instead of pandas.
@@ -377,6 +415,9 @@ class Context:
         plt.close(figure)
 
 
+#: The Context of the notebook being run (the last one opened), for window words in table headers.
+_ACTIVE: Context | None = None
+
 _PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "persona": "str", "group": "str",
                   "intent": "str", "service_level": "str"}
 
@@ -461,10 +502,49 @@ def show(fig) -> None:
     from IPython.display import Image, display
 
     figure = getattr(fig, "figure", None) or getattr(fig, "fig", None) or fig
+    plain_axes(figure)
     buf = _io.BytesIO()
     figure.savefig(buf, format="png", bbox_inches="tight", dpi=100)
     display(Image(data=buf.getvalue(), format="png"))
     plt.close(figure)
+
+
+def _compact(v: float) -> str:
+    """A tick label without scientific notation: 12500 -> '12.5k', 2e6 -> '2m', -800 -> '-800'."""
+    a = abs(v)
+    for size, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if a >= size:
+            return f"{v / size:,.2f}".rstrip("0").rstrip(".") + unit
+    return f"{v:,.2f}".rstrip("0").rstrip(".") if a else "0"
+
+
+def plain_axes(figure) -> None:
+    """Replace scientific offsets ("1e7") on a figure's numeric axes with plain labels, in place.
+
+    Axes still on matplotlib's default number formatter get, when their numbers reach 10,000,
+    compact labels (12.5k, 2m, 1.5bn); below that, the default without offset or exponent. Axes
+    with their own formatter (percentages, money, dates, categories) are left as they are.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(); ax = fig.subplots(); _ = ax.plot([0, 1], [1e7, 3e7]); plain_axes(fig)
+    >>> fig.canvas.draw(); ax.yaxis.get_offset_text().get_text(), ax.get_yticklabels()[1].get_text()
+    ('', '10m')
+    """
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
+
+    for ax in getattr(figure, "axes", []):
+        for axis in (ax.xaxis, ax.yaxis):
+            fmt = axis.get_major_formatter()
+            if type(fmt) is not ScalarFormatter:
+                continue
+            lo, hi = axis.get_view_interval()
+            if max(abs(lo), abs(hi)) >= 1e4:
+                axis.set_major_formatter(FuncFormatter(lambda v, _pos: _compact(v)))
+            else:
+                fmt.set_useOffset(False)
+                fmt.set_scientific(False)
 
 
 def money(x, currency: str = "") -> str:
@@ -488,10 +568,17 @@ def money(x, currency: str = "") -> str:
 
 
 def pct(x, digits: int = 0) -> str:
-    """A share as a percentage: 0.714 -> '71%'."""
+    """A share as a percentage: 0.714 -> '71%'; 100% and 0% only for all and none
+    (``words.pct``: 0.996 -> '99.6%', 0.99999 -> 'over 99.9%').
+
+    Examples
+    --------
+    >>> pct(0.714), pct(0.996), pct(0.99999), pct(1.0), pct(None)
+    ('71%', '99.6%', 'over 99.9%', '100%', 'n/a')
+    """
     if x is None or pd.isna(x):
         return "n/a"
-    return f"{100 * float(x):.{digits}f}%"
+    return words.pct(x, digits)
 
 
 def num(x, digits: int = 0) -> str:
@@ -501,9 +588,74 @@ def num(x, digits: int = 0) -> str:
     return f"{float(x):,.{digits}f}"
 
 
+#: Table headers in business words; ``{ltm}`` / ``{prior}`` become the run's window
+#: ("last 12 months", or "10 months to 30 Sep 2011" when the data are shorter).
+COLUMN_WORDS = {
+    "client_id": "Client", "client_name": "Client name", "person_id": "Person", "person_name": "Person",
+    "owner_id": "Owner", "revenue_ltm": "Revenue, {ltm}", "revenue_prior_ltm": "Revenue, {prior}",
+    "revenue": "Revenue", "revenue_total": "Revenue, all history", "revenue_share": "Share of revenue",
+    "client_share": "Share of clients", "clients": "Clients", "clients_in_tier": "Clients in the tier",
+    "min_revenue": "Smallest client's revenue", "growth": "Growth", "change": "Change", "tier": "Tier",
+    "segment": "Segment", "group": "Group", "intent": "Intent", "intents": "Intents",
+    "description": "Description", "service_level": "Service level", "touches_per_quarter": "Touches per quarter",
+    "channels": "Channels", "category": "Category", "table": "Table", "rows": "Rows", "columns": "Columns",
+    "date_min": "From", "date_max": "To", "check": "Check", "count": "Count", "detail": "Detail", "rule": "Rule",
+    "reason": "Reason", "amount": "Amount", "amount_share": "Share of the source's amount",
+    "p_alive": "Chance still active", "clv": "Lifetime value", "clv_low": "Lifetime value, low",
+    "clv_high": "Lifetime value, high", "expected_purchases_12m": "Expected purchases, next 12 months",
+    "expected_purchases_12m_low": "Expected purchases, low", "expected_purchases_12m_high": "Expected purchases, high",
+    "plan_revenue": "Plan", "plan_low": "Plan, low", "plan_high": "Plan, high", "target_revenue": "Target",
+    "gap": "Gap to target", "key": "Name", "level": "Level", "value_to_business": "Value to the business",
+    "value_to_client": "Value to the client", "headroom": "Headroom", "wallet": "Wallet",
+    "share_of_wallet": "Share of wallet", "engagement_score": "Engagement score", "nps": "NPS",
+    "nps_last": "Latest NPS", "nps_weighted": "NPS, weighted", "persona": "Persona", "activity_type": "Touch",
+    "outcome": "Outcome", "effect": "Effect", "effect_money": "Effect in money", "ci_low": "Low (95%)",
+    "ci_high": "High (95%)", "n": "Number", "naive_corr": "Naive correlation", "coverage": "Coverage",
+    "under_served_share": "Share under-served", "touch_share": "Share of touches",
+    "minutes_share": "Share of minutes", "response_rate": "Response rate", "responses": "Responses",
+    "p_adjusted": "p-value (adjusted)", "p_value_vs_promoters": "p-value against promoters",
+    "revenue_per_year_mean": "Mean revenue a year", "expected_value": "Expected value", "rank": "Rank",
+    "action": "Action", "topic": "Topic", "signal": "Signal", "control": "Held back (control)",
+    "retention": "Retention", "engagement": "Engagement", "plan_growth": "Plan growth", "intent_reason": "Why",
+    "tag": "Tag", "value": "Value", "measure": "Measure",
+}
+
+
+def header(column, window=None) -> str:
+    """A table header in business words: ``revenue_ltm`` -> "Revenue, last 12 months".
+
+    Known columns take :data:`COLUMN_WORDS` (with the run's window, ``outcomes.HistoryWindow``,
+    when given or when a :class:`Context` is open); any other snake_case name loses its
+    underscores and is capitalised ("share_of_wallet" -> "Share of wallet", "touches" -> "Touches").
+    Other labels are kept as they are.
+
+    Examples
+    --------
+    >>> header("revenue_ltm"), header("p_adjusted"), header("touches"), header("Already fine")
+    ('Revenue, last 12 months', 'p-value (adjusted)', 'Touches', 'Already fine')
+    """
+    name = str(column)
+    if window is None and _ACTIVE is not None and name in ("revenue_ltm", "revenue_prior_ltm"):
+        try:
+            window = _ACTIVE.window
+        except Exception:  # noqa: BLE001 (no revenue to read a window from: say twelve months)
+            window = None
+    ltm = window.header if window is not None else "last 12 months"
+    prior = (window.prior_header if window is not None else "12 months before")
+    if name in COLUMN_WORDS:
+        return COLUMN_WORDS[name].format(ltm=ltm, prior=prior)
+    if name == name.lower():  # snake_case or a bare lower-case word: words, capitalised
+        text = name.replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
+    return name
+
+
 def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, formats: dict | None = None,
           index: bool = False) -> None:
     """Display ``df`` as an escaped HTML table for leadership.
+
+    Headers are put in business words (:func:`header`); float columns whose values are all whole
+    numbers print without decimals.
 
     Parameters
     ----------
@@ -529,7 +681,9 @@ def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, form
             if pd.api.types.is_datetime64_any_dtype(shown[col]):
                 f = _auto_date
             elif pd.api.types.is_float_dtype(shown[col]) and _is_share(col):
-                f = lambda v: "" if pd.isna(v) else f"{100 * v:.1f}%"
+                f = lambda v: "" if pd.isna(v) else pct(v, 1)
+            elif pd.api.types.is_float_dtype(shown[col]) and shown[col].dropna().map(words.is_whole).all():
+                f = "{:,.0f}"  # counts (and amounts) that are whole print as whole numbers
             elif pd.api.types.is_float_dtype(shown[col]):
                 f = _auto_float
             elif pd.api.types.is_integer_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
@@ -539,6 +693,9 @@ def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, form
         fn = f if callable(f) else (lambda v, _f=f: "" if pd.isna(v) else _f.format(v))
         shown[col] = shown[col].map(lambda v, _fn=fn: "" if v is None or (not isinstance(v, str) and pd.isna(v))
                                     else _fn(v)).astype(object)
+    shown.columns = [header(c) for c in shown.columns]
+    if index and shown.index.name is not None:
+        shown.index.name = header(shown.index.name)
     body = shown.to_html(index=index, escape=True, border=0, classes="cs-table", na_rep="")
     cap = f"<p class='cs-caption'><strong>{_esc(caption)}</strong></p>" if caption else ""
     more = (f"<p class='cs-note'>Showing {max_rows} of {len(df):,} rows.</p>" if len(df) > max_rows else "")
@@ -560,6 +717,8 @@ def _auto_date(v) -> str:
 def _auto_float(v) -> str:
     if pd.isna(v):
         return ""
+    if float(v).is_integer():
+        return f"{v:,.0f}"
     a = abs(v)
     if a >= 1000:
         return f"{v:,.0f}"

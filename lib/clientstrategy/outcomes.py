@@ -25,21 +25,31 @@ from matplotlib.figure import Figure
 from . import features
 from .periods import ltm_window
 from .schema import TIERS
+from .validate import first_seen, known_clients
+from .words import number_word, pct, plural
 
 __all__ = [
     "DEFAULT_TIER_SHARES",
     "LOST",
+    "MIN_SEGMENT_CLIENTS",
+    "MIN_SEGMENT_SHARE",
     "MISSING",
+    "NET_CREDIT",
     "NEW",
     "TREND_CLIP",
+    "HistoryWindow",
     "SegmentResult",
     "assign_tiers",
     "behavioural_segments",
+    "chance_of_any_purchase",
     "client_revenue",
     "concentration",
     "cross_holding",
+    "first_seen",
     "growth_movers",
     "headline_sentences",
+    "history_window",
+    "known_clients",
     "ltm_bounds",
     "owner_book",
     "pareto_curve",
@@ -50,6 +60,7 @@ __all__ = [
     "plot_segments",
     "plot_tiers",
     "product_breadth",
+    "purchase_outlook",
     "revenue_by",
     "segment_features",
     "segment_migration",
@@ -68,6 +79,12 @@ LOST = "Lost"
 MISSING = "(missing)"
 #: ``trend`` (log ratio of LTM to prior LTM revenue) is clipped to +-TREND_CLIP.
 TREND_CLIP = 2.0
+#: A behavioural segment holds at least this share of the clustered clients...
+MIN_SEGMENT_SHARE = 0.02
+#: ...and at least this many clients; smaller clusters are merged into the nearest segment.
+MIN_SEGMENT_CLIENTS = 10
+#: Segment of active clients whose credits exceed their purchases in the window (a label, not a behaviour).
+NET_CREDIT = "Credits exceed purchases"
 #: Features that are log-transformed (``log1p``) before scaling in :func:`behavioural_segments`.
 _SKEWED = ("recency_days", "frequency", "monetary")
 _PRODUCT_COLUMNS = ("category", "product_name", "margin_rate", "complexity")
@@ -147,6 +164,215 @@ def _window_mask(dates: pd.Series, as_of: pd.Timestamp, window: str) -> pd.Serie
     raise ValueError(f"window must be 'ltm' or 'all', got {window!r}")
 
 
+_MONTH = 365.25 / 12  # days
+
+
+def _months_covered(start_excl: pd.Timestamp, end: pd.Timestamp, data_start) -> int:
+    """Whole months of data in the window ``(start_excl, end]`` when the data begin on ``data_start``.
+
+    Rounded down after adding a quarter of a month, so a full window (365 days) is 12 and 304 days
+    (1 Dec 2010 - 30 Sep 2011) are 10; any data at all in the window count at least one month.
+    """
+    if data_start is None or pd.isna(data_start):
+        return 0
+    first = max(start_excl, pd.Timestamp(data_start).normalize() - pd.Timedelta(days=1))
+    days = (pd.Timestamp(end) - first).days
+    if days <= 0:
+        return 0
+    return int(min(12, max(1, np.floor(days / _MONTH + 0.25))))
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return f"{ts.day} {ts.strftime('%b %Y')}"
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """How much history the twelve-month windows really hold, with the words every page uses.
+
+    "The last twelve months" is ``(as_of - 12 months, as_of]`` and "the year before" the twelve
+    months before it (:func:`ltm_bounds`). When the data start inside one of them, a figure over
+    that window covers only the months the data have: the attributes say how many, and the words
+    say so instead of "twelve months". Build it with :func:`history_window`.
+
+    Attributes
+    ----------
+    as_of : Timestamp
+        Last day of the analysis.
+    data_start : Timestamp or None
+        First revenue date in the data (None without revenue lines).
+    months : int
+        Whole months of data in the last twelve months (12 when they are complete).
+    prior_months : int
+        Whole months of data in the twelve months before (0: no year before to compare with).
+    """
+
+    as_of: pd.Timestamp
+    data_start: pd.Timestamp | None
+    months: int
+    prior_months: int
+
+    @property
+    def ltm_start(self) -> pd.Timestamp:
+        """Exclusive start of the last twelve months."""
+        return ltm_bounds(self.as_of)[1]
+
+    @property
+    def prior_start(self) -> pd.Timestamp:
+        """Exclusive start of the twelve months before."""
+        return ltm_bounds(self.as_of)[0]
+
+    @property
+    def full(self) -> bool:
+        """Whether the last twelve months hold twelve months of data."""
+        return self.months >= 12
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether any data fall in the twelve months before (growth, migration, first purchases)."""
+        return self.prior_months > 0
+
+    @property
+    def full_prior(self) -> bool:
+        """Whether the twelve months before are complete too."""
+        return self.prior_months >= 12
+
+    @property
+    def _start_in_ltm(self) -> pd.Timestamp:
+        return max(self.ltm_start + pd.Timedelta(days=1), pd.Timestamp(self.data_start).normalize())
+
+    @property
+    def phrase(self) -> str:
+        """The window in a sentence: "the last twelve months" or, when the data start inside it,
+        "the ten months of data (1 Dec 2010 to 30 Sep 2011)"."""
+        if self.full:
+            return "the last twelve months"
+        return (f"the {number_word(self.months)} {'month' if self.months == 1 else 'months'} of data "
+                f"({_day(self._start_in_ltm)} to {_day(self.as_of)})")
+
+    @property
+    def period(self) -> str:
+        """The window with its end: "the twelve months to 30 September 2011" or "the ten months of
+        data (1 Dec 2010 to 30 Sep 2011)"."""
+        if self.full:
+            return f"the twelve months to {self.as_of.day} {self.as_of.strftime('%B %Y')}"
+        return self.phrase
+
+    @property
+    def header(self) -> str:
+        """For a table header or axis: "last 12 months" or "10 months to 30 Sep 2011"."""
+        if self.full:
+            return "last 12 months"
+        return f"{self.months} {'month' if self.months == 1 else 'months'} to {_day(self.as_of)}"
+
+    @property
+    def prior_phrase(self) -> str:
+        """The year before in a sentence: "the twelve months before", "the six months of data
+        before (1 Jan 1997 to 30 Jun 1997)", or "" when there is none."""
+        if not self.has_prior:
+            return ""
+        if self.full_prior:
+            return "the twelve months before"
+        start = max(self.prior_start + pd.Timedelta(days=1), pd.Timestamp(self.data_start).normalize())
+        return (f"the {number_word(self.prior_months)} {'month' if self.prior_months == 1 else 'months'} "
+                f"of data before ({_day(start)} to {_day(self.ltm_start)})")
+
+    @property
+    def prior_header(self) -> str:
+        """For a table header: "12 months before", "6 months before" or "no year before"."""
+        if not self.has_prior:
+            return "no year before"
+        return f"{self.prior_months} {'month' if self.prior_months == 1 else 'months'} before"
+
+    @property
+    def per(self) -> str:
+        """Revenue "a year" or "in ten months" (e.g. the least a Platinum client brings)."""
+        return "a year" if self.full else f"in {number_word(self.months)} {'month' if self.months == 1 else 'months'}"
+
+    def note(self) -> str:
+        """One sentence on what the window lacks; "" when both years are complete.
+
+        Examples
+        --------
+        >>> w = HistoryWindow(pd.Timestamp("2011-09-30"), pd.Timestamp("2010-12-01"), 10, 0)
+        >>> w.note()
+        'The data start on 1 Dec 2010, so the last twelve months hold ten months (1 Dec 2010 to 30 Sep 2011) and there is no year before to compare with: growth, tier moves and first purchases cannot be measured.'
+        """
+        if self.data_start is None:
+            return ""
+        start = _day(pd.Timestamp(self.data_start))
+        if not self.full:
+            return (f"The data start on {start}, so the last twelve months hold {number_word(self.months)} "
+                    f"{'month' if self.months == 1 else 'months'} ({_day(self._start_in_ltm)} to {_day(self.as_of)}) "
+                    "and there is no year before to compare with: growth, tier moves and first purchases cannot "
+                    "be measured.")
+        if not self.has_prior:
+            return ("The data start at the beginning of the last twelve months, so there is no year before to "
+                    "compare with: growth, tier moves and first purchases cannot be measured.")
+        if not self.full_prior:
+            return (f"The data start on {start}, so the year before holds only {number_word(self.prior_months)} "
+                    f"{'month' if self.prior_months == 1 else 'months'}: comparisons with it set twelve months "
+                    f"against {number_word(self.prior_months)}.")
+        return ""
+
+    def refusal(self, claim: str) -> str:
+        """A sentence refusing ``claim`` ("Tier migration") for want of a year before.
+
+        Examples
+        --------
+        >>> HistoryWindow(pd.Timestamp("2011-09-30"), pd.Timestamp("2010-12-01"), 10, 0).refusal("Tier migration")
+        'Tier migration needs a year of data before the last twelve months; the data start on 1 Dec 2010, so it is not measured.'
+        """
+        start = _day(pd.Timestamp(self.data_start)) if self.data_start is not None else "an unknown day"
+        return (f"{claim} needs a year of data before the last twelve months; the data start on {start}, "
+                "so it is not measured.")
+
+
+def history_window(revenue, as_of, column: str = "date") -> HistoryWindow:
+    """How many months of data the last twelve months, and the twelve before, really hold.
+
+    The one place every notebook takes its window words from (:class:`HistoryWindow`): a figure
+    over "the last twelve months" of data that start ten months before ``as_of`` is a ten-month
+    figure, and says so; a comparison with the year before is refused in words when there is none.
+
+    Parameters
+    ----------
+    revenue : DataFrame or features.EngineTable
+        Canonical ``revenue`` (``date``); its first date is where the data start. Any table with a
+        date column will do (``activities`` with ``column="timestamp"``: how many months of touches
+        a twelve-month count of touches holds).
+    as_of : Timestamp
+        Last day of the analysis.
+    column : str, default "date"
+        The table's date column.
+
+    Returns
+    -------
+    HistoryWindow
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2010-12-01", "2011-12-09"]), "client_id": ["a", "a"],
+    ...                     "amount": [1.0, 2.0]})
+    >>> w = history_window(rev, pd.Timestamp("2011-09-30"))
+    >>> w.months, w.prior_months, w.phrase, w.header
+    (10, 0, 'the ten months of data (1 Dec 2010 to 30 Sep 2011)', '10 months to 30 Sep 2011')
+    >>> history_window(rev, pd.Timestamp("2011-12-31")).phrase
+    'the last twelve months'
+    """
+    as_of = _as_of(as_of)
+    if isinstance(revenue, features.EngineTable):
+        features.require(revenue, [column], revenue.name)
+        first = revenue.sql(f"SELECT MIN({features.q(column)}) AS d FROM {{t}}")["d"].iloc[0]
+    else:
+        _require(revenue, (column,), "revenue")
+        first = revenue[column].min() if len(revenue) else None
+    start = None if first is None or pd.isna(first) else pd.Timestamp(first).normalize()
+    prior_start, ltm_start, _ = ltm_bounds(as_of)
+    return HistoryWindow(as_of=as_of, data_start=start, months=_months_covered(ltm_start, as_of, start),
+                         prior_months=_months_covered(prior_start, ltm_start, start))
+
+
 def _fmt_money(x: float) -> str:
     """Compact amount for sentences: 1.2bn, 3.4m, 85k, 950."""
     sign = "-" if x < 0 else ""
@@ -173,7 +399,8 @@ def client_revenue(revenue: pd.DataFrame, as_of, clients: pd.DataFrame | None = 
     as_of : Timestamp
         Last day of the analysis; later rows are ignored.
     clients : DataFrame, optional
-        Canonical ``clients``; its clients without revenue get rows of zeros.
+        Canonical ``clients``; its clients without revenue get rows of zeros, except those first
+        seen after ``as_of`` (:func:`known_clients`), who were not clients yet and are left out.
 
     Returns
     -------
@@ -199,6 +426,7 @@ def client_revenue(revenue: pd.DataFrame, as_of, clients: pd.DataFrame | None = 
         out, has_products = _client_totals(revenue, as_of)
     if clients is not None:
         _require(clients, ("client_id",), "clients")
+        clients = known_clients(clients, revenue, as_of)  # not yet clients on as_of: left out
         ids = pd.Index(clients["client_id"].dropna().unique()).union(out.index)
         out = out.reindex(ids)
         for column in ("revenue_ltm", "revenue_prior_ltm", "revenue_total", "n_lines"):
@@ -941,6 +1169,8 @@ class SegmentResult:
     embedding : DataFrame
         Two principal components of the scaled features (``pc1``, ``pc2``) per client, for a
         2-D picture of the segments.
+    notes : tuple of str
+        Sentences on the rules applied: small clusters merged, clients set aside by rule.
     """
 
     labels: pd.Series
@@ -949,6 +1179,7 @@ class SegmentResult:
     profile: pd.DataFrame
     description: dict
     embedding: pd.DataFrame
+    notes: tuple = ()
 
 
 def _feature_matrix(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1027,7 +1258,9 @@ def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str
 
 
 def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_state: int = 0,
-                         set_aside_lapsed: bool = True) -> SegmentResult:
+                         set_aside_lapsed: bool = True, min_share: float = MIN_SEGMENT_SHARE,
+                         min_clients: int = MIN_SEGMENT_CLIENTS,
+                         window: HistoryWindow | None = None) -> SegmentResult:
     """Cluster clients on behaviour and name the clusters from their centroids.
 
     Numeric columns of ``features`` are used (``client_id`` as a column or the index; rows are
@@ -1043,6 +1276,14 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     365``) form the segment ``"Lapsed"`` by rule and are not clustered. Otherwise the
     silhouette mostly rewards the obvious active / lapsed split (k = 2 with one segment holding
     ~90% of clients on the bundled sample), which says nothing about how active clients differ.
+    **Clients whose credits exceed their purchases** in the window (``monetary <= 0``) are set
+    aside too, as :data:`NET_CREDIT`: a fact of the books, not a way of buying.
+
+    **Rule for size:** a segment is a behaviour only when it holds at least ``min_share`` of the
+    clustered clients and at least ``min_clients`` of them. A smaller cluster (a handful of
+    outliers the silhouette likes to isolate) is merged into the segment whose centre is nearest
+    to each of its clients, smallest first, until every segment is large enough; when one segment
+    is left it is called "Active clients". ``notes`` says what was merged or set aside.
 
     Names are built from the centroid mapped back to original units: a centroid with a last
     purchase 365+ days ago is "Lapsed"; otherwise frequency and spend are "Rare / Occasional /
@@ -1050,8 +1291,8 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     clients (thirds; a feature whose middle third is a single value, such as frequency when
     nearly every client bought once, gets no word), and the trend is "growing" (> +0.1 log ratio), "declining" (< -0.1) or
     "steady"; a centroid with half or more of its revenue in one category is prefixed
-    "<category>-focused". Segments are ordered by centroid spend (largest first; "Lapsed" set
-    aside last); a repeated name gets " #2", " #3", ... appended.
+    "<category>-focused". Segments are ordered by centroid spend (largest first; the set-aside
+    groups last); a repeated name gets " #2", " #3", ... appended.
 
     Parameters
     ----------
@@ -1063,18 +1304,23 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         Seed of KMeans and of the silhouette sample.
     set_aside_lapsed : bool, default True
         Put clients without a purchase in the last twelve months in "Lapsed" before clustering.
+    min_share, min_clients : float, int
+        Smallest segment: a share of the clustered clients and a number of clients.
+    window : HistoryWindow, optional
+        The window the features cover (:func:`history_window`), for the descriptions' words.
 
     Returns
     -------
     SegmentResult
-        ``k`` and ``scores`` are those of the clustering; a set-aside "Lapsed" segment comes on
-        top of the k clusters in ``labels``, ``profile`` and ``description``.
+        ``k`` (segments of active clients after merging) and ``scores`` (of the clustering); the
+        set-aside groups come on top of the k segments in ``labels``, ``profile`` and
+        ``description``.
 
     Examples
     --------
     >>> f = pd.DataFrame({"client_id": list("abcdef"),
     ...                   "frequency": [1, 1, 2, 40, 41, 42], "monetary": [5, 6, 5, 900, 950, 990]})
-    >>> behavioural_segments(f, k_range=[2, 3]).k
+    >>> behavioural_segments(f, k_range=[2, 3], min_clients=2).k
     2
     """
     from sklearn.cluster import KMeans
@@ -1082,6 +1328,9 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import StandardScaler
 
+    if not 0 <= float(min_share) < 1 or int(min_clients) < 1:
+        raise ValueError(f"min_share must be in [0, 1) and min_clients at least 1, got {min_share}, {min_clients}")
+    phrase = window.phrase if window is not None else "the last twelve months"
     original, transformed = _feature_matrix(features)
     n_all = len(original)
     lapsed = pd.Series(False, index=original.index)
@@ -1090,7 +1339,12 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
             lapsed = original["frequency"] <= 0
         elif "recency_days" in original.columns:
             lapsed = original["recency_days"] > 365
-    active, active_t = original.loc[~lapsed], transformed.loc[~lapsed]
+    credit = pd.Series(False, index=original.index)
+    if "monetary" in original.columns:  # bought in the window (frequency > 0), yet net revenue <= 0
+        bought = original["frequency"] > 0 if "frequency" in original.columns else original["monetary"] < 0
+        credit = ~lapsed & bought & (original["monetary"] <= 0)
+    clustered = ~lapsed & ~credit
+    active, active_t = original.loc[clustered], transformed.loc[clustered]
     n = len(active)
     ks = sorted({int(k) for k in k_range if 2 <= int(k) <= n - 1})
     if not ks:
@@ -1111,22 +1365,46 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     if scores["silhouette"].isna().all():
         raise ValueError("no k gave two or more distinct clusters; the features do not vary")
     best = scores.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]
-    k = int(best["k"])
-    model = models[k]
+    model = models[int(best["k"])]
+
+    # the size rule: merge clusters below the floor into the nearest remaining centre, smallest first
+    floor = max(int(min_clients), int(np.ceil(float(min_share) * n)))
+    cluster_of = model.labels_.copy()
+    centres = model.cluster_centers_
+    keep = list(range(centres.shape[0]))
+    merged = 0
+    while len(keep) > 1:
+        sizes_now = np.bincount(cluster_of, minlength=centres.shape[0])
+        small = [c for c in keep if sizes_now[c] < floor]
+        if not small:
+            break
+        c = min(small, key=lambda c: (sizes_now[c], c))
+        keep = [o for o in keep if o != c]
+        members = cluster_of == c
+        distance = ((z[members][:, None, :] - centres[keep][None, :, :]) ** 2).sum(axis=2)
+        cluster_of[members] = np.asarray(keep)[distance.argmin(axis=1)]
+        merged += 1
+    renumber = {c: i for i, c in enumerate(keep)}
+    cluster_of = np.array([renumber[c] for c in cluster_of], dtype=int)
+    k = len(keep)
+    centres_z = np.vstack([z[cluster_of == i].mean(axis=0) for i in range(k)])
 
     # centroids back in original units: undo the scaling, then log1p for the skewed columns
-    centers = pd.DataFrame(scaler.inverse_transform(model.cluster_centers_), columns=active_t.columns)
+    centers = pd.DataFrame(scaler.inverse_transform(centres_z), columns=active_t.columns)
     for column in _SKEWED:
         if column in centers.columns:
             centers[column] = np.expm1(centers[column])
-    sizes = np.bincount(model.labels_, minlength=k)
+    sizes = np.bincount(cluster_of, minlength=k)
     spend_key = centers["monetary"] if "monetary" in centers.columns else pd.Series(-sizes)
     order = sorted(range(k), key=lambda c: (-spend_key.iloc[c], -sizes[c], c))
 
     names, description = {}, {}
     used: set[str] = set()
     for rank, c in enumerate(order):
-        name, stem, mix = _name_segment(centers.iloc[c], active)
+        if k == 1:
+            name, stem, mix = "Active clients", "Active clients", ""
+        else:
+            name, stem, mix = _name_segment(centers.iloc[c], active)
         if not name:
             name, stem = f"Segment {rank + 1}", f"Clients of segment {rank + 1}"
         base, i = name, 2
@@ -1138,17 +1416,31 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         if "trend" in centers.columns and not name.startswith("Lapsed"):
             t = centers.loc[c, "trend"]
             parts.append("growing" if t > 0.1 else ("declining" if t < -0.1 else "steady"))
-        facts = [f"{sizes[c]:,} clients ({sizes[c] / n_all:.0%})"]
+        facts = [f"{plural(sizes[c], 'client')} ({pct(sizes[c] / n_all)})"]
         if "monetary" in centers.columns and not name.startswith("Lapsed"):
-            facts.append(f"typical revenue in the last twelve months "
-                         f"{_fmt_money(centers.loc[c, 'monetary'])}")
+            facts.append(f"typical revenue in {phrase} {_fmt_money(centers.loc[c, 'monetary'])}")
         if "recency_days" in centers.columns:
-            facts.append(f"last purchase about {centers.loc[c, 'recency_days']:.0f} days ago")
+            facts.append(f"last purchase about {plural(round(centers.loc[c, 'recency_days']), 'day')} ago")
         description[name] = f"{', '.join(parts)}: {'; '.join(facts)}."
 
-    labels = pd.Series([names[c] for c in model.labels_], index=active.index, name="segment",
-                       dtype=object)
+    labels = pd.Series([names[c] for c in cluster_of], index=active.index, name="segment", dtype=object)
     segment_order = [names[c] for c in order]
+    notes = []
+    if merged:
+        notes.append(f"{plural(merged, 'cluster')} of fewer than {plural(floor, 'client')} (a segment needs at "
+                     f"least {pct(min_share)} of the {plural(n, 'clustered client')} and at least "
+                     f"{plural(int(min_clients), 'client')}) {'was' if merged == 1 else 'were'} merged into the "
+                     "nearest segment.")
+    if credit.any():
+        owed = original.loc[credit]
+        name = NET_CREDIT
+        description[name] = (f"Clients whose credits and returns over {phrase} exceed their purchases (set aside "
+                             f"by rule: a fact of the books, not a behaviour): {plural(len(owed), 'client')} "
+                             f"({pct(len(owed) / n_all)}).")
+        labels = pd.concat([labels, pd.Series(name, index=owed.index, dtype=object)])
+        segment_order.append(name)
+        notes.append(f"{plural(len(owed), 'client')} whose credits exceed their purchases over {phrase} "
+                     f"{'is' if len(owed) == 1 else 'are'} set aside as \"{name}\", not clustered.")
     if lapsed.any():
         lapsed_name = "Lapsed" if "Lapsed" not in used else "Lapsed (set aside)"
         gone = original.loc[lapsed]
@@ -1159,10 +1451,10 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
             top = max(mix_cols, key=lambda c: (mean_mix[c], str(c)))
             mix = (f", mostly in {str(top)[4:]}" if mean_mix[top] >= 0.5 else
                    ", spread across categories")
-        facts = [f"{len(gone):,} clients ({len(gone) / n_all:.0%})"]
+        facts = [f"{plural(len(gone), 'client')} ({pct(len(gone) / n_all)})"]
         if "recency_days" in gone.columns:
-            facts.append(f"last purchase a median {gone['recency_days'].median():.0f} days ago")
-        description[lapsed_name] = (f"Lapsed clients with no purchase in the last twelve months"
+            facts.append(f"last purchase a median {plural(round(gone['recency_days'].median()), 'day')} ago")
+        description[lapsed_name] = (f"Lapsed clients with no purchase in {phrase}"
                                     f"{mix}: {'; '.join(facts)}.")
         labels = pd.concat([labels, pd.Series(lapsed_name, index=gone.index, dtype=object)])
         segment_order.append(lapsed_name)
@@ -1182,7 +1474,75 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         coords = np.column_stack([coords, np.zeros(n_all)])
     embedding = pd.DataFrame(coords, index=original.index, columns=["pc1", "pc2"])
     return SegmentResult(labels=labels, k=k, scores=scores, profile=profile,
-                         description=description, embedding=embedding)
+                         description=description, embedding=embedding, notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------
+# a client's purchases ahead, in words
+# --------------------------------------------------------------------------------------------
+def chance_of_any_purchase(revenue: pd.DataFrame, as_of, client_ids, models: dict | None = None) -> pd.Series:
+    """Each client's chance of buying at all in the twelve months after ``as_of``.
+
+    From the purchase model the run fitted (``models``: the content of ``artifacts/models.json``,
+    ``{"purchase_model": clv.model_to_dict(...), ...}``); without it, BG/NBD is refitted on the
+    clients' history up to ``as_of``, as the models' readers fall back.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue``.
+    as_of : Timestamp
+        Last day of the analysis.
+    client_ids : iterable of str
+        The clients wanted.
+    models : dict, optional
+        ``artifacts/models.json``.
+
+    Returns
+    -------
+    Series
+        ``p_any_purchase`` indexed by ``client_id`` (clients without a purchase up to ``as_of``
+        are absent).
+    """
+    from . import clv
+
+    summary = clv.rfm_summary(revenue, as_of)
+    if models and models.get("purchase_model"):
+        model = clv.model_from_dict(models["purchase_model"])
+    else:
+        model = clv.BetaGeoModel().fit(summary)
+    wanted = summary[summary["client_id"].astype(str).isin({str(c) for c in client_ids})]
+    return pd.Series(np.asarray(model.p_any_purchase(clv.WEEKS_PER_YEAR, wanted), dtype=float),
+                     index=pd.Index(wanted["client_id"].astype(str), name="client_id"), name="p_any_purchase")
+
+
+def purchase_outlook(expected, low, high, p_any=None) -> str:
+    """A client's expected purchases over the next twelve months in words, with their range.
+
+    A range of [0, 0] under a positive expectation (the client is almost surely gone; the mean
+    comes from the rare case that it survives and buys) excludes its own expectation: the words
+    give the chance of buying at all instead.
+
+    Examples
+    --------
+    >>> purchase_outlook(4.2, 2, 7)
+    '4.2 (range 2 to 7)'
+    >>> purchase_outlook(0.31, 0, 0, p_any=0.08)
+    '0.31 expected, most likely none: the chance of buying at all is 8%'
+    >>> purchase_outlook(0.31, 0, 0)
+    '0.31 expected, most likely none: the range of likely outcomes is no purchase at all'
+    """
+    if expected is None or pd.isna(expected):
+        return "not modelled"
+    e = float(expected)
+    shown = f"{e:.2f}" if e < 1 else f"{e:,.1f}"
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return shown
+    if float(high) <= 0 < e:
+        if p_any is not None and pd.notna(p_any):
+            return f"{shown} expected, most likely none: the chance of buying at all is {pct(p_any)}"
+        return f"{shown} expected, most likely none: the range of likely outcomes is no purchase at all"
+    return f"{shown} (range {float(low):,.0f} to {float(high):,.0f})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1297,7 +1657,7 @@ def tags_summary(clients: pd.DataFrame, client_rev: pd.DataFrame) -> pd.DataFram
 # --------------------------------------------------------------------------------------------
 # headlines
 # --------------------------------------------------------------------------------------------
-def headline_sentences(client_rev: pd.DataFrame, conc: dict) -> list[str]:
+def headline_sentences(client_rev: pd.DataFrame, conc: dict, window: HistoryWindow | None = None) -> list[str]:
     """Plain-language findings for leadership, computed from the data.
 
     Parameters
@@ -1306,6 +1666,10 @@ def headline_sentences(client_rev: pd.DataFrame, conc: dict) -> list[str]:
         Output of :func:`client_revenue`.
     conc : dict
         Output of :func:`concentration` on ``client_rev["revenue_ltm"]``.
+    window : HistoryWindow, optional
+        From :func:`history_window`: the sentences name the window the data really cover, and
+        leave out every comparison with the year before when the data hold none. Without it the
+        windows are taken to be complete.
 
     Returns
     -------
@@ -1319,40 +1683,48 @@ def headline_sentences(client_rev: pd.DataFrame, conc: dict) -> list[str]:
     ...                    "revenue_prior_ltm": [50.0, 5, 5, 5, 10]})
     >>> headline_sentences(cr, concentration(cr["revenue_ltm"]))[1]
     'The top 20% of clients bring 80% of revenue; the top 10% bring 40%.'
+    >>> short = HistoryWindow(pd.Timestamp("2011-09-30"), pd.Timestamp("2010-12-01"), 10, 0)
+    >>> headline_sentences(cr.assign(revenue_prior_ltm=0.0), concentration(cr["revenue_ltm"]), short)[0]
+    'Revenue over the ten months of data (1 Dec 2010 to 30 Sep 2011) is 100.'
     """
     _require(client_rev, ("revenue_ltm", "revenue_prior_ltm"), "client_rev")
     for key in ("top_20pct_share", "top_decile_share", "clients_for_80pct_share", "n", "gini"):
         if key not in conc:
             raise ValueError(f"conc has no {key!r}; pass the output of concentration()")
+    phrase = window.phrase if window is not None else "the last twelve months"
+    before = window.prior_phrase if window is not None else "the twelve months before"
+    has_prior = window.has_prior if window is not None else True
     ltm, prior = client_rev["revenue_ltm"], client_rev["revenue_prior_ltm"]
     total, total_prior = float(ltm.sum()), float(prior.sum())
     out = []
-    if total_prior > 0:
+    if has_prior and total_prior > 0:
         change = total / total_prior - 1.0
         direction = "up" if change > 0 else ("down" if change < 0 else "level")
-        tail = f", {direction} {abs(change):.0%} on the twelve months before" if direction != "level" \
-            else ", level with the twelve months before"
-        out.append(f"Revenue over the last twelve months is {_fmt_money(total)}{tail}.")
+        tail = f", {direction} {pct(abs(change))} on {before}" if direction != "level" \
+            else f", level with {before}"
+        out.append(f"Revenue over {phrase} is {_fmt_money(total)}{tail}.")
     else:
-        out.append(f"Revenue over the last twelve months is {_fmt_money(total)}.")
+        out.append(f"Revenue over {phrase} is {_fmt_money(total)}.")
     if conc["n"] and not np.isnan(conc["top_20pct_share"]):
-        out.append(f"The top 20% of clients bring {conc['top_20pct_share']:.0%} of revenue; "
-                   f"the top 10% bring {conc['top_decile_share']:.0%}.")
+        out.append(f"The top 20% of clients bring {pct(conc['top_20pct_share'])} of revenue; "
+                   f"the top 10% bring {pct(conc['top_decile_share'])}.")
         k, n = int(conc["clients_for_80pct_share"]), int(conc["n"])
-        out.append(f"{k:,} of {n:,} paying clients ({k / n:.0%}) make up 80% of revenue.")
+        out.append(f"{k:,} of {plural(n, 'paying client')} ({pct(k / n)}) make up 80% of revenue.")
+    if not has_prior:
+        return out
     change = ltm - prior
     both = (prior > 0) & (ltm > 0)
     growers, decliners = int(((change > 0) & both).sum()), int(((change < 0) & both).sum())
     if growers or decliners:
-        out.append(f"Of the clients who bought in both years, {growers:,} grew (adding "
+        out.append(f"Of the clients who bought in both periods, {growers:,} grew (adding "
                    f"{_fmt_money(change[(change > 0) & both].sum())}) and {decliners:,} declined "
                    f"(losing {_fmt_money(-change[(change < 0) & both].sum())}).")
     new = (prior <= 0) & (ltm > 0)
     lost = (prior > 0) & (ltm <= 0)
     if new.any() or lost.any():
-        out.append(f"{int(new.sum()):,} clients bought this year but not the year before "
-                   f"({_fmt_money(ltm[new].sum())}); {int(lost.sum()):,} who bought the year before "
-                   f"bought nothing this year (they had brought {_fmt_money(prior[lost].sum())}).")
+        out.append(f"{plural(int(new.sum()), 'client')} bought in {phrase} but not in {before} "
+                   f"({_fmt_money(ltm[new].sum())}); {int(lost.sum()):,} who bought in {before} "
+                   f"bought nothing since (they had brought {_fmt_money(prior[lost].sum())}).")
     return out
 
 
@@ -1452,13 +1824,15 @@ def plot_revenue_over_time(table: pd.DataFrame, by: str = "category") -> Figure:
     return fig
 
 
-def plot_tiers(summary: pd.DataFrame) -> Figure:
+def plot_tiers(summary: pd.DataFrame, window: HistoryWindow | None = None) -> Figure:
     """Clients and revenue share per tier, side by side.
 
     Parameters
     ----------
     summary : DataFrame
         Output of :func:`tier_summary`.
+    window : HistoryWindow, optional
+        The window the revenue covers (:func:`history_window`), for the title.
 
     Returns
     -------
@@ -1478,7 +1852,7 @@ def plot_tiers(summary: pd.DataFrame) -> Figure:
     left.set_title("Clients per tier")
     left.set_ylabel("Clients")
     right.bar(tiers, summary["revenue_share"].fillna(0.0), color=colors)
-    right.set_title("Share of revenue (last twelve months)")
+    right.set_title(f"Share of revenue ({window.header if window is not None else 'last 12 months'})")
     right.set_ylabel("Share of revenue")
     _pct_axis(right.yaxis)
     for ax in (left, right):

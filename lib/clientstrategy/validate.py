@@ -22,13 +22,18 @@ from pandera.errors import SchemaErrors
 
 from . import features, schema
 from .io import MAX_EXAMPLES, _value_examples, make_problem, problems_frame
+from .words import pct, plural
 
 __all__ = [
     "HEALTH_COLUMNS",
     "LOW_RESPONSE_RATE",
+    "SEEN_IN",
     "DataValidationError",
     "completeness",
+    "exclusion_sentences",
+    "first_seen",
     "health_checks",
+    "known_clients",
     "table_summary",
     "validate",
 ]
@@ -259,7 +264,10 @@ def validate(tables: dict, problems=(), as_of=None, held=()) -> None:
         if len(df) == 0:
             found.append(make_problem(name, "*", "empty_table", 0))
             continue
+        explained = set(zip(io_probs["table"], io_probs["column"], io_probs["check"]))
         for prob in _pandera_problems(name, df):
+            if (prob["table"], prob["column"], prob["check"]) in explained:
+                continue  # the mapping already reported it, with the source values behind it
             if prob["check"] == "missing_values":
                 # values io could not parse are null now; they are reported as unparseable already
                 prob["count"] -= int(unparsed.get((name, prob["column"]), 0))
@@ -280,7 +288,165 @@ def validate(tables: dict, problems=(), as_of=None, held=()) -> None:
         raise DataValidationError(frame.reset_index(drop=True))
 
 
+def exclusion_sentences(report: pd.DataFrame) -> list[str]:
+    """One line per mapping rule that removed rows: how many, and how much revenue they held.
+
+    Rows a ``where``, an ``exclude`` rule or an inner ``join`` removed; ``derive.*`` and
+    ``types.*`` lines of the report (values that differed or did not cast) are not removals.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        ``mapping.REPORT_COLUMNS`` (``Mapping.report``, ``mapping_report.csv``); older reports
+        without ``amount`` give the rows only.
+
+    Returns
+    -------
+    list of str
+        "revenue, no_customer_id: 135,080 rows holding 1,447,682.12 (14.9% of the amount of every
+        source line) -- No CustomerID ...", rules that removed nothing left out.
+
+    Examples
+    --------
+    >>> rep = pd.DataFrame({"table": ["revenue", "revenue"], "rule": ["guest", "zero"], "reason": ["no id", "free"],
+    ...                     "rows": [1, 0], "amount": [7.0, 0.0], "amount_share": [0.318, 0.0]})
+    >>> exclusion_sentences(rep)
+    ['revenue, guest: 1 row holding 7.00 (31.8% of the amount of every source line): no id']
+    """
+    out = []
+    if report is None or not len(report):
+        return out
+    for r in report.to_dict("records"):
+        rule = str(r["rule"])
+        if int(r.get("rows", 0) or 0) <= 0 or rule.startswith(("derive.", "types.")) or ".types." in rule:
+            continue  # derive and types lines count values kept or nulled, not rows removed
+        amount, share = r.get("amount"), r.get("amount_share")
+        money = ""
+        if amount is not None and pd.notna(amount):
+            money = f" holding {float(amount):,.2f}"
+            if share is not None and pd.notna(share):
+                money += f" ({pct(share, 1)} of the amount of every source line)"
+        out.append(f"{r['table']}, {r['rule']}: {plural(int(r['rows']), 'row')}{money}: {r['reason']}")
+    return out
+
+
 # --------------------------------------------------------------------------- data health
+
+def _need(df, columns, table: str) -> None:
+    for column in columns:
+        if column not in df.columns:
+            raise ValueError(f"table {table!r} has no column {column!r} (columns: {list(df.columns)})")
+
+
+#: Tables whose dated rows show a client is there (besides ``clients.onboarded_on``), with their date.
+SEEN_IN = {"revenue": "date", "activities": "timestamp", "digital": "timestamp", "surveys": "date",
+           "survey_invites": "date"}
+
+
+def _first_dates(df, table: str, col: str) -> pd.Series:
+    """The first ``col`` of each client of one table (a DataFrame, or an engine table in SQL)."""
+    if isinstance(df, features.EngineTable):
+        features.require(df, ["client_id", col], table)
+        c, d = features.q("client_id"), features.q(col)
+        r = df.sql(f"SELECT CAST({c} AS VARCHAR) AS client_id, MIN({d}) AS d FROM {{t}} "
+                   f"WHERE {c} IS NOT NULL GROUP BY CAST({c} AS VARCHAR)")
+        return pd.Series(pd.to_datetime(r["d"]).astype("datetime64[ns]").to_numpy(),
+                         index=pd.Index(r["client_id"].astype("str"), name="client_id"))
+    _need(df, ("client_id", col), table)
+    rows = df.loc[df["client_id"].notna()]
+    return pd.to_datetime(rows[col]).astype("datetime64[ns]").groupby(rows["client_id"].astype("str")).min()
+
+
+def first_seen(revenue, clients: pd.DataFrame | None = None, others: dict | None = None) -> pd.Series:
+    """The first day each client is seen: its ``onboarded_on`` or its first dated row, whichever is earlier.
+
+    Every row counts here, after ``as_of`` too: a client whose first sign of life is after
+    ``as_of`` was not a client yet at ``as_of`` (:func:`known_clients`).
+
+    Parameters
+    ----------
+    revenue : DataFrame or features.EngineTable
+        Canonical ``revenue`` (``date``, ``client_id``).
+    clients : DataFrame, optional
+        Canonical ``clients`` (``client_id``; ``onboarded_on`` used when present).
+    others : dict, optional
+        More tables of :data:`SEEN_IN` (``activities``, ``digital``, ``surveys``,
+        ``survey_invites``; DataFrames or engine tables): a call or a visit shows the client too.
+
+    Returns
+    -------
+    Series
+        ``first_seen`` (datetime64) indexed by ``client_id``, for every client of any table;
+        NaT for a client with no dated row and no ``onboarded_on``.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-01-05", "2026-12-01"]), "client_id": ["a", "b"],
+    ...                     "amount": [1.0, 1.0]})
+    >>> cl = pd.DataFrame({"client_id": ["a", "b", "c", "d"], "onboarded_on": pd.to_datetime(["2025-06-01", None, None, None])})
+    >>> calls = pd.DataFrame({"timestamp": pd.to_datetime(["2026-03-01 10:00"]), "client_id": ["d"]})
+    >>> first_seen(rev, cl, others={"activities": calls}).dt.strftime("%Y-%m-%d").tolist()
+    ['2025-06-01', '2026-12-01', nan, '2026-03-01']
+    """
+    dates = [_first_dates(revenue, "revenue", "date")]
+    for table, df in (others or {}).items():
+        if table not in SEEN_IN:
+            raise ValueError(f"first_seen: table {table!r} holds no date that shows a client; "
+                             f"known: {sorted(SEEN_IN)}")
+        if df is not None and len(df):
+            dates.append(_first_dates(df, table, SEEN_IN[table]))
+    if clients is not None:
+        _need(clients, ("client_id",), "clients")
+        cl = clients.loc[clients["client_id"].notna()]
+        ids = cl["client_id"].astype("str")
+        if "onboarded_on" in cl.columns:
+            dates.append(pd.to_datetime(cl["onboarded_on"]).astype("datetime64[ns]").groupby(ids.to_numpy()).min())
+        else:
+            dates.append(pd.Series(pd.NaT, index=pd.Index(ids.unique()), dtype="datetime64[ns]"))
+    seen = pd.concat(dates, axis=1).min(axis=1) if len(dates) > 1 else dates[0]
+    seen = seen.astype("datetime64[ns]").sort_index()
+    seen.index.name = "client_id"
+    return seen.rename("first_seen")
+
+
+def known_clients(clients: pd.DataFrame, revenue, as_of, others: dict | None = None) -> pd.DataFrame:
+    """``clients`` without those first seen after ``as_of`` (not yet clients on that day).
+
+    A client onboarded after ``as_of``, or without ``onboarded_on`` and first seen (billed, called,
+    visiting, surveyed) after it, is left out of every analysis and output of a run as of
+    ``as_of``: ``nb.Context.table("clients")`` gives the notebooks this table, and
+    ``outcomes.client_revenue`` applies it too; the data-health page counts them. A client with
+    no date at all is kept: nothing says it is new.
+
+    Parameters
+    ----------
+    clients : DataFrame
+        Canonical ``clients``.
+    revenue : DataFrame or features.EngineTable
+        Canonical ``revenue``, all lines (after ``as_of`` too).
+    as_of : Timestamp
+        Last day of the analysis.
+    others : dict, optional
+        As :func:`first_seen`.
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``clients`` that were clients on ``as_of``, in their order.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2026-01-05", "2026-12-01"]), "client_id": ["a", "b"],
+    ...                     "amount": [1.0, 1.0]})
+    >>> known_clients(pd.DataFrame({"client_id": ["a", "b", "c"]}), rev, pd.Timestamp("2026-09-30"))["client_id"].tolist()
+    ['a', 'c']
+    """
+    _need(clients, ("client_id",), "clients")
+    as_of = _check_as_of(as_of)
+    seen = first_seen(revenue, clients, others)
+    late = set(seen.index[seen.notna() & (seen.dt.normalize() > as_of.normalize())])
+    return clients.loc[~clients["client_id"].astype("str").isin(late)]
+
 
 def _date_column(table: str, df: pd.DataFrame) -> str | None:
     """The table's own date: its first required date/datetime column present and typed."""
@@ -347,8 +513,8 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
                       f"FROM {{t}} WHERE {amount} < 0").iloc[0]
         if int(neg["n"]):
             rows.append(("revenue", "negative_amount", int(neg["n"]),
-                         (f"{int(neg['n'])} of {len(rev)} lines below zero (credits, returns), "
-                         f"total {float(neg['total']):,.2f}, {int(neg['clients'])} clients")))
+                         (f"{int(neg['n']):,} of {plural(len(rev), 'line')} below zero (credits, returns), "
+                         f"total {float(neg['total']):,.2f}, {plural(int(neg['clients']), 'client')}")))
     for name in schema.TABLES:
         df = tables.get(name)
         if df is None or not len(df):
@@ -360,7 +526,7 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
                 if k:
                     latest = df.sql(f"SELECT MAX({features.q(col)}) AS m FROM {{t}}")["m"].iloc[0]
                     rows.append((name, "rows_after_as_of", k,
-                                 (f"{k} of {len(df)} rows with {col} after {day.date()} "
+                                 (f"{k:,} of {plural(len(df), 'row')} with {col} after {day.date()} "
                                   f"(latest {pd.Timestamp(latest).date()}); analyses ignore them")))
             continue
         col = _date_column(name, df)
@@ -369,18 +535,27 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
         after = df[col].dt.normalize() > day
         if after.any():
             rows.append((name, "rows_after_as_of", int(after.sum()),
-                         (f"{int(after.sum())} of {len(df)} rows with {col} after {day.date()} "
+                         (f"{int(after.sum()):,} of {plural(len(df), 'row')} with {col} after {day.date()} "
                          f"(latest {df.loc[after, col].max().date()}); analyses ignore them")))
     clients = tables.get("clients")
     if clients is not None and rev is not None and "client_id" in clients.columns:
+        seen = first_seen(rev, clients, others={t: tables[t] for t in SEEN_IN if t != "revenue" and t in tables})
+        late = set(seen.index[seen.notna() & (seen.dt.normalize() > day)])
+        listed = clients.loc[clients["client_id"].notna(), "client_id"].astype(str)
+        future = sorted(set(listed) & late)
+        if future:
+            rows.append(("clients", "first_seen_after_as_of", len(future),
+                         (f"{plural(len(future), 'client')} of {len(clients):,} first seen after {day.date()} "
+                          f"(onboarded or first billed later): not clients yet on that day, so left out of every "
+                          f"analysis and output: {_ids_text(future)}")))
         billed = set(rev.sql(f"SELECT DISTINCT {features.q('client_id')} AS c FROM {{t}} WHERE "
                              f"{features.window(day, col='date')} AND {features.q('client_id')} IS NOT NULL")["c"]
                      .astype(str))
-        never = clients.loc[clients["client_id"].notna() & ~clients["client_id"].isin(billed), "client_id"]
+        never = listed[~listed.isin(billed) & ~listed.isin(late)]
         if len(never):
             rows.append(("clients", "no_revenue", len(never),
-                         (f"{len(never)} of {len(clients)} clients have no revenue up to {day.date()}: "
-                         f"{_ids_text(sorted(never))}")))
+                         (f"{plural(len(never), 'client')} of {len(clients):,} with no revenue up to {day.date()}: "
+                          f"{_ids_text(sorted(never))}")))
     rows.extend(_low_response_waves(tables))
     for name in schema.TABLES:
         df = tables.get(name)
@@ -393,7 +568,7 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
             n = missing[col] if missing is not None else int(df[col].isna().sum())
             if n:
                 rows.append((name, "missing_values", n,
-                             f"column {col}: {n} of {len(df)} rows empty ({n / len(df):.1%})"))
+                             f"column {col}: {n:,} of {plural(len(df), 'row')} empty ({pct(n / len(df), 1)})"))
     if rev is not None and len(rev):
         cols = ", ".join(features.q(c) for c in rev.columns)
         dup = rev.sql(f"SELECT CAST({features.q('client_id')} AS VARCHAR) AS c, COUNT(*) - 1 AS extra "
@@ -401,7 +576,7 @@ def health_checks(tables: dict, as_of) -> pd.DataFrame:
         if len(dup):
             n = int(dup["extra"].sum())
             rows.append(("revenue", "duplicated_lines", n,
-                         (f"{n} lines identical to an earlier line in every column "
+                         (f"{plural(n, 'line')} identical to an earlier line in every column "
                          f"(clients {_ids_text(sorted(dup['c'].dropna().unique()))})")))
     return pd.DataFrame(rows, columns=HEALTH_COLUMNS).astype({"count": "int64"})
 
@@ -431,8 +606,9 @@ def _low_response_waves(tables: dict) -> list[tuple]:
     out = []
     for wave in sorted(invited.index[rate < LOW_RESPONSE_RATE], key=str):
         out.append(("surveys", "low_response_rate", int(answered[wave]),
-                    (f"{how} {wave}: {int(answered[wave])} responses to {int(invited[wave])} invitations "
-                    f"({rate[wave]:.1%}, threshold {LOW_RESPONSE_RATE:.0%})")))
+                    (f"{how} {wave}: {plural(int(answered[wave]), 'response')} to "
+                     f"{plural(int(invited[wave]), 'invitation')} ({pct(rate[wave], 1)}, threshold "
+                     f"{pct(LOW_RESPONSE_RATE)})")))
     return out
 
 

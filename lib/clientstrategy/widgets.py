@@ -41,19 +41,11 @@ def _esc(v) -> str:
     return html.escape("" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v), quote=True)
 
 
-#: Business headers of the columns the explorers show (client profile and next-best-action columns);
-#: a column not listed keeps its name with underscores as spaces.
+#: The explorers' own wording for a few columns; every other header is the reports' (``nb.header``,
+#: which words revenue columns by the run's real window).
 HEADERS = {
-    "client_id": "Client", "revenue_ltm": "Revenue, last 12 months", "revenue_prior_ltm": "Revenue, prior 12 months",
-    "growth": "Growth", "tier": "Tier", "segment": "Segment", "p_alive": "Chance still active",
-    "expected_purchases_12m": "Expected purchases, next 12 months", "expected_purchases_12m_low": "Expected purchases, low",
-    "expected_purchases_12m_high": "Expected purchases, high", "clv": "Lifetime value", "clv_low": "Lifetime value, low",
-    "clv_high": "Lifetime value, high", "engagement_score": "Digital engagement", "persona": "Persona",
-    "nps_last": "Latest NPS score (0-10)", "wallet": "Wallet (spend in our categories)", "share_of_wallet": "Share of wallet",
-    "headroom": "Headroom", "value_to_business": "Value to the business", "value_to_client": "Value to the client",
-    "group": "Group", "intent": "Intent", "service_level": "Service level", "person_id": "Person", "rank": "Rank",
-    "action": "Action", "topic": "Topic", "reason": "Reason", "expected_value": "Expected value", "signal": "Signal",
-    "control": "Held back to measure uplift", "measure": "Measure", "value": "Value",
+    "engagement_score": "Digital engagement", "nps_last": "Latest NPS score (0-10)",
+    "wallet": "Wallet (spend in our categories)", "control": "Held back to measure uplift",
 }
 
 
@@ -103,7 +95,10 @@ def _fmt(v, column: str | None = None) -> str:
 
 
 def _header(column: str) -> str:
-    return HEADERS.get(column, str(column).replace("_", " ").capitalize())
+    """Business header of a column: the explorers' own labels, else the reports' (``nb.header``)."""
+    from .nb import header
+
+    return HEADERS.get(column) or header(column)
 
 
 def _table_html(df: pd.DataFrame, max_rows: int = 12) -> str:
@@ -119,13 +114,13 @@ def _table_html(df: pd.DataFrame, max_rows: int = 12) -> str:
     return body + more
 
 
-def _facts_html(row: pd.Series, columns) -> str:
-    """A client's profile as a two-column table: business name, value formatted by its column."""
+def _kv_html(pairs) -> str:
+    """(label, formatted value) pairs as a two-column table, numbers right-aligned."""
     from .report import align_numbers
 
-    rows = "".join(f"<tr><th>{_esc(_header(c))}</th><td>{_esc(_fmt(row[c], c))}</td></tr>"
-                   for c in columns if not (not isinstance(row[c], str) and pd.isna(row[c])))
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in pairs)
     return align_numbers(f'<table class="cs-table cs-kv">{rows}</table>')
+
 
 
 #: Styles of the live explorers in JupyterLab, where the report's stylesheet is absent (JupyterLab
@@ -152,10 +147,18 @@ def _figure_html(fig) -> str:
     return f"<img alt='figure' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'/>"
 
 
+_PURCHASE_COLUMNS = ("expected_purchases_12m", "expected_purchases_12m_low", "expected_purchases_12m_high")
+
+
+
 def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | None = None,
                 clients: pd.DataFrame | None = None, actions: pd.DataFrame | None = None,
-                as_of: pd.Timestamp | None = None) -> str:
+                as_of: pd.Timestamp | None = None, models: dict | None = None) -> str:
     """One client's whole profile as HTML: key figures, quarterly revenue, next actions.
+
+    Measures are named in business words; expected purchases read as one line with their range,
+    or, for a client whose range is [0, 0] under a positive expectation, with its chance of
+    buying at all (``outcomes.purchase_outlook``).
 
     Parameters
     ----------
@@ -167,6 +170,9 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
         Canonical revenue and clients tables, and ``next_best_actions``.
     as_of : Timestamp, optional
         Revenue after it is not shown.
+    models : dict, optional
+        ``artifacts/models.json`` (the fitted purchase model), for the chance of buying at all;
+        without it the purchase model is refitted when that chance is needed.
 
     Returns
     -------
@@ -193,7 +199,31 @@ def client_card(client_id: str, profile: pd.DataFrame, revenue: pd.DataFrame | N
         hit = clients.loc[clients["client_id"].astype(str) == str(client_id), "client_name"]
         name = hit.iloc[0] if len(hit) else ""
     parts = [f"<h3>{_esc(name) or _esc(client_id)} <small>({_esc(client_id)})</small></h3>"]
-    parts.append(_facts_html(r, [c for c in profile.columns if c != "client_id"]))
+    from . import nb, outcomes
+    from .nb import header
+
+    window = None
+    if nb._ACTIVE is not None:
+        try:
+            window = nb._ACTIVE.window
+        except Exception:  # noqa: BLE001 (no revenue to read a window from)
+            window = None
+    no_prior = window is not None and not window.has_prior  # "revenue the year before: 0" would mislead
+    facts = []
+    for c in profile.columns:
+        if c == "client_id" or c in _PURCHASE_COLUMNS[1:] or pd.isna(r[c]):
+            continue
+        if no_prior and c in ("revenue_prior_ltm", "growth"):
+            continue
+        if c == "expected_purchases_12m":
+            low, high = (r.get(k) for k in _PURCHASE_COLUMNS[1:])
+            p_any = None
+            if pd.notna(high) and float(high) <= 0 < float(r[c]) and revenue is not None and as_of is not None:
+                p_any = outcomes.chance_of_any_purchase(revenue, as_of, [client_id], models=models).get(str(client_id))
+            facts.append((header(c), outcomes.purchase_outlook(r[c], low, high, p_any)))
+        else:
+            facts.append((header(c), _fmt(r[c], c)))
+    parts.append(_kv_html(facts))
     if revenue is not None and len(revenue):
         rv = revenue[revenue["client_id"].astype(str) == str(client_id)]
         if as_of is not None:
@@ -231,17 +261,19 @@ def portfolio_view(profile: pd.DataFrame, filters: dict | None = None) -> str:
             d = d[d[col].astype(str) == str(val)]
     if d.empty:
         return "<p>No client matches these filters.</p>"
-    from .nb import money
+    from .nb import header, money
+    from .words import plural
 
-    clients = f"<strong>{len(d):,}</strong> client{'s' if len(d) != 1 else ''}"
-    head = (f"<p>{clients}; revenue over the last twelve months <strong>{money(d['revenue_ltm'].sum())}</strong>"
-            + (f"; lifetime value <strong>{money(d['clv'].sum())}</strong>"
-               if "clv" in d.columns and d["clv"].notna().any() else "")
-            + ".</p>") if "revenue_ltm" in d.columns else f"<p>{clients}.</p>"
+    clv = f"; lifetime value <strong>{_esc(money(float(d['clv'].sum())))}</strong>" \
+        if "clv" in d.columns and d["clv"].notna().any() else ""
+    revenue_words = header("revenue_ltm")
+    head = (f"<p><strong>{len(d):,}</strong> {'client' if len(d) == 1 else 'clients'}; "
+            f"{_esc(revenue_words[:1].lower() + revenue_words[1:])}: <strong>{_esc(money(float(d['revenue_ltm'].sum())))}</strong>"
+            f"{clv}.</p>") if "revenue_ltm" in d.columns else f"<p>{_esc(plural(len(d), 'client'))}.</p>"
     cols = [c for c in ("client_id", "tier", "segment", "revenue_ltm", "growth", "p_alive", "clv", "group", "intent")
             if c in d.columns]
     top = d.sort_values("revenue_ltm", ascending=False) if "revenue_ltm" in d.columns else d
-    return head + _table_html(top[cols], max_rows=15)
+    return head + _table_html(top[cols].head(15), max_rows=15)
 
 
 def client_lookup(profile: pd.DataFrame, **card_kwargs):
