@@ -446,7 +446,10 @@ def _esc(value) -> str:
 # Characters that start markdown syntax (links, images, emphasis, code, tables, headings, HTML
 # blocks). A value written into markdown as a numeric entity shows as the character itself but
 # cannot open a link such as ``[x](javascript:...)`` or an image that fetches a URL.
-_MD_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#!|~"})
+# HTML's own characters are in the same table: one pass, so no entity is escaped twice (an apostrophe
+# escaped first as &#x27; and its "#" then as &#35; would show as "&#x27;" on the page).
+_MD_ENTITIES = str.maketrans({**{c: f"&#{ord(c)};" for c in "\\`*_{}[]()#!|~"},
+                              "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 
 
 def _esc_md(value) -> str:
@@ -458,9 +461,11 @@ def _esc_md(value) -> str:
     '&#91;x&#93;&#40;javascript:alert&#40;1&#41;&#41;'
     >>> _esc_md("<b>A & B</b>")
     '&lt;b&gt;A &amp; B&lt;/b&gt;'
+    >>> _esc_md("03's #1")
+    '03&#x27;s &#35;1'
     """
     # and "://": renderers that link bare URLs would otherwise make a link of a value
-    return html.escape(str(value), quote=True).translate(_MD_ENTITIES).replace("://", "&#58;//")
+    return str(value).translate(_MD_ENTITIES).replace("://", "&#58;//")
 
 
 def _fill(text: str, values: dict) -> str:
