@@ -573,7 +573,8 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
 
 def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.DataFrame, personas: pd.DataFrame,
                 as_of, by: str = "style", weights: dict | None = None, freq: str = "Q", n_boot: int = 200,
-                alpha: float = 0.05, min_touches: int = 30, random_state: int = 0) -> pd.DataFrame:
+                alpha: float = 0.05, min_touches: int = 30, after_last_purchase="auto",
+                random_state: int = 0) -> pd.DataFrame:
     """Outcome per touch for each pairing of salesperson style (or role) and client persona.
 
     Within each persona, the within-client design of :func:`clientstrategy.activities.touch_effects`
@@ -596,8 +597,9 @@ def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.Data
         People column describing the person (``style``, ``role``).
     weights : dict, optional
         Quality weights (see :func:`clientstrategy.activities.touch_weights`).
-    freq, n_boot, alpha, min_touches, random_state
-        As in :func:`clientstrategy.activities.touch_effects`.
+    freq, n_boot, alpha, min_touches, after_last_purchase, random_state
+        As in :func:`clientstrategy.activities.touch_effects` (``"auto"``: decided once by
+        :func:`clientstrategy.activities.leaving_check` on every touch).
 
     Returns
     -------
@@ -616,17 +618,21 @@ def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.Data
     # the person's style joins the touches in the engine (people is small; touches are not)
     style = people[["person_id", by]].drop_duplicates("person_id")
     style = style.assign(**{by: style[by].astype("str").fillna("unknown")})
+    if after_last_purchase == "auto":
+        after_last_purchase = _act.leaving_check(a, revenue, as_of, freq=freq, n_boot=n_boot, alpha=alpha,
+                                                 random_state=random_state)["after_last_purchase"]
     rng = np.random.default_rng(random_state)
     out = []
     for persona, grp in personas.groupby("persona", sort=True):
         try:
             p = _act._build_panel(a, revenue, as_of, key=by, weights=weights, weighted=True, freq=freq,
-                                  clients=grp["client_id"], min_touches=min_touches, join=(style, "person_id"))
+                                  clients=grp["client_id"], min_touches=min_touches, join=(style, "person_id"),
+                                  after_last_purchase=bool(after_last_purchase))
         except ValueError:
             continue
         if not p.keys or len(p.clients) < 10:
             continue
-        beta, lo, hi = _act._fe_fit(p.X, p.y, p.mask, n_boot, rng, alpha)
+        beta, lo, hi, _ = _act._fe_fit(p.X, p.y, p.mask, n_boot, rng, alpha)
         out.append(pd.DataFrame({by: p.keys, "persona": persona, "touches": p.touches,
                                  "outcome_per_touch": beta, "ci_low": lo, "ci_high": hi,
                                  "clients": len(p.clients)}))
