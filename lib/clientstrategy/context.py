@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from . import activities as _act
 from . import features
@@ -105,18 +106,40 @@ def events_from_series(series, topic: str, threshold: float = 2.0, periods: int 
 
 def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as_of,
                           products: pd.DataFrame | None = None, window_days: int = 21,
-                          prior_strength: float = 2.0, clients=None) -> pd.DataFrame:
+                          prior_strength: float = 2.0, fdr: float = 0.1, clients=None) -> pd.DataFrame:
     """Per client and topic: how much more often the client buys the topic right after events on it.
 
     For each topic with events, an event "gets a response" from a client when the client buys the
-    topic (a product with that ``product_id`` or ``category``) within ``window_days`` after it. The
-    client's baseline is its chance of buying the topic in any ``window_days`` days outside event
-    windows. Responsiveness is the response rate shrunk towards the baseline (``prior_strength``
+    topic (a product with that ``product_id`` or ``category``) within ``window_days`` after it. A
+    client is scored only on the events of its active span (its first to its last purchase of
+    anything), so a lapsed or new client is not counted as ignoring events it could not respond to;
+    an event on a product also counts for the product's category when ``products`` is given.
+
+    **Baseline (empirical Bayes).** The client's chance of buying the topic on a day away from
+    events is shrunk towards the topic's population rate: across the clients scored, each client's
+    purchase days of the topic outside event windows over its free days are modelled as
+    beta-binomial, the beta prior fitted by maximum likelihood per topic; the client's baseline is
+    its posterior predictive chance of at least one purchase in ``window_days`` days. A client with
+    a single purchase of the topic (which fell after an event) keeps a baseline near the
+    population's instead of one estimated from nothing.
+
+    **Responsiveness** is the response rate shrunk towards the baseline (``prior_strength``
     pseudo-events at the baseline rate) minus the baseline: the extra chance of a purchase after an
-    event, near zero when a client has seen few events. A client is scored only on the events of
-    its active span (its first to its last purchase of anything), so a lapsed or new client is not
-    counted as ignoring events it could not respond to; an event on a product also counts for the
-    product's category when ``products`` is given.
+    event, near zero when a client has seen few events.
+
+    **Evidence and the false discovery rate.** Whether a client's buying really follows the events
+    is tested on its own purchases, exactly: if its purchases of the topic were spread over its
+    active span regardless of events, each purchase day would fall in an event window with
+    probability ``window_share`` (the share of its active days in windows). The statistic is the
+    topic revenue in windows, conditioned on the client's purchase days and their amounts, so one
+    lifetime purchase that happened to follow an event is as likely as ``window_share``. Its
+    one-sided p-value is computed exactly (all subsets) for up to 12 purchase days and by the
+    Lugannani-Rice saddlepoint approximation beyond (written out: no library gives the tail of a
+    weighted sum of Bernoulli variables). The p-values of each topic's clients are a family (a
+    topic's call list): the Benjamini-Hochberg procedure gives ``q_value``, and ``responder`` marks
+    the clients with ``q_value <= fdr`` (among them, at most a share ``fdr`` are expected to be
+    chance buyers). Clients with no purchase of the topic, or no event in their span, are not
+    tested (p-value 1, not counted in the family).
 
     Parameters
     ----------
@@ -131,7 +154,9 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     window_days : int
         Days after an event in which a purchase counts as a response.
     prior_strength : float
-        Pseudo-events of shrinkage.
+        Pseudo-events of shrinkage of the response rate.
+    fdr : float
+        False discovery rate of ``responder`` (per topic).
     clients : iterable of str, optional
         Clients to score; default every client with revenue up to ``as_of``.
 
@@ -139,33 +164,42 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     -------
     DataFrame
         ``client_id``, ``topic``, ``responsiveness``, ``events`` (in the client's active span),
-        ``responses``, ``baseline_rate``, ``response_rate``, ``evidence`` (binomial z-score of the
-        responses against the baseline: how sure the excess is), sorted by topic then
-        responsiveness (descending).
+        ``responses``, ``baseline_rate`` (empirical Bayes), ``response_rate``, ``window_share``
+        (share of the client's active days inside event windows), ``window_revenue_share`` (share
+        of its topic revenue bought inside them), ``p_value``, ``q_value`` (Benjamini-Hochberg
+        within the topic), ``evidence`` (the p-value as a one-sided z-score, 0 when there is none),
+        ``responder`` (``q_value <= fdr``), sorted by topic then responsiveness (descending).
 
     Examples
     --------
-    Events on 2026-01-01 and 2026-02-01 open 7-day windows (14 days). Client ``a`` is active from
-    2025-12-10 to 2026-02-05 (58 days, 11 in windows, so 47 free days), buys once outside the
-    windows (baseline 1 - (1 - 1/47)**7 = 0.1398) and in both windows: (2 + 2 x 0.1398) / (2 + 2)
-    - 0.1398 = 0.4301. Client ``b`` (91 days, 77 free) buys twice outside and never after an event:
+    Five events on ``p1``, 7-day windows. Client ``a`` bought ``p1`` once, two days after the first
+    event: a chance buyer (35 of its 182 active days lie in windows, so a purchase falls after an
+    event about one time in five by chance, its p-value). Client ``b`` buys ``p1`` every three weeks
+    and, in addition, after every event:
 
-    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2025-12-10", "2026-01-05", "2026-02-05", "2025-12-01",
-    ...                                             "2026-03-01"]),
-    ...                     "client_id": ["a", "a", "a", "b", "b"], "amount": 1.0, "product_id": "p1"})
-    >>> ev = pd.DataFrame({"date": pd.to_datetime(["2026-01-01", "2026-02-01"]), "topic": ["p1", "p1"]})
-    >>> market_responsiveness(rev, ev, pd.Timestamp("2026-03-31"), window_days=7)[
-    ...     ["client_id", "responsiveness", "responses", "baseline_rate"]].round(4)
-      client_id  responsiveness  responses  baseline_rate
-    0         a          0.4301          2         0.1398
-    1         b         -0.0841          0         0.1682
+    >>> days = pd.to_datetime(["2026-01-05", "2026-02-02", "2026-03-02", "2026-03-30", "2026-04-27"])
+    >>> ev = pd.DataFrame({"date": days, "topic": "p1"})
+    >>> b = list(pd.date_range("2025-12-01", "2026-05-31", freq="21D")) + list(days + pd.Timedelta(days=2))
+    >>> rev = pd.DataFrame({"date": [pd.Timestamp("2026-01-07"), pd.Timestamp("2025-12-01"),
+    ...                              pd.Timestamp("2026-05-31")] + b,
+    ...                     "client_id": ["a", "a", "a"] + ["b"] * len(b), "amount": 1.0,
+    ...                     "product_id": ["p1", "p9", "p9"] + ["p1"] * len(b)})
+    >>> r = market_responsiveness(rev, ev, pd.Timestamp("2026-06-30"), window_days=7)
+    >>> r[["client_id", "responses", "events", "window_share", "p_value", "responder"]].round(3)
+      client_id  responses  events  window_share  p_value  responder
+    0         b          5       5         0.207    0.007       True
+    1         a          1       5         0.192    0.192      False
     """
+    from scipy import stats
+
     rev = features.as_table(revenue, "revenue")
     features.require(rev, ["date", "client_id", "amount"], "revenue")
     _check(market_events, ["date", "topic"], "market_events")
     as_of = _as_of(as_of)
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
+    if not 0 < fdr < 1:
+        raise ValueError(f"fdr must be between 0 and 1, got {fdr}")
     if "product_id" not in rev.columns:
         raise ValueError("column 'product_id' is missing from table 'revenue': purchases cannot be tied to "
                          "market event topics")
@@ -186,50 +220,76 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     has_cat = products is not None and "category" in products.columns
     buys = features.topic_purchases(rev, as_of, ev["topic"].unique(), products if has_cat else None)
     cols = ["client_id", "topic", "responsiveness", "events", "responses", "baseline_rate", "response_rate",
-            "evidence"]
+            "window_share", "window_revenue_share", "p_value", "q_value", "evidence", "responder"]
     out = []
     n_days = int((as_of - start).days) + 1
     # each client is scored on the events of its active span (first to last purchase of anything)
     span = spans.set_index("client_id").reindex(ids)
     first = ((span["first"] - start).dt.days).fillna(n_days + 1).to_numpy()
     last = ((span["last"] - start).dt.days).fillna(-1).to_numpy()
+    lo_ = np.clip(first, 0, n_days).astype(int)
+    hi_ = np.maximum(np.clip(last + 1, 0, n_days).astype(int), lo_)
     for topic, evt in ev.groupby("topic", sort=True):
         days = np.sort(evt["day"].unique())
         b = buys.loc[buys["topic"] == topic]
         offs = ((b["day"] - start).dt.days).to_numpy()
+        amount = b["amount"].to_numpy(dtype="float64")
         ev_off = ((pd.DatetimeIndex(days) - start).days).to_numpy()
         in_window = np.zeros(n_days, bool)  # days covered by some event's response window
         for e in ev_off:
             in_window[e + 1: e + window_days + 1] = True
         cidx = pd.Index(ids).get_indexer(b["client_id"])
         ok = cidx >= 0
-        cidx, offs = cidx[ok], offs[ok]
+        cidx, offs, amount = cidx[ok], offs[ok], amount[ok]
         eligible = (first[:, None] <= ev_off[None, :]) & (ev_off[None, :] <= last[:, None])
         responses = np.zeros(len(ids))
         for j, e in enumerate(ev_off):  # one pass per event; events are few
             hit = np.zeros(len(ids), bool)
             hit[cidx[(offs > e) & (offs <= e + window_days)]] = True
             responses += hit & eligible[:, j]
-        outside = ~in_window[offs]
-        base_days = np.bincount(cidx[outside], minlength=len(ids))
+        inside = in_window[offs]
         free_cum = np.concatenate([[0], np.cumsum(~in_window)])
-        lo_ = np.clip(first, 0, n_days).astype(int)
-        hi_ = np.clip(last + 1, 0, n_days).astype(int)
-        free = np.maximum(free_cum[np.maximum(hi_, lo_)] - free_cum[lo_], 1)
-        p_day = np.minimum(base_days / free, 1.0)
-        baseline = 1.0 - (1.0 - p_day) ** window_days
+        win_cum = np.concatenate([[0], np.cumsum(in_window)])
+        free = (free_cum[hi_] - free_cum[lo_]).astype("float64")
+        win = (win_cum[hi_] - win_cum[lo_]).astype("float64")
+        x_out = np.bincount(cidx[~inside], minlength=len(ids)).astype("float64")
+        n_buy = np.bincount(cidx, minlength=len(ids))
+        # empirical Bayes baseline: beta-binomial prior of the daily purchase chance, fitted per topic
+        fit = free > 0
+        a, b_ = _beta_binomial_prior(x_out[fit], free[fit]) if fit.any() else (1.0, 1.0)
+        a_i, b_i = a + x_out, b_ + np.maximum(free - x_out, 0.0)
+        baseline = -np.expm1(special.betaln(a_i, b_i + window_days) - special.betaln(a_i, b_i))
         k = eligible.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(k > 0, responses / np.maximum(k, 1), np.nan)
+            share = np.where(win + free > 0, win / (win + free), np.nan)
         shrunk = (responses + prior_strength * baseline) / (k + prior_strength)
-        # evidence: binomial z of the responses against the baseline (rates kept off 0 and 1)
-        b_ = np.clip(baseline, 0.01, 0.99)
+        # the exact test: topic revenue in windows given the client's purchase days and amounts
+        total = np.bincount(cidx, weights=amount, minlength=len(ids))
+        in_rev = np.bincount(cidx[inside], weights=amount[inside], minlength=len(ids))
+        tested = (k > 0) & (n_buy > 0) & (share > 0) & (share < 1)
+        p = np.ones(len(ids))
+        if tested.any():
+            rows = np.flatnonzero(tested)
+            pos = pd.Series(np.arange(len(rows)), index=rows)
+            sel = tested[cidx]
+            r_of = pos.reindex(cidx[sel]).to_numpy()
+            j_of = pd.Series(r_of).groupby(r_of).cumcount().to_numpy()
+            A = np.zeros((len(rows), int(n_buy[rows].max())))
+            A[r_of, j_of] = amount[sel]
+            p[rows] = _window_sum_sf(A, share[rows], in_rev[rows])
+        q = np.ones(len(ids))
+        if tested.any():
+            q[tested] = stats.false_discovery_control(p[tested], method="bh")
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = np.where(k > 0, (responses - k * b_) / np.sqrt(np.maximum(k, 1) * b_ * (1 - b_)), 0.0)
+            rev_share = np.where(total > 0, in_rev / total, np.nan)
         out.append(pd.DataFrame({"client_id": pd.Series(ids, dtype="str"), "topic": topic,
                                  "responsiveness": shrunk - baseline, "events": k.astype("int64"),
                                  "responses": responses.astype("int64"), "baseline_rate": baseline,
-                                 "response_rate": rate, "evidence": z}))
+                                 "response_rate": rate, "window_share": share, "window_revenue_share": rev_share,
+                                 "p_value": p, "q_value": q,
+                                 "evidence": np.maximum(stats.norm.isf(np.clip(p, 1e-300, 1.0)), 0.0),
+                                 "responder": (q <= fdr) & (shrunk > baseline)}))
     if not out:
         return pd.DataFrame(columns=cols)
     res = pd.concat(out, ignore_index=True)
@@ -238,10 +298,110 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     return res.reset_index(drop=True)[cols]
 
 
+def _beta_binomial_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood beta prior ``(a, b)`` of a beta-binomial with a different number of trials per unit.
+
+    Written out because scipy fits a beta-binomial only with one common number of trials; the
+    likelihood is maximised over the prior mean (logit) and concentration (log) by L-BFGS-B, the
+    mean kept within (1e-9, 0.5) and the concentration within (0.01, 1e7).
+
+    Examples
+    --------
+    >>> a, b = _beta_binomial_prior(np.array([0.0, 2.0, 10.0, 1.0]), np.array([100.0, 100.0, 100.0, 50.0]))
+    >>> round(a / (a + b), 3)
+    0.035
+    """
+    from scipy import optimize
+
+    x, n = np.asarray(successes, "float64"), np.asarray(trials, "float64")
+    m = float(np.clip(x.sum() / max(n.sum(), 1.0), 1e-6, 0.4))
+
+    def nll(theta):
+        mu, phi = special.expit(theta[0]), np.exp(theta[1])
+        a, b = mu * phi, (1.0 - mu) * phi
+        return -float((special.betaln(x + a, n - x + b) - special.betaln(a, b)).sum())
+
+    res = optimize.minimize(nll, [special.logit(m), np.log(10.0)], method="L-BFGS-B",
+                            bounds=[(special.logit(1e-9), 0.0), (np.log(1e-2), np.log(1e7))])
+    mu, phi = special.expit(res.x[0]), np.exp(res.x[1])
+    return float(mu * phi), float((1.0 - mu) * phi)
+
+
+def _window_sum_sf(A: np.ndarray, p: np.ndarray, x: np.ndarray, exact_max: int = 12) -> np.ndarray:
+    """P(sum_j A_ij B_ij >= x_i) for independent B_ij ~ Bernoulli(p_i), per row of ``A`` (zero-padded).
+
+    Exact (every subset of the row's positive amounts) for up to ``exact_max`` amounts; beyond, the
+    Lugannani-Rice saddlepoint approximation of the upper tail (the normal approximation below the
+    mean, where the p-value is above one half anyway). Every amount in the sum gives ``p ** N``.
+
+    Examples
+    --------
+    >>> _window_sum_sf(np.array([[1.0, 0.0], [1.0, 3.0]]), np.array([0.2, 0.5]), np.array([1.0, 3.0])).round(3).tolist()
+    [0.2, 0.5]
+    """
+    from itertools import product
+
+    from scipy import stats
+
+    A, p, x = np.asarray(A, "float64"), np.asarray(p, "float64"), np.asarray(x, "float64")
+    out = np.ones(len(A))
+    n_pos = (A > 0).sum(axis=1)
+    top = np.where(A.max(axis=1, initial=0.0) > 0, A.max(axis=1, initial=0.0), 1.0)
+    A, x = A / top[:, None], x / top  # amounts in units of the row's largest
+    total = A.sum(axis=1)
+    eps = 1e-9
+    every = (x >= total - eps) & (n_pos > 0)
+    out[every] = p[every] ** n_pos[every]
+    todo = ~every & (x > eps)
+    for k in range(1, exact_max + 1):
+        rows = np.flatnonzero(todo & (n_pos == k))
+        if not len(rows):
+            continue
+        a = -np.sort(-A[rows], axis=1)[:, :k]
+        subsets = np.array(list(product((0.0, 1.0), repeat=k)))  # (2^k, k)
+        inside = subsets.sum(axis=1)
+        prob = p[rows, None] ** inside[None, :] * (1.0 - p[rows, None]) ** (k - inside[None, :])
+        out[rows] = (prob * (a @ subsets.T >= x[rows, None] - eps)).sum(axis=1)
+        todo[rows] = False
+    rows = np.flatnonzero(todo)
+    if len(rows):
+        pp, xx = p[rows, None], x[rows]
+        mean, var = (A[rows] * pp).sum(axis=1), (A[rows] ** 2 * pp * (1.0 - pp)).sum(axis=1)
+        out[rows] = stats.norm.sf((xx - mean) / np.sqrt(var))
+        # the upper tail of a sum of right-skewed amounts is heavier than the normal's, so rows the
+        # normal puts above 0.2 are above it too: only the others need the saddlepoint
+        rows = rows[out[rows] < 0.2]
+    if len(rows):
+        a, pp, xx = A[rows], p[rows, None], x[rows]
+        s = np.zeros(len(rows))
+        for _ in range(100):  # Newton on K'(s) = x; K' is increasing, so the iterates climb monotonically
+            e = pp * np.exp(np.minimum(s[:, None] * a, 700.0))
+            pi = e / (1.0 - pp + e)
+            step = ((a * pi).sum(axis=1) - xx) / np.maximum((a ** 2 * pi * (1.0 - pi)).sum(axis=1), 1e-300)
+            s = np.maximum(s - step, s / 2.0)
+            if np.abs(step).max() < 1e-10:
+                break
+        sa = np.minimum(s[:, None] * a, 700.0)
+        K = np.log1p(pp * np.expm1(sa)).sum(axis=1)
+        e = pp * np.exp(sa)
+        pi = e / (1.0 - pp + e)
+        k2 = (a ** 2 * pi * (1.0 - pi)).sum(axis=1)
+        w = np.sign(s) * np.sqrt(np.maximum(2.0 * (s * xx - K), 0.0))
+        u = s * np.sqrt(k2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = stats.norm.sf(w) + stats.norm.pdf(w) * (1.0 / u - 1.0 / w)
+        out[rows] = np.clip(np.where(np.isfinite(lr) & (w > 1e-6), lr, out[rows]), 0.0, 1.0)
+    return out
+
+
 def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd.DataFrame | None = None,
               value_col: str = "revenue_ltm", top: int = 20, min_responsiveness: float = 0.05,
-              min_evidence: float = 2.0) -> pd.DataFrame:
+              min_evidence: float = 2.0, fdr: float = 0.1) -> pd.DataFrame:
     """Clients to call after a new event on a topic: ranked by responsiveness x value.
+
+    Only clients whose buying after events is beyond chance are listed: with a ``q_value`` column
+    (:func:`market_responsiveness`), those at or below the false discovery rate ``fdr``, so that
+    at most a share ``fdr`` of a topic's list is expected to be chance buyers.
 
     Parameters
     ----------
@@ -261,6 +421,8 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
     min_evidence : float
         Clients whose ``evidence`` (z-score) is below this are not listed: a large client with a
         high baseline can show a big excess by luck over a few events.
+    fdr : float
+        Clients whose ``q_value`` is above this are not listed (when the column is there).
 
     Returns
     -------
@@ -284,6 +446,8 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
     r = r.loc[r["responsiveness"] > min_responsiveness]
     if "evidence" in r.columns:
         r = r.loc[r["evidence"] >= min_evidence]
+    if "q_value" in r.columns:
+        r = r.loc[r["q_value"] <= fdr]
     r = r.copy()
     if values is not None:
         _check(values, ["client_id", value_col], "values")
