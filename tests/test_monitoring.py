@@ -110,7 +110,7 @@ def test_effects_hold_compares_windows_that_share_no_data():
     assert hold.loc["call", "verdict"] in {"holds", "unclear"} and hold.loc["email", "verdict"] == "holds"
     # the overlapping comparison cannot see it; given the windows, it is refused
     assert mo.effects_hold(prev, cur).set_index("activity_type").loc["meeting", "verdict"] == "holds"
-    spans = dict(window_start=pd.Timestamp("2023-10-01"))
+    spans = {"window_start": pd.Timestamp("2023-10-01")}
     with pytest.raises(ValueError, match="window_start"):
         mo.effects_hold(prev.assign(**spans, window_end=Q2), cur.assign(**spans, window_end=Q3))
 

@@ -593,7 +593,7 @@ class _Panel:
     last_buy: np.ndarray  # (C,) index of the client's last period with a purchase
     after_last_purchase: bool = True  # the design in force
 
-    def design(self, after_last_purchase: bool) -> "_Panel":
+    def design(self, after_last_purchase: bool) -> _Panel:
         """The same panel with the other end of each client's rows."""
         return replace(self, after_last_purchase=bool(after_last_purchase))
 

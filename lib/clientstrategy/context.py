@@ -28,6 +28,7 @@ __all__ = [
     "persona_features",
     "persona_fit",
     "persona_problem",
+    "persona_space",
     "plot_persona_fit",
     "plot_personas",
     "plot_responsiveness",
@@ -471,12 +472,13 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
 # -- personas -------------------------------------------------------------------------------------
 _POSITIVE = ("answered", "opened", "replied", "attended", "downloaded")
 FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "download_share",
-            "search_share", "event_burst", "touch_response")
+            "search_share", "event_burst", "touch_response", "sessions", "pages_per_session", "searches_per_session",
+            "downloads_per_session")
 
 
 def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | None = None,
                      market_events: pd.DataFrame | None = None, window_days: int = 365, burst_days: int = 14,
-                     burst_prior: float = 10.0, clients=None) -> pd.DataFrame:
+                     burst_prior: float = 10.0, session_prior: float = 2.0, clients=None) -> pd.DataFrame:
     """Behavioural features per client for persona clustering.
 
     Parameters
@@ -498,6 +500,9 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
         Days after an event counted as its burst.
     burst_prior : float
         Pseudo-events at the normal rate added to each client's burst share (shrinkage; 0 = none).
+    session_prior : float
+        Pseudo-sessions at the population's mix added to each client's per-session rates
+        (shrinkage: a client seen in one or two sessions has no mix of its own yet; 0 = none).
     clients : iterable of str, optional
         Clients to describe (zeros when they have no digital activity).
 
@@ -506,7 +511,9 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
     DataFrame
         ``client_id``, ``logins``, ``page_views``, ``searches``, ``downloads`` (per month),
         ``minutes_per_session``, ``download_share``, ``search_share`` (of all digital events),
-        ``event_burst``, and ``touch_response`` when ``activities`` is given.
+        ``event_burst``, ``sessions`` (per month), ``pages_per_session``, ``searches_per_session``,
+        ``downloads_per_session`` (shrunk towards the population's per-session rates by
+        ``session_prior``), and ``touch_response`` when ``activities`` is given.
 
     Examples
     --------
@@ -526,6 +533,16 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
     for c in ("logins", "page_views", "searches", "downloads"):
         f[c] = eng[c] / months
     f["minutes_per_session"] = (eng["minutes"] / eng["sessions"].where(eng["sessions"] > 0)).fillna(0.0)
+    # what a client does in a session, whatever its number of sessions (a large client has more
+    # users, so more of everything): per-session rates, shrunk towards the population's mix
+    n_sess = eng["sessions"].to_numpy(dtype="float64")
+    f["sessions"] = n_sess / months
+    for c, name in (("page_views", "pages_per_session"), ("searches", "searches_per_session"),
+                    ("downloads", "downloads_per_session")):
+        counts = eng[c].to_numpy(dtype="float64")
+        mix = counts.sum() / n_sess.sum() if n_sess.sum() > 0 else 0.0
+        f[name] = np.where(n_sess + session_prior > 0,
+                           (counts + session_prior * mix) / np.maximum(n_sess + session_prior, 1e-12), 0.0)
     days = pd.date_range(start + pd.Timedelta(days=1), as_of, freq="D")
     covered = np.zeros(len(days), bool)
     if market_events is not None and len(market_events):
@@ -573,7 +590,8 @@ class PersonaFit:
     centroids : DataFrame
         One row per persona: ``persona``, ``clients``, ``share``, feature means, ``description``.
     scores : DataFrame
-        ``k``, ``silhouette`` for every k tried (the criterion), ``chosen``.
+        ``k``, ``silhouette``, ``stability`` (mean adjusted Rand index of subsample fits against the
+        full fit), ``stable``, ``chosen`` for every k tried.
     k : int
         The number of personas.
     """
@@ -584,26 +602,88 @@ class PersonaFit:
     k: int
 
 
-_LOG_FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "event_burst")
+_LOG_FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "event_burst", "sessions",
+                 "pages_per_session", "searches_per_session", "downloads_per_session")
 _LABELS = {"logins": "logins a month", "page_views": "page views a month", "searches": "searches a month",
            "downloads": "downloads a month", "minutes_per_session": "minutes per session",
            "download_share": "share of activity that is downloads", "search_share": "share that is searches",
-           "event_burst": "activity after market events (x normal)", "touch_response": "share of our touches answered"}
+           "event_burst": "activity after market events (x normal)", "touch_response": "share of our touches answered",
+           "sessions": "sessions a month", "pages_per_session": "pages per session",
+           "searches_per_session": "searches per session", "downloads_per_session": "downloads per session"}
+#: the clustering space when the per-session features are there (from :func:`persona_features`)
+_SPACE = ("sessions", "pages_per_session", "searches_per_session", "downloads_per_session", "minutes_per_session",
+          "event_burst", "touch_response")
 
 
 def _name(z: pd.Series) -> str:
-    """Archetype of a centroid (standardised features), in the words of the seed article."""
-    intensity = z.reindex(["logins", "page_views", "minutes_per_session"]).mean()
+    """Archetype of a centroid (robustly standardised features), in the words of the seed article."""
+    how_much = [c for c in ("sessions", "pages_per_session", "logins", "page_views", "minutes_per_session")
+                if c in z.index]
+    intensity = z.reindex(how_much).mean() if how_much else np.nan
     intensity = 0.0 if pd.isna(intensity) else float(intensity)
+    downloads = z.get("downloads_per_session", z.get("download_share", 0))
+    pages = z.get("pages_per_session", z.get("page_views", 0))
     if z.get("event_burst", 0) > 0.75:
         return "Event-driven trader"
     if intensity > 0.5:
         return "Self-directed researcher"
-    if z.get("download_share", 0) > 0.5:
+    if downloads > 0.5 and pages < 0.5:
         return "Passive consumer"
     if intensity < -0.3:
         return "Relationship-led"
     return "Mixed"
+
+
+def persona_space(features: pd.DataFrame) -> pd.DataFrame:
+    """The space personas are clustered in: behaviour per session, on log scales, standardised.
+
+    With the columns of :func:`persona_features`, a client is described by how much it uses our
+    channels (``sessions`` a month) and by what it does when it does (pages, searches and
+    downloads per session, minutes per session, its activity after market events, its answers to
+    our touches), so that a large client (many users, many sessions) and a small one with the same
+    habits land together; counts a month, which mostly measure size, are left out. Rates and counts
+    are log-scaled (log1p; they are skewed), minutes per session of a client without a session
+    take the median, each column is winsorised at its 0.5% and 99.5% quantiles (a few extreme
+    clients do not set the scale) and standardised (mean 0, standard deviation 1). Columns that do
+    not vary are dropped. Frames without ``sessions`` (other features) keep all their columns,
+    log-scaled where they are counts.
+
+    Parameters
+    ----------
+    features : DataFrame
+        ``client_id`` + numeric features.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id`` + the standardised columns used.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"client_id": list("abcd"), "sessions": [1.0, 10.0, 2.0, 20.0],
+    ...                   "pages_per_session": [2.0, 2.0, 8.0, 8.0], "event_burst": 1.0})
+    >>> persona_space(f).round(2).values.tolist()
+    [['a', -1.17, -1.0], ['b', 0.62, -1.0], ['c', -0.75, 1.0], ['d', 1.3, 1.0]]
+    """
+    _check(features, ["client_id"], "persona features")
+    cols = [c for c in features.columns if c != "client_id"]
+    if "sessions" in cols:
+        cols = [c for c in _SPACE if c in cols]
+    X = features[cols].astype("float64").copy()
+    if "sessions" in X.columns and "minutes_per_session" in X.columns:
+        active = X["sessions"] > 0
+        if active.any():
+            X.loc[~active, "minutes_per_session"] = float(X.loc[active, "minutes_per_session"].median())
+    for c in cols:
+        if c in _LOG_FEATURES:
+            X[c] = np.log1p(X[c].clip(lower=0))
+    X = X.fillna(0.0)
+    X = X.clip(X.quantile(0.005), X.quantile(0.995), axis=1)
+    sd = X.std(ddof=0)
+    keep = [c for c in cols if sd[c] > 1e-12]
+    Z = (X[keep] - X[keep].mean()) / sd[keep]
+    Z.insert(0, "client_id", features["client_id"].astype("str").to_numpy())
+    return Z.reset_index(drop=True)
 
 
 def persona_problem(features: pd.DataFrame) -> str | None:
@@ -640,13 +720,22 @@ def persona_problem(features: pd.DataFrame) -> str | None:
 
 
 def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2, 8), random_state: int = 0,
-                 n_init: int = 10) -> PersonaFit:
-    """Behavioural personas: k-means on standardised features, k chosen by the silhouette score.
+                 n_init: int = 10, n_resamples: int = 10, min_stability: float = 0.8,
+                 silhouette_tolerance: float = 0.05) -> PersonaFit:
+    """Behavioural personas: k-means in :func:`persona_space`, k chosen by stability and silhouette.
 
-    Counts and the event burst ratio are log-transformed (they are skewed), every feature is standardised, and k-means is fit
-    for each k in ``k_values``; the k with the highest mean silhouette (how much closer clients are
-    to their own persona than to the next one) is kept unless ``k`` is given. Each persona is named
-    by an archetype rule on its standardised centroid and described in words.
+    For each k in ``k_values``, k-means is fit on all clients and on ``n_resamples`` random
+    subsamples of 80% of them (at most 4,000 clients). A k is *stable* when the subsample fits group
+    the clients as the full fit does (mean adjusted Rand index at least ``min_stability``: a persona
+    that appears or dissolves with the sample drawn is not a persona). Among the stable k, the
+    silhouette (how much closer clients are to their own persona than to the next) decides: the
+    largest stable k whose silhouette is within ``silhouette_tolerance`` (relative) of the best
+    stable silhouette is kept. A finer split that is as reproducible and nearly as clean is a
+    finding, not noise; the silhouette alone tends to merge two small, close groups (or to split
+    off one far group and stop). When no k is stable, the most stable is kept. ``k`` fixes the
+    number instead. Clients without a single session in the window show no behaviour: personas are
+    formed from the others and they join the nearest (in practice the least active one). Each
+    persona is named by an archetype rule on its standardised centroid and described in words.
 
     Parameters
     ----------
@@ -657,9 +746,16 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
     k_values : iterable of int
         Candidates for k.
     random_state : int
-        Seed of k-means and of the silhouette sample.
+        Seed of k-means, of the subsamples and of the silhouette samples.
     n_init : int
-        k-means restarts.
+        k-means restarts of the full fit (a third of them for each subsample fit).
+    n_resamples : int
+        Subsamples behind the stability and the silhouette of each k.
+    min_stability : float
+        Mean adjusted Rand index between the subsample fits and the full fit for k to be stable.
+    silhouette_tolerance : float
+        How far (share of the best) a stable k's silhouette may fall short of the best and still be
+        preferred for being finer.
 
     Returns
     -------
@@ -671,45 +767,66 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
     >>> fit.centroids[["persona", "share", "description"]]  # doctest: +SKIP
     """
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
 
     _check(features, ["client_id"], "persona features")
     cols = [c for c in features.columns if c != "client_id"]
     if not cols:
         raise ValueError("column 'client_id' is the only column of the persona features")
-    X = features[cols].astype("float64").copy()
-    for c in cols:
-        if c in _LOG_FEATURES:
-            X[c] = np.log1p(X[c].clip(lower=0))
-    X = X.fillna(0.0)
-    keep = [c for c in cols if X[c].std() > 0]
     problem = persona_problem(features)
     if problem:
         raise ValueError(f"no personas: {problem} (see persona_problem)")
-    Z = StandardScaler().fit_transform(X[keep].to_numpy())
+    space = persona_space(features)
+    keep = [c for c in space.columns if c != "client_id"]
+    Z_all = space[keep].to_numpy()
+    # a client without a single session in the window shows no behaviour to group: personas are
+    # formed from the others, and it joins the nearest one (in practice the least active)
+    seen = (features["sessions"].to_numpy(dtype="float64") > 0) if "sessions" in features.columns else \
+        np.ones(len(features), bool)
+    if len(np.unique(Z_all[seen].round(12), axis=0)) < 3:
+        seen = np.ones(len(features), bool)
+    Z = Z_all[seen]
     # k-means cannot make more groups than there are distinct profiles (nor n - 1 for the silhouette)
     profiles = len(np.unique(Z.round(12), axis=0))
-    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(features) and kk <= profiles]
+    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(Z) and kk <= profiles]
     if not candidates:
         raise ValueError(f"column 'client_id': too few clients or distinct profiles ({profiles}) to form personas")
     rows, models = [], {}
     sample = min(len(Z), 3000)
+    rng = np.random.default_rng(random_state)
+    # the same subsamples for every k
+    n_sub = int(0.8 * min(len(Z), 5000))
+    subs = [np.sort(rng.choice(len(Z), n_sub, replace=False)) for _ in range(n_resamples if not k else 0)]
     for kk in candidates:
         km = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(Z)
-        sil = silhouette_score(Z, km.labels_, sample_size=sample, random_state=random_state) if kk > 1 else np.nan
-        rows.append({"k": kk, "silhouette": float(sil)})
         models[kk] = km
+        row = {"k": kk, "silhouette": float(silhouette_score(Z, km.labels_, sample_size=sample,
+                                                              random_state=random_state))}
+        stab = [adjusted_rand_score(km.labels_[idx], KMeans(n_clusters=kk, n_init=max(1, n_init // 3),
+                                                             random_state=random_state + 1 + j).fit(Z[idx]).labels_)
+                for j, idx in enumerate(subs)]
+        row["stability"] = float(np.mean(stab)) if stab else np.nan
+        rows.append(row)
     scores = pd.DataFrame(rows)
-    best = int(k) if k else int(scores.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]["k"])
+    if k:
+        best = int(k)
+    else:
+        stable = scores.loc[scores["stability"] >= min_stability]
+        if len(stable):
+            top = float(stable["silhouette"].max())
+            best = int(stable.loc[stable["silhouette"] >= top * (1 - silhouette_tolerance), "k"].max())
+        else:
+            best = int(scores.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]["k"])
+    scores["stable"] = scores["stability"] >= min_stability
     scores["chosen"] = scores["k"] == best
     km = models[best]
+    found = km.labels_.copy() if seen.all() else km.predict(Z_all)
     # order clusters by size (largest first) so labels do not depend on k-means' arbitrary numbering
-    sizes = np.bincount(km.labels_, minlength=best)
+    sizes = np.bincount(found, minlength=best)
     order = np.lexsort((np.arange(best), -sizes))
     relabel = np.empty(best, int)
     relabel[order] = np.arange(best)
-    labels = relabel[km.labels_]
+    labels = relabel[found]
     zc = pd.DataFrame(km.cluster_centers_[order], columns=keep)
     names, seen = [], {}
     for i in range(best):

@@ -37,8 +37,8 @@ import pandas as pd
 
 from clientstrategy.schema import TABLES
 
-__all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PRODUCTS", "REVERSE_KIND", "SIZES", "WAVES", "Sample", "generate",
-           "main", "write_sample"]
+__all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PERSONAS_2", "PRODUCTS", "REVERSE_KIND", "SIZES", "WAVES", "Sample",
+           "generate", "main", "persona_sample", "write_sample"]
 
 # --------------------------------------------------------------------------------------------
 # Fixed parameters (the truth; data/sample/README.md states the same numbers)
@@ -1203,6 +1203,105 @@ def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "tables"
+
+
+#: the second persona generator (:func:`persona_sample`): name, share of clients, pages / searches /
+#: downloads per session (Poisson means), mean seconds per page, sessions in the 10 days after a
+#: market event (x normal). Other types, footprints and proportions than the bundled sample's four.
+PERSONAS_2 = (("Screen watcher", 0.55, (4.0, 0.3, 0.1), 40.0, 1.0),
+              ("Report reader", 0.30, (2.0, 0.3, 1.0), 120.0, 1.0),
+              ("News reactor", 0.15, (2.0, 1.5, 0.2), 60.0, 3.0))
+
+
+def persona_sample(n_clients: int = 1200, random_state: int = 7, intensity_sd: float = 1.3,
+                   sessions_per_week: float = 0.5, n_events: int = 12, days: int = 365) -> Sample:
+    """A second, independent persona generator: three behaviour types, each with its own footprint.
+
+    Built to test persona recovery on something else than the bundled sample it was tuned on.
+    A client's type sets *what it does in a session* (:data:`PERSONAS_2`: pages, searches and
+    downloads per session, time per page, and for news reactors three times the sessions in the
+    10 days after a market event); *how much* it comes is a matter of size: sessions a week are
+    lognormal (median ``sessions_per_week``, log standard deviation ``intensity_sd``) whatever
+    the type, so counts a month say little about the type and many clients are seen in only a few
+    sessions. Each session starts with a ``login``; page views carry a duration.
+
+    Parameters
+    ----------
+    n_clients : int
+        Clients (types in the shares of :data:`PERSONAS_2`, exactly).
+    random_state : int
+        Seed.
+    intensity_sd, sessions_per_week : float
+        Spread and median of the sessions a week.
+    n_events : int
+        Market events (topic ``FX``) in the window.
+    days : int
+        Length of the window, ending at :data:`AS_OF`.
+
+    Returns
+    -------
+    Sample
+        ``tables``: ``clients``, ``digital``, ``market_events``; ``truth``: ``clients``
+        (``client_id``, ``persona``).
+
+    Examples
+    --------
+    >>> s = persona_sample(90, random_state=1)
+    >>> s.truth["clients"]["persona"].value_counts().to_dict()
+    {'Screen watcher': 50, 'Report reader': 27, 'News reactor': 13}
+    >>> sorted(s.tables["digital"]["event_type"].unique())
+    ['download', 'login', 'page_view', 'search']
+    """
+    _check_args("default", random_state)
+    if n_clients < 3:
+        raise ValueError("n_clients must be at least 3")
+    rng = np.random.default_rng([int(random_state), 99])
+    shares = np.array([t[1] for t in PERSONAS_2])
+    counts = np.floor(shares * n_clients).astype(int)
+    counts[0] += n_clients - counts.sum()
+    typ = rng.permutation(np.repeat(np.arange(len(PERSONAS_2)), counts))
+    start = AS_OF - pd.Timedelta(days=days - 1)
+    ev_days = np.sort(rng.choice(np.arange(10, days - 10), n_events, replace=False))
+    burst = np.zeros(days, bool)
+    for d in ev_days:
+        burst[d + 1: d + 11] = True
+    weekly = np.exp(rng.normal(np.log(sessions_per_week), intensity_sd, n_clients))
+    factor = np.array([t[4] for t in PERSONAS_2])[typ]
+    k = rng.poisson(weekly[:, None] / 7 * np.where(burst[None, :], factor[:, None], 1.0))
+    ci, day = np.nonzero(k)
+    reps = k[ci, day]
+    ci, day = np.repeat(ci, reps), np.repeat(day, reps)
+    n_ev = rng.poisson(np.array([t[2] for t in PERSONAS_2])[typ[ci]])  # (sessions, 3)
+    dwell = np.array([t[3] for t in PERSONAS_2])[typ[ci]]
+    sess = np.arange(len(ci))
+    t0 = (start.value + day.astype("int64") * _NS_DAY
+          + rng.integers(7 * 3600, 21 * 3600, len(ci)).astype("int64") * 10**9)
+    parts = [pd.DataFrame({"s": sess, "ts": t0, "event_type": "login", "duration_s": np.nan})]
+    for j, kind in enumerate(("page_view", "search", "download")):
+        m = n_ev[:, j]
+        s_of = np.repeat(sess, m)
+        gaps = rng.exponential(np.repeat(dwell, m)) + 5.0
+        # seconds into the session: the gaps summed within each session
+        offset = np.cumsum(gaps) - np.repeat(np.concatenate([[0.0], np.cumsum(gaps)])[np.cumsum(m) - m], m)
+        dur = (np.round(rng.lognormal(np.log(np.repeat(dwell, m)), 0.6), 1) if kind == "page_view"
+               else np.full(len(s_of), 5.0))
+        parts.append(pd.DataFrame({"s": s_of, "ts": np.repeat(t0, m) + (offset * 1e9).astype("int64") + 10**9 * (j + 1),
+                                   "event_type": kind, "duration_s": dur}))
+    d = pd.concat(parts, ignore_index=True).sort_values(["ts", "s"], kind="stable").reset_index(drop=True)
+    ids = _ids("Q", np.arange(1, n_clients + 1), max(4, len(str(n_clients))))
+    digital = pd.DataFrame({
+        "timestamp": pd.to_datetime(d["ts"].to_numpy()).astype("datetime64[ns]"),
+        "client_id": _str(ids[ci[d["s"].to_numpy()]]), "event_type": _str(d["event_type"].to_numpy()),
+        "session_id": _str(_ids("S", d["s"].to_numpy() + 1, 8)), "duration_s": d["duration_s"].to_numpy(),
+    })
+    events = pd.DataFrame({"date": (start + pd.to_timedelta(ev_days, "D")).astype("datetime64[ns]"),
+                           "topic": _str(np.full(n_events, "FX")),
+                           "event_id": _str(_ids("M", np.arange(1, n_events + 1), 3))})
+    clients = pd.DataFrame({"client_id": _str(ids)})
+    truth = pd.DataFrame({"client_id": _str(ids),
+                          "persona": _str(np.array([t[0] for t in PERSONAS_2], dtype=object)[typ])})
+    return Sample(tables={"clients": clients, "digital": digital, "market_events": events},
+                  truth={"clients": truth})
 
 
 def main(argv=None) -> int:
