@@ -165,8 +165,9 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     -------
     DataFrame
         ``client_id``, ``topic``, ``responsiveness``, ``events`` (in the client's active span),
-        ``responses``, ``baseline_rate`` (empirical Bayes), ``response_rate``, ``window_share``
-        (share of the client's active days inside event windows), ``window_revenue_share`` (share
+        ``responses``, ``baseline_rate`` (empirical Bayes), ``response_rate``, ``purchase_days`` (days
+        the client bought the topic), ``window_share`` (share of the client's active days inside
+        event windows), ``window_revenue_share`` (share
         of its topic revenue bought inside them), ``p_value``, ``q_value`` (Benjamini-Hochberg
         within the topic), ``evidence`` (the p-value as a one-sided z-score, 0 when there is none),
         ``responder`` (``q_value <= fdr``), sorted by topic then responsiveness (descending).
@@ -221,7 +222,7 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     has_cat = products is not None and "category" in products.columns
     buys = features.topic_purchases(rev, as_of, ev["topic"].unique(), products if has_cat else None)
     cols = ["client_id", "topic", "responsiveness", "events", "responses", "baseline_rate", "response_rate",
-            "window_share", "window_revenue_share", "p_value", "q_value", "evidence", "responder"]
+            "purchase_days", "window_share", "window_revenue_share", "p_value", "q_value", "evidence", "responder"]
     out = []
     n_days = int((as_of - start).days) + 1
     # each client is scored on the events of its active span (first to last purchase of anything)
@@ -287,7 +288,8 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
         out.append(pd.DataFrame({"client_id": pd.Series(ids, dtype="str"), "topic": topic,
                                  "responsiveness": shrunk - baseline, "events": k.astype("int64"),
                                  "responses": responses.astype("int64"), "baseline_rate": baseline,
-                                 "response_rate": rate, "window_share": share, "window_revenue_share": rev_share,
+                                 "response_rate": rate, "purchase_days": n_buy.astype("int64"), "window_share": share,
+                                 "window_revenue_share": rev_share,
                                  "p_value": p, "q_value": q,
                                  "evidence": np.maximum(stats.norm.isf(np.clip(p, 1e-300, 1.0)), 0.0),
                                  "responder": (q <= fdr) & (shrunk > baseline)}))
