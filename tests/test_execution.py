@@ -224,7 +224,8 @@ def test_planted_market_responders_on_the_small_sample():
         precision = on["client_id"].isin(planted).mean()
         assert precision >= 0.8, (topic, precision)  # 1.0 for both topics when written
         assert recall >= 0.3, (topic, recall)  # 3 of 8 FX, 2 of 5 D&A when written
-        # without the evidence (no q_value) the old, loose list comes back, mostly chance buyers
-        loose = ex.market_event_signals(resp.drop(columns="q_value"), t["market_events"], as_of, products=t["products"])
+        # without the evidence the old, loose list comes back, mostly chance buyers
+        loose = ex.market_event_signals(resp.drop(columns=["q_value", "responder"]), t["market_events"], as_of,
+                                        products=t["products"])
         loose = loose.loc[loose["topic"] == topic, "client_id"]
         assert len(loose) > 5 * len(on) and loose.isin(planted).mean() < 0.3

@@ -861,6 +861,36 @@ def _fe_fit(X: np.ndarray, y: np.ndarray, mask: np.ndarray, n_boot: int, rng, al
     return beta, lo_, hi_, bs.std(axis=0, ddof=1)
 
 
+def _fe_fit_robust(X: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two-way fixed effects fit of :func:`_fe_fit` with a cluster-robust standard error instead of a bootstrap.
+
+    The sandwich of Liang and Zeger (clusters = clients): with the within-transformed regressors
+    ``Z`` and residuals ``e``, ``V = G / (G - 1) * A^-1 (sum over clients of s_c s_c') A^-1``,
+    ``A = Z'Z`` and ``s_c`` the client's score ``Z_c' e_c``. It needs one pass over the clients
+    where a bootstrap needs one per draw, so the checks that only need a standard error (the
+    placebo, the leaving check) stay cheap on a large book. Written out because statsmodels is not
+    installed; it is the ``cov_type="cluster"`` of its OLS.
+    """
+    C, T, K = X.shape
+    keep = mask.sum(axis=1) >= 2
+    X, y, mask = X[keep], y[keep], mask[keep]
+    C = len(X)
+    Z = np.concatenate([X, _period_dummies(C, T)], axis=2)
+    p = Z.shape[2]
+    Zc = _within(Z, mask)
+    yc = _within(y, mask)
+    A = np.einsum("ctk,ctl->kl", Zc, Zc)
+    A = A + 1e-12 * np.trace(A) / p * np.eye(p)
+    A_inv = np.linalg.inv(A)
+    beta = A_inv @ np.einsum("ctk,ct->k", Zc, yc)
+    if C < 2:
+        return beta[:K], np.full(K, np.nan)
+    e = (yc - Zc @ beta) * mask
+    score = np.einsum("ctk,ct->ck", Zc, e)
+    V = C / (C - 1) * A_inv @ (score.T @ score) @ A_inv
+    return beta[:K], np.sqrt(np.maximum(np.diag(V)[:K], 0.0))
+
+
 def _fe_resid_sse(v: np.ndarray, mask: np.ndarray) -> float:
     """Sum of squares of ``v`` (C, T) left after client and period fixed effects on the active rows."""
     C, T = v.shape
@@ -900,9 +930,9 @@ def leaving_check(activities, revenue, as_of, key=("activity_type", "outcome"), 
     outcome period's touches of every kind, all touches of the period *after* the outcome (summed
     over kinds) are added; their coefficient must be zero when touches do not follow revenue. It is
     estimated with the periods after the last purchase kept and with them left out; when keeping
-    them raises it (one-sided z-test of the difference at ``alpha``, the two estimates' bootstrap
-    standard errors combined as if independent, which is conservative), our touching follows the
-    clients' leaving there, and the rows end at each client's last purchase.
+    them raises it (one-sided z-test of the difference at ``alpha``, the two estimates'
+    cluster-robust standard errors combined as if independent, which is conservative), our
+    touching follows the clients' leaving there, and the rows end at each client's last purchase.
 
     Parameters
     ----------
@@ -910,8 +940,10 @@ def leaving_check(activities, revenue, as_of, key=("activity_type", "outcome"), 
         Canonical tables.
     as_of : Timestamp
         End of the history.
-    key, freq, n_boot, alpha, min_touches, random_state
+    key, freq, alpha, min_touches
         As in :func:`touch_effects`.
+    n_boot, random_state
+        Not used (the standard errors are cluster-robust); kept for the callers' symmetry.
     panel : optional
         A panel already built (internal).
 
@@ -934,12 +966,11 @@ def leaving_check(activities, revenue, as_of, key=("activity_type", "outcome"), 
 
     p = panel if panel is not None else _build_panel(activities, revenue, as_of, key=key, freq=freq,
                                                      min_touches=min_touches)
-    rng = np.random.default_rng(random_state)
     res = {}
     for design in (True, False):
         d = p.design(design)
         Z = np.concatenate([d.X, d.same, d.lead.sum(axis=2, keepdims=True)], axis=2)
-        b, _, _, se = _fe_fit(Z, d.y, d.lead_mask, n_boot, rng, alpha)
+        b, se = _fe_fit_robust(Z, d.y, d.lead_mask)
         res[design] = (float(b[-1]), float(se[-1]))
     diff = res[True][0] - res[False][0]
     se = float(np.hypot(res[True][1], res[False][1]))
@@ -991,9 +1022,12 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
     move together without touches causing anything. The check adds, for every kind, the touches
     of the period *after* the outcome's period to the regression (Wooldridge's test of strict
     exogeneity, *Econometric Analysis of Cross Section and Panel Data*, 2010, 10.7.1): touches that
-    come later cannot have caused the revenue, so their coefficient (``lead_effect``) must be zero.
-    A kind whose lead coefficient differs from zero (Benjamini-Hochberg over all rows at
-    ``alpha``) is flagged (``lead_flag``): its effect is not credible as an effect of touching.
+    come later cannot have caused the revenue, so their coefficient (``lead_effect``) must be zero;
+    the outcome period's own touches are in the regression too (they may lift that period's
+    revenue; left out, they would bias the lead through the client means). Its standard error is
+    cluster-robust by client (:func:`_fe_fit_robust`). A kind whose lead coefficient differs from
+    zero (Benjamini-Hochberg over all rows at ``alpha``) is flagged (``lead_flag``): its effect is
+    not credible as an effect of touching.
 
     Parameters
     ----------
@@ -1041,17 +1075,21 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
         (Benjamini-Hochberg over every row), ``significant`` (``p_adjusted < alpha``); with
         ``placebo`` also ``lead_effect``, ``lead_ci_low``, ``lead_ci_high``, ``lead_p_adjusted`` and
         ``lead_flag`` (the touches of the following period "explain" this revenue: reverse causality).
+        With ``"auto"``, ``attrs["panel_end"]`` holds the :func:`leaving_check` that decided.
 
     Examples
     --------
     >>> eff = touch_effects(acts, rev, pd.Timestamp("2026-09-30"))  # doctest: +SKIP
     >>> eff.sort_values("effect", ascending=False).head(3)  # doctest: +SKIP
     """
+    from scipy import stats
+
     rng = np.random.default_rng(random_state)
     p = _build_panel(activities, revenue, as_of, key=key, weights=weights, weighted=weighted, freq=freq,
                      start=start, min_touches=min_touches, after_last_purchase=after_last_purchase is not False)
+    chk = None
     if after_last_purchase == "auto":
-        chk = leaving_check(activities, revenue, as_of, n_boot=n_boot, alpha=alpha, random_state=random_state, panel=p)
+        chk = leaving_check(activities, revenue, as_of, alpha=alpha, panel=p)
         p = p.design(chk["after_last_purchase"])
     seg = _segment_map(segments)
     groups = [("all", np.ones(len(p.clients), bool))]
@@ -1085,8 +1123,10 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
             # touches of the outcome's own period are held fixed too: they may lift that period's
             # revenue, and left out they would bias the lead downwards through the client means
             Z = np.concatenate([Xp, p.same[sel][:, :, present], p.lead[sel][:, :, present]], axis=2)
-            lb, llo, lhi, lse = _fe_fit(Z, y, p.lead_mask[sel], n_boot, rng, alpha)
-            part["lead_effect"], part["lead_ci_low"], part["lead_ci_high"] = lb[2 * k:], llo[2 * k:], lhi[2 * k:]
+            lb, lse = _fe_fit_robust(Z, y, p.lead_mask[sel])
+            z_ci = stats.norm.isf(alpha / 2)
+            part["lead_effect"] = lb[2 * k:]
+            part["lead_ci_low"], part["lead_ci_high"] = lb[2 * k:] - z_ci * lse[2 * k:], lb[2 * k:] + z_ci * lse[2 * k:]
             part["lead_p_value"] = _two_sided_p(lb[2 * k:], lse[2 * k:])
         rows.append(part)
     cols = [*names, "segment", "effect", "ci_low", "ci_high", "n", "clients", "effect_money", "se", "p_value",
@@ -1094,14 +1134,18 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
     if placebo:
         cols += ["lead_effect", "lead_ci_low", "lead_ci_high", "lead_p_adjusted", "lead_flag"]
     if not rows:
-        return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(columns=cols)
+        out.attrs["panel_end"] = chk
+        return out
     out = pd.concat(rows, ignore_index=True)
     out["p_adjusted"] = _bh(out["p_value"].to_numpy())
     out["significant"] = out["p_adjusted"] < alpha
     if placebo:
         out["lead_p_adjusted"] = _bh(out["lead_p_value"].to_numpy())
         out["lead_flag"] = out["lead_p_adjusted"] < alpha
-    return out[cols]
+    out = out[cols]
+    out.attrs["panel_end"] = chk  # the leaving check behind "auto" (None when the design was given)
+    return out
 
 
 def _two_sided_p(estimate, se) -> np.ndarray:
@@ -1226,8 +1270,7 @@ def effects_out_of_time(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, 
     full = _build_panel(activities, revenue, as_of, key=key, freq=freq, min_touches=min_touches,
                         after_last_purchase=after_last_purchase is not False)
     if after_last_purchase == "auto":
-        after_last_purchase = leaving_check(activities, revenue, as_of, n_boot=n_boot, alpha=alpha,
-                                            random_state=random_state, panel=full)["after_last_purchase"]
+        after_last_purchase = leaving_check(activities, revenue, as_of, alpha=alpha, panel=full)["after_last_purchase"]
         full = full.design(after_last_purchase)
     all_periods = full.periods + [full.periods[-1] + 1]
     if split is None:
@@ -1317,9 +1360,8 @@ def effects_windows(activities, revenue, as_of, window_periods: int = 4, key=("a
         raise ValueError(f"column 'date' of table 'revenue' spans too few complete periods for two windows of "
                          f"{window_periods} outcome periods each (needs {2 * window_periods + 1})")
     if after_last_purchase == "auto":
-        after_last_purchase = leaving_check(activities, revenue, as_of, key=key, freq=freq, n_boot=n_boot,
-                                            alpha=alpha, min_touches=min_touches,
-                                            random_state=random_state)["after_last_purchase"]
+        after_last_purchase = leaving_check(activities, revenue, as_of, key=key, freq=freq, alpha=alpha,
+                                            min_touches=min_touches)["after_last_purchase"]
     names = [key] if isinstance(key, str) else list(key)
     parts = []
     for i, label in enumerate(("latest", "previous")):

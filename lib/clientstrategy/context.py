@@ -902,8 +902,7 @@ def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.Data
     style = people[["person_id", by]].drop_duplicates("person_id")
     style = style.assign(**{by: style[by].astype("str").fillna("unknown")})
     if after_last_purchase == "auto":
-        after_last_purchase = _act.leaving_check(a, revenue, as_of, freq=freq, n_boot=n_boot, alpha=alpha,
-                                                 random_state=random_state)["after_last_purchase"]
+        after_last_purchase = _act.leaving_check(a, revenue, as_of, freq=freq, alpha=alpha)["after_last_purchase"]
     rng = np.random.default_rng(random_state)
     out = []
     for persona, grp in personas.groupby("persona", sort=True):
