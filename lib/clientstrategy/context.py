@@ -768,6 +768,19 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
     >>> fit = fit_personas(feats, random_state=0)  # doctest: +SKIP
     >>> fit.centroids[["persona", "share", "description"]]  # doctest: +SKIP
     """
+    import sklearn.cluster  # noqa: F401  (loads the OpenMP runtime, so that the limit below reaches it)
+    from threadpoolctl import threadpool_limits
+
+    # k-means here solves some seventy small problems; on a shared 2-core machine their OpenMP
+    # threads wait on each other far more than they help (a subsample fit ran 30x slower with them
+    # under load), and one thread gives the same groups
+    with threadpool_limits(limits=1):
+        return _fit_personas(features, k, k_values, random_state, n_init, n_resamples, min_stability,
+                             silhouette_tolerance)
+
+
+def _fit_personas(features, k, k_values, random_state, n_init, n_resamples, min_stability,
+                  silhouette_tolerance) -> PersonaFit:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, silhouette_score
 
