@@ -238,6 +238,102 @@ def test_touch_effects_recovers_ranking_under_noise_and_out_of_time():
     assert t.loc["meeting", "effect_late"] > t.loc["email", "effect_late"]
 
 
+def _churn_panel(prevent: bool, react: bool, n_clients: int = 600, seed: int = 11):
+    """Quarterly book where clients leave for good with hazard 12% a quarter.
+
+    ``prevent``: each attended meeting in a quarter cuts the hazard of leaving in the next by a
+    factor exp(-1.5) (touches prevent churn; revenue while buying does not depend on them).
+    ``react``: once a client has left, it gets a tenth of the meetings and emails (we stop calling
+    clients who left); otherwise touches go on at the same rate.
+    """
+    rng = np.random.default_rng(seed)
+    rev, acts = [], []
+    for c in range(n_clients):
+        cid = f"c{c:04d}"
+        base = float(rng.lognormal(7, 0.8))
+        alive = True
+        for per in QUARTERS:
+            slow = react and not alive
+            m = rng.poisson(0.06 if slow else 0.6)
+            for _ in range(m):
+                acts.append((per.start_time + pd.Timedelta(days=int(rng.integers(0, 88)), hours=10), cid, "meeting",
+                             "attended"))
+            for _ in range(rng.poisson(0.2 if slow else 2.0)):
+                acts.append((per.start_time + pd.Timedelta(days=int(rng.integers(0, 88)), hours=11), cid, "email",
+                             "opened"))
+            if alive:
+                rev.append((per.start_time + pd.Timedelta(days=45), cid, base * float(rng.gamma(8.0, 1 / 8.0))))
+                alive = rng.random() >= 0.12 * (np.exp(-1.5 * m) if prevent else 1.0)
+    return (pd.DataFrame(rev, columns=["date", "client_id", "amount"]),
+            pd.DataFrame(acts, columns=["timestamp", "client_id", "activity_type", "outcome"]))
+
+
+def test_touches_that_prevent_churn_are_seen_once_lapsed_quarters_are_kept():
+    """Issue 19: ending each client's rows at its last purchase selects on the outcome and removes
+    exactly the effect of a touch that prevents churn (here: meetings, and nothing else)."""
+    revenue, activities = _churn_panel(prevent=True, react=False)
+    chk = act.leaving_check(activities, revenue, AS_OF, n_boot=100)
+    assert not chk["touches_follow_leaving"] and chk["after_last_purchase"]
+    assert chk["touch_rate_after_vs_before"] == pytest.approx(1.0, abs=0.15)
+    eff = act.touch_effects(activities, revenue, AS_OF, n_boot=100).set_index("activity_type")
+    assert eff.loc["meeting", "ci_low"] > 0 and eff.loc["meeting", "significant"]
+    assert not eff.loc["email", "significant"] and not eff["lead_flag"].any()
+    old = act.touch_effects(activities, revenue, AS_OF, n_boot=100, after_last_purchase=False).set_index("activity_type")
+    assert old.loc["meeting", "ci_low"] < 0 < old.loc["meeting", "ci_high"]  # the old design misses it
+
+
+def test_touches_that_follow_leaving_are_not_read_as_effects():
+    """The other side: touches do nothing, but we stop calling clients who left. Kept, the quarters
+    after the last purchase make every touch look effective; the check sees our touching follow the
+    leaving and ends each client's rows at its last purchase."""
+    revenue, activities = _churn_panel(prevent=False, react=True)
+    chk = act.leaving_check(activities, revenue, AS_OF, n_boot=100)
+    assert chk["touches_follow_leaving"] and not chk["after_last_purchase"] and chk["z"] > 3
+    assert chk["touch_rate_after_vs_before"] < 0.2
+    eff = act.touch_effects(activities, revenue, AS_OF, n_boot=100)
+    assert not eff["significant"].any()
+    kept = act.touch_effects(activities, revenue, AS_OF, n_boot=100, after_last_purchase=True)
+    assert kept["significant"].all() and kept["lead_flag"].all()  # spurious, and the placebo says so
+
+
+def _many_kinds(seed: int, n_clients: int = 300, n_null: int = 30):
+    """Meetings add 0.3 of a base quarter next quarter; 30 other kinds do nothing."""
+    rng = np.random.default_rng(seed)
+    rev, acts = [], []
+    for c in range(n_clients):
+        cid = f"c{c:04d}"
+        base = float(rng.lognormal(7, 0.8))
+        lift = np.ones(len(QUARTERS))
+        for q, per in enumerate(QUARTERS):
+            m = rng.poisson(0.5)
+            if q + 1 < len(QUARTERS):
+                lift[q + 1] += 0.3 * m
+            for _ in range(m):
+                acts.append((per.start_time + pd.Timedelta(days=int(rng.integers(0, 88))), cid, "meeting", "attended"))
+            for k in rng.choice(n_null, rng.poisson(3.0)):
+                acts.append((per.start_time + pd.Timedelta(days=int(rng.integers(0, 88))), cid, f"kind{k:02d}", "done"))
+        for q, per in enumerate(QUARTERS):
+            rev.append((per.start_time + pd.Timedelta(days=45), cid, base * lift[q] * float(rng.gamma(4.0, 0.25))))
+    return (pd.DataFrame(rev, columns=["date", "client_id", "amount"]),
+            pd.DataFrame(acts, columns=["timestamp", "client_id", "activity_type", "outcome"]))
+
+
+def test_significant_is_adjusted_for_the_number_of_kinds():
+    """31 kinds tested at once: by chance alone, several intervals of the 30 that do nothing clear zero
+    (7 over these two books); after Benjamini-Hochberg none is flagged, and meetings still are."""
+    raw, flagged = 0, 0
+    for seed in (1, 2):
+        revenue, activities = _many_kinds(seed)
+        e = act.touch_effects(activities, revenue, AS_OF, n_boot=200, placebo=False, min_touches=10)
+        null = e["activity_type"] != "meeting"
+        raw += int((((e["ci_low"] > 0) | (e["ci_high"] < 0)) & null).sum())
+        flagged += int((e["significant"] & null).sum())
+        assert e.loc[~null, "significant"].item()
+        assert (e["p_adjusted"] >= e["p_value"] - 1e-12).all()
+        assert (e["significant"] == (e["p_adjusted"] < 0.05)).all()
+    assert raw >= 4 and flagged == 0
+
+
 def test_plots_return_figures(exact):
     import matplotlib
 
@@ -275,6 +371,42 @@ def test_recovers_planted_touch_effects_and_naive_misleads(planted, planted_effe
     naive = act.naive_correlation(t["activities"], t["revenue"], AS_OF).set_index(["activity_type", "outcome"])
     assert naive.loc[("email", "opened"), "naive_corr"] > 0.3
     assert naive.loc[("email", "opened"), "naive_corr"] > naive.loc[("meeting", "attended"), "naive_corr"]
+
+
+def test_placebo_flags_the_planted_reverse_causality_and_only_it(planted):
+    """Sample effect 13: documents follow the clients' buying (sent before and after big purchases) and
+    do nothing. Client fixed effects do not remove that: documents look effective. The lead (placebo)
+    check flags them, and nothing else, in every segment."""
+    t = planted.tables
+    assert planted.truth["reverse_causality"]["activity_type"].tolist() == ["document"]
+    segs = planted.truth["clients"][["client_id", "tier"]].rename(columns={"tier": "segment"})
+    e = act.touch_effects(t["activities"], t["revenue"], AS_OF, segments=segs, n_boot=200, random_state=0)
+    assert set(e.loc[e["lead_flag"], "activity_type"]) == {"document"}
+    al = e.loc[e["segment"] == "all"].set_index(["activity_type", "outcome"])
+    for outcome in ("opened", "unopened"):
+        assert al.loc[("document", outcome), "lead_flag"]
+        assert al.loc[("document", outcome), "significant"]  # what fixed effects alone would report
+    assert not al.loc[("meeting", "attended"), "lead_flag"] and al.loc[("meeting", "attended"), "significant"]
+
+
+def test_the_sample_without_reverse_causality_flags_nothing():
+    from clientstrategy import sample
+
+    s = sample.generate("default", reverse_causality=None)
+    t = s.tables
+    assert s.truth["reverse_causality"].empty
+    e = act.touch_effects(t["activities"], t["revenue"], AS_OF, n_boot=200, random_state=0)
+    assert not e["lead_flag"].any()
+    assert set(e.loc[e["significant"], "activity_type"]) <= {"meeting", "call", "event"}
+
+
+def test_the_lapsed_quarters_of_the_sample_are_left_out_for_a_reason(planted):
+    """The generator touches a client that has left at a tenth of the usual rate (effect 1): our
+    touching follows the leaving, so the check ends each client's rows at its last purchase."""
+    t = planted.tables
+    chk = act.leaving_check(t["activities"], t["revenue"], AS_OF)
+    assert chk["touches_follow_leaving"] and not chk["after_last_purchase"]
+    assert chk["touch_rate_after_vs_before"] < 0.5
 
 
 def test_recovers_planted_effects_out_of_time(planted):

@@ -216,7 +216,12 @@ def test_planted_responders_surface_on_event_topic():
 
 
 def test_planted_market_responders_on_the_small_sample():
-    """Sample truth: planted responders are most of the clients called after an event on their topic."""
+    """Sample truth: the clients called after an event on their topic are planted responders.
+
+    Only clients whose buying after events is beyond chance at a 10% false discovery rate qualify
+    (issue 19). When written without that control the list held 59 clients, 7 of the 8 planted FX
+    responders among them (12% of the list, about 4x the base rate); with it, 3 are listed and all
+    3 are planted (FX), 2 of 2 for Data & Analytics: fewer leads, nearly all real."""
     from clientstrategy import context, sample
 
     s = sample.generate("small")
@@ -231,6 +236,11 @@ def test_planted_market_responders_on_the_small_sample():
         planted = set(truth.loc[truth["responsive_topic"] == topic, "client_id"])
         assert len(on) > 0 and set(on["signal"]) == {"market event"}
         recall = on["client_id"].isin(planted).sum() / len(planted)
-        enrichment = on["client_id"].isin(planted).mean() / (len(planted) / len(t["clients"]))
-        assert recall >= 0.7, (topic, recall)  # 0.875 FX, 0.8 D&A when written
-        assert enrichment >= 3, (topic, enrichment)  # about 4x the base rate when written
+        precision = on["client_id"].isin(planted).mean()
+        assert precision >= 0.8, (topic, precision)  # 1.0 for both topics when written
+        assert recall >= 0.3, (topic, recall)  # 3 of 8 FX, 2 of 5 D&A when written
+        # without the evidence the old, loose list comes back, mostly chance buyers
+        loose = ex.market_event_signals(resp.drop(columns=["q_value", "responder"]), t["market_events"], as_of,
+                                        products=t["products"])
+        loose = loose.loc[loose["topic"] == topic, "client_id"]
+        assert len(loose) > 5 * len(on) and loose.isin(planted).mean() < 0.3

@@ -416,3 +416,47 @@ def test_cli_writes_csv(small, tmp_path, capsys):
     assert len(rev) == len(small.tables["revenue"])
     assert rev["amount"].sum() == pytest.approx(small.tables["revenue"]["amount"].sum())
     assert sorted(p.name for p in (tmp_path / "truth").iterdir()) == sorted(f"{k}.csv" for k in small.truth)
+
+
+# ------------------------------------------------------------------ effect 13: reverse causality; a second persona generator
+def test_reverse_causality_adds_documents_around_purchases_and_nothing_else(small):
+    """The default plants documents that follow the clients' buying; without it every table but the
+    touches is the same, and the touches are the same but for those documents."""
+    plain = sm.generate("small", random_state=20261123, reverse_causality=None)
+    for name in small.tables:
+        if name != "activities":
+            pd.testing.assert_frame_equal(small.tables[name], plain.tables[name])
+    keys = ["timestamp", "client_id", "activity_type", "person_id"]
+    extra = small.tables["activities"].merge(plain.tables["activities"][keys], on=keys, how="left", indicator=True)
+    extra = extra.loc[extra["_merge"] == "left_only"]
+    assert len(small.tables["activities"]) == len(plain.tables["activities"]) + len(extra) and len(extra) > 100
+    assert set(extra["activity_type"]) == {"document"}
+    assert small.truth["reverse_causality"].to_dict("records") == [{"activity_type": "document", "per_purchase_day": 0.1,
+                                                                     "days": 90}]
+    assert plain.truth["reverse_causality"].empty
+    # each within 90 days of one of the client's purchases: the distance to the nearest is at most 90 days
+    rev = small.tables["revenue"].loc[lambda r: r["amount"] > 0]
+    near = pd.merge_asof(extra.sort_values("timestamp").assign(day=lambda d: d["timestamp"].dt.normalize()),
+                         rev[["date", "client_id"]].sort_values("date").assign(buy=lambda r: r["date"]),
+                         left_on="day", right_on="date", by="client_id", direction="nearest")
+    assert ((near["day"] - near["buy"]).abs() <= pd.Timedelta(days=92)).all()
+    with pytest.raises(ValueError, match="reverse_causality"):
+        sm.generate("small", reverse_causality="fax")
+
+
+def test_persona_sample_types_and_footprints():
+    s = sm.persona_sample(600, random_state=3)
+    again = sm.persona_sample(600, random_state=3)
+    pd.testing.assert_frame_equal(s.tables["digital"], again.tables["digital"])
+    truth = s.truth["clients"].set_index("client_id")["persona"]
+    assert truth.value_counts().to_dict() == {"Screen watcher": 330, "Report reader": 180, "News reactor": 90}
+    d = s.tables["digital"].assign(persona=lambda x: x["client_id"].map(truth))
+    per_session = d.groupby(["persona", "event_type"]).size().unstack().div(
+        d.loc[d["event_type"] == "login"].groupby("persona").size(), axis=0)
+    assert per_session.loc["Screen watcher", "page_view"] > 3 > per_session.loc["Report reader", "page_view"]
+    assert per_session.loc["Report reader", "download"] > 0.8 > per_session.loc["News reactor", "download"]
+    assert per_session.loc["News reactor", "search"] > 1.2 > per_session.loc["Screen watcher", "search"]
+    # how much a client comes does not tell its type: median sessions per client are alike
+    sessions = d.loc[d["event_type"] == "login"].groupby("client_id").size().reindex(truth.index, fill_value=0)
+    med = sessions.groupby(truth).median()
+    assert med.max() < 2.5 * med.min()

@@ -214,6 +214,75 @@ def test_detractor_outcomes_hand_computed():
     assert out.loc["passive", "clients"] == 0
 
 
+def test_nps_interval_is_clustered_by_client():
+    """Issue 19: a client answering in several waves is not several independent clients. Clients with a
+    lasting view (latent mean score, sd 1.5 between clients, 0.7 within) answer 1-7 times; over 300 books
+    the independent (multinomial) 95% interval covers the population NPS 66% of the time when written,
+    the client-clustered one 93%."""
+    rng0 = np.random.default_rng(123)
+    mu = rng0.normal(7.5, 1.5, 1_000_000)
+    x = np.round(np.clip(mu + rng0.normal(0, 0.7, mu.size), 0, 10))
+    truth = 100 * ((x >= 9).mean() - (x <= 6).mean())
+    clustered = independent = 0
+    for r in range(300):
+        rng = np.random.default_rng(r)
+        m, k = rng.normal(7.5, 1.5, 120), rng.integers(1, 8, 120)
+        c = np.repeat(np.arange(120), k)
+        st = voice.nps_stats(np.round(np.clip(m[c] + rng.normal(0, 0.7, c.size), 0, 10)), clusters=c)
+        clustered += st["ci_low"] <= truth <= st["ci_high"]
+        independent += abs(st["nps"] - truth) <= 1.959964 * st["se_independent"]
+    assert clustered / 300 >= 0.9 and independent / 300 <= 0.8
+    # summaries cluster by client_id by default, and say how many clients stand behind the answers
+    s = pd.DataFrame({"date": pd.Timestamp("2026-01-05"), "client_id": ["a", "a", "b", "b"], "nps": [10, 10, 3, 3]})
+    row = voice.nps_summary(s).iloc[0]
+    assert (row["n"], row["clients"]) == (4, 2) and row["se"] == pytest.approx(100.0)
+    assert voice.nps_summary(s, cluster=None).iloc[0]["se"] == pytest.approx(50.0)
+    # the weighted NPS too: one stratum, so its estimate and interval are the raw one's
+    ps = voice.post_stratified_nps(s.assign(tier="Gold"), pd.DataFrame({"tier": ["Gold"], "population": [10]})).iloc[0]
+    assert ps["se_weighted"] == pytest.approx(100.0) and ps["se_raw"] == pytest.approx(100.0)
+
+
+def test_post_stratified_nps_weighs_clients_by_their_tier_when_they_answered():
+    """Issue 19: a hundred clients whose revenue ranks reversed after the 2025 survey. Then, the 20 largest
+    (Platinum and Gold) all answered, and happily; half of Silver answered (passives) and a fifth of Bronze
+    (detractors): the NPS of everyone invited is -30, the raw NPS +22. Weighted by the tier each client had
+    when invited and when it answered, the survey gives -30; weighted by today's tiers, -2."""
+    ids = [f"c{i:03d}" for i in range(100)]
+    rev = pd.DataFrame({"date": [pd.Timestamp("2024-09-15")] * 100 + [pd.Timestamp("2026-06-15")] * 100,
+                        "client_id": ids + ids,
+                        "amount": [1000.0 - 10 * i for i in range(100)] + [10.0 + 10 * i for i in range(100)]})
+    inv = pd.DataFrame({"date": pd.Timestamp("2025-03-03"), "client_id": ids, "wave": "2025Q1"})
+    then = voice.tiers_at(inv, rev)
+    assert then.value_counts().to_dict() == {"Bronze": 50, "Silver": 30, "Gold": 15, "Platinum": 5}
+    assert then.iloc[0] == "Platinum" and then.iloc[-1] == "Bronze"
+    score = then.map({"Platinum": 10, "Gold": 10, "Silver": 8, "Bronze": 3})
+    pick = []
+    for tier, share in (("Platinum", 1.0), ("Gold", 1.0), ("Silver", 0.5), ("Bronze", 0.2)):
+        idx = np.flatnonzero(then == tier)
+        pick += list(idx[: round(share * len(idx))])
+    sv = pd.DataFrame({"date": pd.Timestamp("2025-03-10"), "client_id": np.array(ids)[pick],
+                       "nps": score.to_numpy()[pick], "wave": "2025Q1"})
+    pop = inv.assign(tier=then).groupby("tier").size().rename("population").reset_index()
+    at = voice.post_stratified_nps(sv.assign(tier=voice.tiers_at(sv, rev)), pop).iloc[0]
+    assert at["nps_raw"] == pytest.approx(200 / 9) and at["nps_weighted"] == pytest.approx(-30.0)
+    now = voice.client_tiers(ids, rev, AS_OF)
+    pop_now = voice.attach_attributes(inv, tiers=now).groupby("tier").size().rename("population").reset_index()
+    today = voice.post_stratified_nps(voice.attach_attributes(sv, tiers=now), pop_now).iloc[0]
+    assert abs(today["nps_weighted"] - -30.0) > 20
+
+
+def test_tiers_at_follows_the_rule_of_assign_tiers():
+    from clientstrategy import outcomes
+
+    rng = np.random.default_rng(2)
+    ids = pd.Index([f"k{i:03d}" for i in rng.permutation(400)])
+    values = np.round(rng.lognormal(3, 1, 400), 0) * (rng.random(400) > 0.2)  # ties and zeros
+    rank = np.argsort(np.argsort(ids.to_numpy(dtype=str), kind="mergesort"), kind="mergesort")
+    for shares in (outcomes.DEFAULT_TIER_SHARES, (0.1, 0.2, 0.3, 0.4)):
+        fast = np.asarray(voice.TIERS, dtype=object)[voice._tier_index(values, rank, shares)]
+        assert (fast == outcomes.assign_tiers(pd.Series(values, index=ids), shares=shares).to_numpy()).all()
+
+
 def test_client_tiers_profile_first_then_outcomes_rule():
     prof = pd.DataFrame({"client_id": ["a"], "tier": ["Platinum"]})
     rev = pd.DataFrame({"date": _d("2026-05-01", "2026-05-01", "2026-05-01"), "client_id": ["a", "b", "c"],
@@ -265,6 +334,17 @@ def test_sample_raw_nps_above_weighted(sample, answered):
     waves = sample.truth["survey_waves"]
     truth = float(np.average(waves["nps_population"], weights=waves["invited"]))
     assert abs(out["nps_weighted"] - truth) < abs(out["nps_raw"] - truth)
+
+
+def test_sample_intervals_widen_when_clustered_by_client(sample):
+    """The sample's satisfaction is a lasting trait of the client and 28% of those who answer do so more
+    than once: clustered standard errors are wider, most for the tiers that answer most."""
+    s = voice.add_wave(sample.tables["surveys"])
+    s = s.assign(tier=voice.tiers_at(s, sample.tables["revenue"]))
+    t = voice.nps_summary(s, by="tier").set_index("tier")
+    assert (t["clients"] < t["n"]).all() and (t["se"] > t["se_independent"]).all()
+    overall = voice.nps_summary(s).iloc[0]
+    assert overall["se"] > 1.05 * overall["se_independent"]
 
 
 def test_sample_detractors_churn_more(sample):

@@ -11,7 +11,7 @@ belongs to its calendar day, so a touch at 15:00 on ``as_of`` counts).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,8 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "digital_engagement",
     "effects_out_of_time",
+    "effects_windows",
+    "leaving_check",
     "naive_correlation",
     "normalise_query",
     "people_also_viewed",
@@ -573,14 +575,64 @@ def top_questions(digital: pd.DataFrame, as_of, freq: str = "Q", top: int = 10) 
 # -- effects on revenue ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Panel:
+    """A client x period panel: regressor rows ``t`` (periods[t]) with the outcome in ``t + 1``.
+
+    Both designs of the panel's end are held: rows up to the last complete period
+    (``after_last_purchase=True``) and rows ending at the client's last purchase (``False``);
+    :meth:`design` switches between them without recounting touches.
+    """
+
     clients: np.ndarray  # (C,) client ids
     periods: list  # (T,) regressor periods; the outcome is the next one
     keys: list  # (K,) touch keys
-    X: np.ndarray  # (C, T, K) touches (or weighted touches) in the period
-    y: np.ndarray  # (C, T) next-period revenue / client's mean active-period revenue
-    mask: np.ndarray  # (C, T) the row lies in the client's active span
-    scale: np.ndarray  # (C,) client's mean revenue per active period (the unit of y)
-    touches: np.ndarray  # (K,) raw touch counts in active rows
+    X_all: np.ndarray  # (C, T + 1, K) touches (or weighted touches) from the first purchase period to the last complete one
+    counts_all: np.ndarray  # (C, T + 1, K) raw touch counts (the same array unless weighted)
+    y: np.ndarray  # (C, T) next-period revenue / client's mean revenue per period while buying
+    scale: np.ndarray  # (C,) client's mean revenue per period from its first to its last purchase (the unit of y)
+    masks: dict  # design -> ((C, T) rows used, (C, T) rows whose lead period t + 2 is complete and used)
+    last_buy: np.ndarray  # (C,) index of the client's last period with a purchase
+    after_last_purchase: bool = True  # the design in force
+
+    def design(self, after_last_purchase: bool) -> _Panel:
+        """The same panel with the other end of each client's rows."""
+        return replace(self, after_last_purchase=bool(after_last_purchase))
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(C, T) the row is used."""
+        return self.masks[self.after_last_purchase][0]
+
+    @property
+    def lead_mask(self) -> np.ndarray:
+        """(C, T) rows of the placebo regression (their lead period is complete and used)."""
+        return self.masks[self.after_last_purchase][1]
+
+    @property
+    def X(self) -> np.ndarray:
+        """(C, T, K) touches in the regressor period, zero outside the rows used."""
+        return self.X_all[:, :-1] * self.mask[:, :, None]
+
+    @property
+    def touches(self) -> np.ndarray:
+        """(K,) raw touch counts in the rows used."""
+        return (self.counts_all[:, :-1] * self.mask[:, :, None]).sum(axis=(0, 1)).round().astype("int64")
+
+    @property
+    def same(self) -> np.ndarray:
+        """(C, T, K) touches in the outcome's own period (t + 1)."""
+        return self.X_all[:, 1:]
+
+    @property
+    def lead(self) -> np.ndarray:
+        """(C, T, K) touches in the period after the outcome's (t + 2): the placebo regressors."""
+        out = np.zeros(self.X_all[:, :-1].shape)
+        out[:, :-1] = self.X_all[:, 2:]
+        return out
+
+    @property
+    def used(self) -> np.ndarray:
+        """(C,) the client has a row in this design."""
+        return self.mask.any(axis=1)
 
 
 def _key_frame(a: pd.DataFrame, key) -> pd.Series:
@@ -595,15 +647,22 @@ def _key_frame(a: pd.DataFrame, key) -> pd.Series:
 
 
 def _build_panel(activities, revenue, as_of, key=("activity_type", "outcome"), weights=None,
-                 weighted=False, freq="Q", start=None, clients=None, min_touches=30, join=None) -> _Panel:
-    """Client x period panel restricted to each client's active span.
+                 weighted=False, freq="Q", start=None, clients=None, min_touches=30, join=None,
+                 after_last_purchase: bool = True) -> _Panel:
+    """Client x period panel from each client's first purchase to the last complete period.
 
-    A client's active span runs from its first to its last period with a purchase; a client whose
-    purchases stop before the last period also loses that last (partial) period as an outcome.
-    Before onboarding and after churn, touches and revenue both vanish, which would make any touch
-    look effective within client; the span keeps only periods where the client could buy.
+    A client enters the panel with its first period with a purchase (before it, touches and
+    revenue of a client not yet won would make any touch look effective). With
+    ``after_last_purchase`` (the default) the periods after its last purchase are kept: dropping
+    them selects on the outcome, since a client who stopped buying despite the touches leaves the
+    panel exactly where a touch that prevents churn shows its effect. With ``False`` the rows end
+    at the last purchase (a lapsed client also loses that last, partial, period as an outcome): the
+    design to use when our touching follows the client's leaving (:func:`leaving_check`). Both
+    designs are held (:meth:`_Panel.design`); ``after_last_purchase`` picks the one in force and
+    the rows on which ``min_touches`` is counted.
     Touches are counted per client, period and kind in the engine (``join``: a frame and key
-    whose columns may name the kind, see ``features.touch_counts``).
+    whose columns may name the kind, see ``features.touch_counts``), through the last complete
+    period, so that the placebo regressors (touches in the period after the outcome's) exist.
     """
     acts = _table(activities, ["timestamp", "client_id", "activity_type"])
     _check(revenue, ["date", "client_id", "amount"], "revenue")
@@ -653,44 +712,59 @@ def _build_panel(activities, revenue, as_of, key=("activity_type", "outcome"), w
     any_buy = bought.any(axis=1)
     first_i = np.where(any_buy, bought.argmax(axis=1), T_all)
     last_i = np.where(any_buy, T_all - 1 - bought[:, ::-1].argmax(axis=1), -1)
-    last_eff = np.where(last_i == T_all - 1, last_i, last_i - 1)  # a lapsed client's last period is partial
     span = (np.arange(T_all)[None, :] >= first_i[:, None]) & (np.arange(T_all)[None, :] <= last_i[:, None])
     vals = R.to_numpy()
+    # the unit of the outcome: the client's mean revenue per period while it was buying
     scale = np.where(span.any(axis=1), (vals * span).sum(axis=1) / np.maximum(span.sum(axis=1), 1), 0.0)
     t = np.arange(T_all - 1)[None, :]
-    mask = (t >= first_i[:, None]) & (t + 1 <= last_eff[:, None])
-    ok = (scale > 0) & mask.any(axis=1)
-    R, vals, scale, mask = R.loc[ok], vals[ok], scale[ok], mask[ok]
+    ends = {True: np.where(any_buy, T_all - 1, -1),  # every complete period after the first purchase
+            False: np.where(last_i == T_all - 1, last_i, last_i - 1)}  # a lapsed client's last period is partial
+    masks = {d: (t >= first_i[:, None]) & (t + 1 <= e[:, None]) for d, e in ends.items()}
+    ok = (scale > 0) & masks[True].any(axis=1)
+    R, vals, scale = R.loc[ok], vals[ok], scale[ok]
+    first_i, last_i = first_i[ok], last_i[ok]
+    masks = {d: (m[ok], m[ok] & (t + 2 <= T_all - 1) & (t + 2 <= ends[d][ok][:, None] + 1)) for d, m in masks.items()}
     kc = [key] if isinstance(key, str) else list(key)
-    # touches per client, active period and kind, counted in the engine and returned as integer
-    # cells of the panel (its long form has a row per non-empty cell: tens of millions at scale)
-    first_i, last_eff = first_i[ok], last_eff[ok]
+    # touches per client, period and kind from the first purchase period to the last complete one
+    # (the placebo needs the period after each outcome's), counted in the engine and returned as
+    # integer cells of the panel (its long form has a row per non-empty cell: tens of millions at scale)
     span_clients = pd.DataFrame({"client_id": R.index.astype(str), "ci": np.arange(len(R)),
-                                 "t_lo": first_i, "t_hi": np.minimum(last_eff - 1, T_all - 2)})
+                                 "t_lo": first_i, "t_hi": np.full(len(R), T_all - 1)})
     cells, all_keys = features.touch_cells(acts, kc, span_clients, periods[0], where=features.window(as_of),
                                            kinds=touch_kinds(acts, weights), join=join)
-    per_key = np.bincount(cells["ki"].to_numpy(), weights=cells["touches"].to_numpy(float),
+    ci_, ti_ = cells["ci"].to_numpy(), cells["ti"].to_numpy()
+    in_rows = np.zeros(len(cells), bool)
+    reg = ti_ < T_all - 1
+    in_rows[reg] = masks[bool(after_last_purchase)][0][ci_[reg], ti_[reg]]
+    per_key = np.bincount(cells["ki"].to_numpy()[in_rows], weights=cells["touches"].to_numpy(float)[in_rows],
                           minlength=len(all_keys)).round().astype("int64")
     kept = np.flatnonzero(per_key >= min_touches)
     keys = [all_keys[i] for i in kept]
     new_k = np.full(len(all_keys), -1)
     new_k[kept] = np.arange(len(kept))
     cells = cells.loc[new_k[cells["ki"].to_numpy()] >= 0]
-    X = np.zeros((len(R), T_all - 1, len(keys)))
+    at = (cells["ci"].to_numpy(), cells["ti"].to_numpy(), new_k[cells["ki"].to_numpy()])
+    counts_all = np.zeros((len(R), T_all, len(keys)))
     # each cell comes once from the engine's GROUP BY: plain assignment, no accumulation needed
-    X[cells["ci"].to_numpy(), cells["ti"].to_numpy(), new_k[cells["ki"].to_numpy()]] = (
-        _weighted(cells["weighted"]).to_numpy() if weighted else cells["touches"].to_numpy(float))
+    counts_all[at] = cells["touches"].to_numpy(float)
+    if weighted:
+        X_all = np.zeros_like(counts_all)
+        X_all[at] = _weighted(cells["weighted"]).to_numpy()
+    else:
+        X_all = counts_all
     y = vals[:, 1:] / scale[:, None]
-    return _Panel(clients=R.index.to_numpy(dtype=object), periods=list(periods[:-1]), keys=keys, X=X, y=y,
-                  mask=mask, scale=scale, touches=per_key[kept])
+    return _Panel(clients=R.index.to_numpy(dtype=object), periods=list(periods[:-1]), keys=keys, X_all=X_all,
+                  counts_all=counts_all, y=y, scale=scale, masks=masks, last_buy=last_i,
+                  after_last_purchase=bool(after_last_purchase))
 
 
 def touch_panel(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, key=("activity_type", "outcome"),
-                freq: str = "Q", min_touches: int = 30) -> pd.DataFrame:
+                freq: str = "Q", min_touches: int = 30, after_last_purchase=True) -> pd.DataFrame:
     """The client x period panel behind :func:`touch_effects`, in long form.
 
-    Only each client's active span is kept: from its first period with a purchase to its last
-    (a client whose purchases stop early also loses that last, partial, period as an outcome).
+    Each client's rows run from its first period with a purchase to the last complete period
+    (``after_last_purchase=True``) or to its last purchase (``False``: a client whose purchases
+    stop early also loses that last, partial, period as an outcome); see :func:`leaving_check`.
 
     Parameters
     ----------
@@ -704,6 +778,8 @@ def touch_panel(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, key=("ac
         Period length (``"Q"``).
     min_touches : int
         Touch kinds with fewer touches are left out.
+    after_last_purchase : bool
+        Where each client's rows end (above).
 
     Returns
     -------
@@ -720,7 +796,8 @@ def touch_panel(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, key=("ac
     >>> touch_panel(t, r, pd.Timestamp("2026-09-30"), min_touches=1)["outcome"].tolist()
     [1.0, 1.5]
     """
-    p = _build_panel(activities, revenue, as_of, key=key, freq=freq, min_touches=min_touches)
+    p = _build_panel(activities, revenue, as_of, key=key, freq=freq, min_touches=min_touches,
+                     after_last_purchase=bool(after_last_purchase))
     C, T, _ = p.X.shape
     out = pd.DataFrame({"client_id": np.repeat(p.clients, T).astype(str),
                         "period": np.tile(np.asarray(p.periods, dtype=object), C).astype(str),
@@ -751,7 +828,8 @@ def _fe_fit(X: np.ndarray, y: np.ndarray, mask: np.ndarray, n_boot: int, rng, al
     make each bootstrap draw a weighted sum: every client enters a draw a Poisson(1) number of
     times (the Poisson bootstrap, which needs no global resampling and streams over clients).
     Hand-written because refitting a library model per draw is ~100x slower and statsmodels is not
-    installed.
+    installed. Returns the estimates, the percentile interval and the bootstrap standard error
+    (the spread of the draws; NaN without draws).
     """
     C, T, K = X.shape
     keep = mask.sum(axis=1) >= 2
@@ -770,7 +848,7 @@ def _fe_fit(X: np.ndarray, y: np.ndarray, mask: np.ndarray, n_boot: int, rng, al
     b = np.einsum("ctk,ct->k", Zc, yc)
     beta = solve(A, b)
     if not (n_boot and n_boot > 1) or C < 2:
-        return beta, np.full(K, np.nan), np.full(K, np.nan)
+        return beta, np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
     Ab = np.zeros((n_boot, p * p))
     bb = np.zeros((n_boot, p))
     for lo in range(0, C, chunk):  # chunks keep memory flat for large portfolios
@@ -780,7 +858,37 @@ def _fe_fit(X: np.ndarray, y: np.ndarray, mask: np.ndarray, n_boot: int, rng, al
         bb += W @ np.einsum("ctk,ct->ck", Zs, ys)
     bs = solve(Ab.reshape(n_boot, p, p), bb)
     lo_, hi_ = np.quantile(bs, [alpha / 2, 1 - alpha / 2], axis=0)
-    return beta, lo_, hi_
+    return beta, lo_, hi_, bs.std(axis=0, ddof=1)
+
+
+def _fe_fit_robust(X: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two-way fixed effects fit of :func:`_fe_fit` with a cluster-robust standard error instead of a bootstrap.
+
+    The sandwich of Liang and Zeger (clusters = clients): with the within-transformed regressors
+    ``Z`` and residuals ``e``, ``V = G / (G - 1) * A^-1 (sum over clients of s_c s_c') A^-1``,
+    ``A = Z'Z`` and ``s_c`` the client's score ``Z_c' e_c``. It needs one pass over the clients
+    where a bootstrap needs one per draw, so the checks that only need a standard error (the
+    placebo, the leaving check) stay cheap on a large book. Written out because statsmodels is not
+    installed; it is the ``cov_type="cluster"`` of its OLS.
+    """
+    C, T, K = X.shape
+    keep = mask.sum(axis=1) >= 2
+    X, y, mask = X[keep], y[keep], mask[keep]
+    C = len(X)
+    Z = np.concatenate([X, _period_dummies(C, T)], axis=2)
+    p = Z.shape[2]
+    Zc = _within(Z, mask)
+    yc = _within(y, mask)
+    A = np.einsum("ctk,ctl->kl", Zc, Zc)
+    A = A + 1e-12 * np.trace(A) / p * np.eye(p)
+    A_inv = np.linalg.inv(A)
+    beta = A_inv @ np.einsum("ctk,ct->k", Zc, yc)
+    if C < 2:
+        return beta[:K], np.full(K, np.nan)
+    e = (yc - Zc @ beta) * mask
+    score = np.einsum("ctk,ct->ck", Zc, e)
+    V = C / (C - 1) * A_inv @ (score.T @ score) @ A_inv
+    return beta[:K], np.sqrt(np.maximum(np.diag(V)[:K], 0.0))
 
 
 def _fe_resid_sse(v: np.ndarray, mask: np.ndarray) -> float:
@@ -810,18 +918,116 @@ def _segment_map(segments) -> pd.Series | None:
     return pd.Series(segments)
 
 
+def leaving_check(activities, revenue, as_of, key=("activity_type", "outcome"), freq: str = "Q", n_boot: int = 200,
+                  alpha: float = 0.05, min_touches: int = 30, random_state: int = 0, panel=None) -> dict:
+    """Does our touching follow the client's leaving? Decides where each client's rows end.
+
+    Keeping the periods after a client's last purchase lets the within-client design see a touch
+    that stops a client from leaving (the better design), but only if the touches there are not
+    themselves a reaction to the leaving: when we stop calling clients who have left, "few touches,
+    no revenue" in those periods makes every touch kind look effective. The check is a placebo
+    on the periods the keeping adds: in the regression of revenue on this period's and the
+    outcome period's touches of every kind, all touches of the period *after* the outcome (summed
+    over kinds) are added; their coefficient must be zero when touches do not follow revenue. It is
+    estimated with the periods after the last purchase kept and with them left out; when keeping
+    them raises it (one-sided z-test of the difference at ``alpha``, the two estimates'
+    cluster-robust standard errors combined as if independent, which is conservative), our
+    touching follows the clients' leaving there, and the rows end at each client's last purchase.
+
+    Parameters
+    ----------
+    activities, revenue : DataFrame
+        Canonical tables.
+    as_of : Timestamp
+        End of the history.
+    key, freq, alpha, min_touches
+        As in :func:`touch_effects`.
+    n_boot, random_state
+        Not used (the standard errors are cluster-robust); kept for the callers' symmetry.
+    panel : optional
+        A panel already built (internal).
+
+    Returns
+    -------
+    dict
+        ``lead_kept``, ``se_kept``, ``lead_dropped``, ``se_dropped`` (the summed lead's coefficient
+        in each design), ``difference``, ``z``, ``p_value``, ``touches_follow_leaving`` (bool),
+        ``after_last_purchase`` (the design to use: ``not touches_follow_leaving``),
+        ``lapsed_clients`` (clients with periods after their last purchase) and
+        ``touch_rate_after_vs_before`` (their touches per period after their last purchase over
+        those before it, from their first purchase; NaN without lapsed clients).
+
+    Examples
+    --------
+    >>> chk = leaving_check(acts, rev, pd.Timestamp("2026-09-30"))  # doctest: +SKIP
+    >>> chk["after_last_purchase"]  # doctest: +SKIP
+    """
+    from scipy import stats
+
+    p = panel if panel is not None else _build_panel(activities, revenue, as_of, key=key, freq=freq,
+                                                     min_touches=min_touches)
+    res = {}
+    for design in (True, False):
+        d = p.design(design)
+        Z = np.concatenate([d.X, d.same, d.lead.sum(axis=2, keepdims=True)], axis=2)
+        b, se = _fe_fit_robust(Z, d.y, d.lead_mask)
+        res[design] = (float(b[-1]), float(se[-1]))
+    diff = res[True][0] - res[False][0]
+    se = float(np.hypot(res[True][1], res[False][1]))
+    z = diff / se if se > 0 else float("nan")
+    pv = float(stats.norm.sf(z)) if se > 0 else float("nan")
+    follows = bool(pv < alpha) if se > 0 else False
+    # descriptive: touches per period of lapsed clients after their last purchase against before
+    t = np.arange(p.X_all.shape[1])[None, :]
+    first = np.argmax(p.masks[True][0], axis=1)
+    before = (t >= first[:, None]) & (t <= p.last_buy[:, None])
+    after = t > p.last_buy[:, None]
+    lapsed = after.any(axis=1) & p.masks[True][0].any(axis=1)
+    total = p.counts_all.sum(axis=2)
+    rate_after = (total * after)[lapsed].sum() / max(after[lapsed].sum(), 1)
+    rate_before = (total * before)[lapsed].sum() / max(before[lapsed].sum(), 1)
+    return {"lead_kept": res[True][0], "se_kept": res[True][1], "lead_dropped": res[False][0],
+            "se_dropped": res[False][1], "difference": diff, "z": z, "p_value": pv,
+            "touches_follow_leaving": follows, "after_last_purchase": not follows,
+            "lapsed_clients": int(lapsed.sum()),
+            "touch_rate_after_vs_before": float(rate_after / rate_before) if lapsed.any() and rate_before > 0
+            else float("nan")}
+
+
 def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segments=None,
                   key=("activity_type", "outcome"), freq: str = "Q", n_boot: int = 200, alpha: float = 0.05,
                   min_touches: int = 30, min_clients: int = 100, start=None, weighted: bool = False,
-                  weights: dict | None = None, random_state: int = 0) -> pd.DataFrame:
+                  weights: dict | None = None, placebo: bool = True, after_last_purchase="auto",
+                  random_state: int = 0) -> pd.DataFrame:
     """Effect of one touch on the client's revenue in the next period, within client (two-way fixed effects).
 
-    Panel: client x period (quarter). Outcome: the client's revenue in the *next* period divided by
-    the client's mean revenue per period, so an effect of 0.10 means "one such touch is followed by
-    10% of a typical quarter's revenue for that client". Regressors: counts of each touch kind in the
-    period. Client fixed effects remove size (big clients get more touches *and* buy more); period
-    fixed effects remove seasonality and trends. Confidence intervals: percentile bootstrap
-    resampling whole clients (serial correlation within a client stays intact).
+    Panel: client x period (quarter), from the client's first purchase to the last complete period
+    (the periods after its last purchase are kept: dropping them would select on the outcome and
+    hide exactly the effect of a touch that prevents churn). Outcome: the client's revenue in the
+    *next* period divided by the client's mean revenue per period while it was buying, so an
+    effect of 0.10 means "one such touch is followed by 10% of a typical quarter's revenue for
+    that client". Regressors: counts of each touch kind in the period. Client fixed effects remove
+    size (big clients get more touches *and* buy more); period fixed effects remove seasonality and
+    trends. Confidence intervals: percentile bootstrap resampling whole clients (serial
+    correlation within a client stays intact).
+
+    **Many tests at once.** Every row (touch kind x segment) is a test of "no effect". Its p-value
+    is two-sided from the normal approximation ``effect / bootstrap standard error``, and the
+    ``significant`` flag is the Benjamini-Hochberg adjustment of all rows' p-values together
+    (false discovery rate ``alpha``: among the kinds flagged, at most a share ``alpha`` are
+    expected to be flukes). The intervals are the unadjusted ``1 - alpha`` intervals.
+
+    **Placebo (lead) check.** Client fixed effects do not remove reverse causality: if people
+    touch clients who are about to buy (or who just bought), touches and next quarter's revenue
+    move together without touches causing anything. The check adds, for every kind, the touches
+    of the period *after* the outcome's period to the regression (Wooldridge's test of strict
+    exogeneity, *Econometric Analysis of Cross Section and Panel Data*, 2010, 10.7.1): touches that
+    come later cannot have caused the revenue, so their coefficient (``lead_effect``) must be zero;
+    the outcome period's own touches are in the regression too (they may lift that period's
+    revenue; left out, they would bias the lead through the client means). Its standard error is
+    cluster-robust by client (:func:`_fe_fit_robust`). A kind whose lead coefficient differs from
+    zero (Benjamini-Hochberg over all rows at ``alpha``) is flagged (``lead_flag``): its effect is
+    not credible as an effect of touching.
 
     Parameters
     ----------
@@ -837,9 +1043,9 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
     freq : str
         Period length.
     n_boot : int
-        Bootstrap draws (0 = no intervals).
+        Bootstrap draws (0 = no intervals, no p-values, nothing flagged).
     alpha : float
-        1 - confidence level.
+        1 - confidence level of the intervals, and the false discovery rate of both flags.
     min_touches : int
         Touch kinds with fewer touches in the panel are not estimated.
     min_clients : int
@@ -850,6 +1056,12 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
         Count quality-weighted touches instead of touches.
     weights : dict, optional
         Quality weights when ``weighted``.
+    placebo : bool
+        Run the lead check (adds the ``lead_*`` columns).
+    after_last_purchase : bool or "auto"
+        Keep the periods after each client's last purchase (``True``), end each client's rows at
+        its last purchase (``False``), or let :func:`leaving_check` decide (``"auto"``, the
+        default: kept unless our touching follows the clients' leaving there).
     random_state : int
         Seed of the bootstrap.
 
@@ -858,16 +1070,27 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
     DataFrame
         ``activity_type``, ``outcome``, ``segment`` ("all" for the portfolio), ``effect``, ``ci_low``,
         ``ci_high``, ``n`` (touches of that kind in the estimation panel), ``clients``, ``effect_money``
-        (effect x the median client's mean revenue per period), ``significant`` (CI excludes 0).
+        (effect x the median client's mean revenue per period), ``se`` (bootstrap standard error),
+        ``p_value``, ``p_adjusted``
+        (Benjamini-Hochberg over every row), ``significant`` (``p_adjusted < alpha``); with
+        ``placebo`` also ``lead_effect``, ``lead_ci_low``, ``lead_ci_high``, ``lead_p_adjusted`` and
+        ``lead_flag`` (the touches of the following period "explain" this revenue: reverse causality).
+        With ``"auto"``, ``attrs["panel_end"]`` holds the :func:`leaving_check` that decided.
 
     Examples
     --------
     >>> eff = touch_effects(acts, rev, pd.Timestamp("2026-09-30"))  # doctest: +SKIP
     >>> eff.sort_values("effect", ascending=False).head(3)  # doctest: +SKIP
     """
+    from scipy import stats
+
     rng = np.random.default_rng(random_state)
     p = _build_panel(activities, revenue, as_of, key=key, weights=weights, weighted=weighted, freq=freq,
-                     start=start, min_touches=min_touches)
+                     start=start, min_touches=min_touches, after_last_purchase=after_last_purchase is not False)
+    chk = None
+    if after_last_purchase == "auto":
+        chk = leaving_check(activities, revenue, as_of, alpha=alpha, panel=p)
+        p = p.design(chk["after_last_purchase"])
     seg = _segment_map(segments)
     groups = [("all", np.ones(len(p.clients), bool))]
     if seg is not None:
@@ -878,28 +1101,73 @@ def touch_effects(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, segmen
                 groups.append((name, sel))
     names = [key] if isinstance(key, str) else list(key)
     rows = []
-    median_scale = float(np.median(p.scale)) if len(p.scale) else np.nan
+    median_scale = float(np.median(p.scale[p.used])) if p.used.any() else np.nan
     for name, sel in groups:
         X, y, m = p.X[sel], p.y[sel], p.mask[sel]
         present = X.sum(axis=(0, 1)) >= (min_touches if name == "all" else max(10, min_touches // 3))
         if not present.any():
             continue
-        beta, lo, hi = _fe_fit(X[:, :, present], y, m, n_boot, rng, alpha)
+        Xp = X[:, :, present]
+        beta, lo, hi, se = _fe_fit(Xp, y, m, n_boot, rng, alpha)
         ks = [k for k, keep in zip(p.keys, present) if keep]
         part = pd.DataFrame(_split_key(ks, names))
         part["segment"] = name
         part["effect"], part["ci_low"], part["ci_high"] = beta, lo, hi
-        part["n"] = X[:, :, present].sum(axis=(0, 1)).round().astype("int64") if not weighted else \
-            np.asarray(p.touches)[present]
+        part["n"] = (p.counts_all[sel][:, :-1] * m[:, :, None]).sum(axis=(0, 1))[present].round().astype("int64")
         part["clients"] = int(sel.sum())
         part["effect_money"] = beta * median_scale
-        part["significant"] = (lo > 0) | (hi < 0)
+        part["se"] = se
+        part["p_value"] = _two_sided_p(beta, se)
+        if placebo:
+            k = int(present.sum())
+            # touches of the outcome's own period are held fixed too: they may lift that period's
+            # revenue, and left out they would bias the lead downwards through the client means
+            Z = np.concatenate([Xp, p.same[sel][:, :, present], p.lead[sel][:, :, present]], axis=2)
+            lb, lse = _fe_fit_robust(Z, y, p.lead_mask[sel])
+            z_ci = stats.norm.isf(alpha / 2)
+            part["lead_effect"] = lb[2 * k:]
+            part["lead_ci_low"], part["lead_ci_high"] = lb[2 * k:] - z_ci * lse[2 * k:], lb[2 * k:] + z_ci * lse[2 * k:]
+            part["lead_p_value"] = _two_sided_p(lb[2 * k:], lse[2 * k:])
         rows.append(part)
-    cols = [*names, "segment", "effect", "ci_low", "ci_high", "n", "clients", "effect_money", "significant"]
+    cols = [*names, "segment", "effect", "ci_low", "ci_high", "n", "clients", "effect_money", "se", "p_value",
+            "p_adjusted", "significant"]
+    if placebo:
+        cols += ["lead_effect", "lead_ci_low", "lead_ci_high", "lead_p_adjusted", "lead_flag"]
     if not rows:
-        return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(columns=cols)
+        out.attrs["panel_end"] = chk
+        return out
     out = pd.concat(rows, ignore_index=True)
-    return out[cols]
+    out["p_adjusted"] = _bh(out["p_value"].to_numpy())
+    out["significant"] = out["p_adjusted"] < alpha
+    if placebo:
+        out["lead_p_adjusted"] = _bh(out["lead_p_value"].to_numpy())
+        out["lead_flag"] = out["lead_p_adjusted"] < alpha
+    out = out[cols]
+    out.attrs["panel_end"] = chk  # the leaving check behind "auto" (None when the design was given)
+    return out
+
+
+def _two_sided_p(estimate, se) -> np.ndarray:
+    """Two-sided p-value of ``estimate / se`` against the normal distribution (NaN without a spread)."""
+    from scipy import stats
+
+    est, se = np.asarray(estimate, float), np.asarray(se, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(se > 0, np.abs(est) / se, np.nan)
+    return 2.0 * stats.norm.sf(z)
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``); NaN stays NaN."""
+    from scipy import stats
+
+    p = np.asarray(p, float)
+    out = np.full(len(p), np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return out
 
 
 def naive_correlation(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, key=("activity_type", "outcome"),
@@ -961,7 +1229,7 @@ def naive_correlation(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, ke
 
 def effects_out_of_time(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, split=None,
                         key=("activity_type", "outcome"), freq: str = "Q", n_boot: int = 200,
-                        alpha: float = 0.05, min_touches: int = 30,
+                        alpha: float = 0.05, min_touches: int = 30, after_last_purchase="auto",
                         random_state: int = 0) -> tuple[pd.DataFrame, dict]:
     """Touch effects estimated on the earlier history and checked against the later history.
 
@@ -978,8 +1246,8 @@ def effects_out_of_time(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, 
         End of the history.
     split : Timestamp, optional
         End of the earlier part; default the end of the middle complete period.
-    key, freq, n_boot, alpha, min_touches, random_state
-        As in :func:`touch_effects`.
+    key, freq, n_boot, alpha, min_touches, after_last_purchase, random_state
+        As in :func:`touch_effects` (``"auto"`` is decided once, on the whole history).
 
     Returns
     -------
@@ -999,22 +1267,28 @@ def effects_out_of_time(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, 
     from scipy import stats
 
     as_of = _as_of(as_of)
-    full = _build_panel(activities, revenue, as_of, key=key, freq=freq, min_touches=min_touches)
+    full = _build_panel(activities, revenue, as_of, key=key, freq=freq, min_touches=min_touches,
+                        after_last_purchase=after_last_purchase is not False)
+    if after_last_purchase == "auto":
+        after_last_purchase = leaving_check(activities, revenue, as_of, alpha=alpha, panel=full)["after_last_purchase"]
+        full = full.design(after_last_purchase)
     all_periods = full.periods + [full.periods[-1] + 1]
     if split is None:
         split = all_periods[len(all_periods) // 2 - 1].end_time.normalize()
     split = pd.Timestamp(split).normalize()
     rng = np.random.default_rng(random_state)
-    early = _build_panel(activities, revenue, split, key=key, freq=freq, min_touches=min_touches)
+    early = _build_panel(activities, revenue, split, key=key, freq=freq, min_touches=min_touches,
+                         after_last_purchase=after_last_purchase)
     late_start = (split + pd.Timedelta(days=1))
-    late = _build_panel(activities, revenue, as_of, key=key, freq=freq, start=late_start, min_touches=min_touches)
+    late = _build_panel(activities, revenue, as_of, key=key, freq=freq, start=late_start, min_touches=min_touches,
+                        after_last_purchase=after_last_purchase)
     keys = [k for k in full.keys if k in early.keys and k in late.keys]
     if not keys:
         raise ValueError("column 'activity_type': no touch kind has enough touches in both halves")
 
     def fit(p):
         idx = [p.keys.index(k) for k in keys]
-        return _fe_fit(p.X[:, :, idx], p.y, p.mask, n_boot, rng, alpha), idx
+        return _fe_fit(p.X[:, :, idx], p.y, p.mask, n_boot, rng, alpha)[:3], idx
 
     (bf, _, _), _ = fit(full)
     (be, le, he), _ = fit(early)
@@ -1038,6 +1312,70 @@ def effects_out_of_time(activities: pd.DataFrame, revenue: pd.DataFrame, as_of, 
                "significant_early_confirmed": int((((le > 0) & (bl > 0)) | ((he < 0) & (bl < 0))).sum()),
                "touch_kinds": len(keys)}
     return table, summary
+
+
+def effects_windows(activities, revenue, as_of, window_periods: int = 4, key=("activity_type", "outcome"),
+                    freq: str = "Q", n_boot: int = 200, alpha: float = 0.05, min_touches: int = 30,
+                    after_last_purchase="auto", random_state: int = 0) -> pd.DataFrame:
+    """Touch effects on two windows of history that share no data: the latest and the one before.
+
+    Each window holds ``window_periods`` outcome periods; the latest ends with the last complete
+    period, the previous one ends where the latest begins. Their rows (regressor periods and
+    outcome periods) do not overlap, so the two estimates are independent evidence and
+    :func:`clientstrategy.monitoring.effects_hold` can test whether an effect changed. (Two
+    full-history estimates a quarter apart share about nine tenths of their data and would agree
+    whatever happened in the new quarter.)
+
+    Parameters
+    ----------
+    activities, revenue : DataFrame
+        Canonical tables.
+    as_of : Timestamp
+        End of the history.
+    window_periods : int
+        Outcome periods per window (4 quarters: a year against the year before).
+    key, freq, n_boot, alpha, min_touches, after_last_purchase, random_state
+        As in :func:`touch_effects` (``"auto"`` is decided once, on the whole history).
+
+    Returns
+    -------
+    DataFrame
+        ``activity_type``, ``outcome``, ``window`` (``latest`` or ``previous``), ``window_start``,
+        ``window_end`` (first and last day of the window's outcome periods), ``effect``, ``ci_low``,
+        ``ci_high``, ``se``, ``n``, ``clients``.
+
+    Examples
+    --------
+    >>> w = effects_windows(acts, rev, pd.Timestamp("2026-09-30"))  # doctest: +SKIP
+    """
+    if window_periods < 2:
+        raise ValueError("window_periods must be at least 2")
+    freq = features.check_freq(freq)
+    as_of = _as_of(as_of)
+    last = as_of.to_period(freq)
+    if (last + 1).start_time.normalize() - pd.Timedelta(days=1) > as_of:
+        last = last - 1
+    first = revenue.loc[revenue["date"] <= as_of + pd.Timedelta(days=1), "date"].min()
+    if pd.isna(first) or (last - first.to_period(freq)).n < 2 * window_periods:
+        raise ValueError(f"column 'date' of table 'revenue' spans too few complete periods for two windows of "
+                         f"{window_periods} outcome periods each (needs {2 * window_periods + 1})")
+    if after_last_purchase == "auto":
+        after_last_purchase = leaving_check(activities, revenue, as_of, key=key, freq=freq, alpha=alpha,
+                                            min_touches=min_touches)["after_last_purchase"]
+    names = [key] if isinstance(key, str) else list(key)
+    parts = []
+    for i, label in enumerate(("latest", "previous")):
+        end = last - i * window_periods
+        begin = end - window_periods + 1  # first outcome period of the window
+        e = touch_effects(activities, revenue, end.end_time.normalize(), key=key, freq=freq, n_boot=n_boot,
+                          alpha=alpha, min_touches=min_touches, start=(begin - 1).start_time, placebo=False,
+                          after_last_purchase=after_last_purchase, random_state=random_state + i)
+        e = e.loc[e["segment"] == "all"]
+        parts.append(e.assign(window=label, window_start=begin.start_time.normalize(),
+                              window_end=end.end_time.normalize()))
+    out = pd.concat(parts, ignore_index=True)
+    return out[[*names, "window", "window_start", "window_end", "effect", "ci_low", "ci_high", "se", "n",
+                "clients"]]
 
 
 # -- figures ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from . import activities as _act
 from . import features
@@ -27,6 +28,7 @@ __all__ = [
     "persona_features",
     "persona_fit",
     "persona_problem",
+    "persona_space",
     "plot_persona_fit",
     "plot_personas",
     "plot_responsiveness",
@@ -105,18 +107,40 @@ def events_from_series(series, topic: str, threshold: float = 2.0, periods: int 
 
 def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as_of,
                           products: pd.DataFrame | None = None, window_days: int = 21,
-                          prior_strength: float = 2.0, clients=None) -> pd.DataFrame:
+                          prior_strength: float = 2.0, fdr: float = 0.1, clients=None) -> pd.DataFrame:
     """Per client and topic: how much more often the client buys the topic right after events on it.
 
     For each topic with events, an event "gets a response" from a client when the client buys the
-    topic (a product with that ``product_id`` or ``category``) within ``window_days`` after it. The
-    client's baseline is its chance of buying the topic in any ``window_days`` days outside event
-    windows. Responsiveness is the response rate shrunk towards the baseline (``prior_strength``
+    topic (a product with that ``product_id`` or ``category``) within ``window_days`` after it. A
+    client is scored only on the events of its active span (its first to its last purchase of
+    anything), so a lapsed or new client is not counted as ignoring events it could not respond to;
+    an event on a product also counts for the product's category when ``products`` is given.
+
+    **Baseline (empirical Bayes).** The client's chance of buying the topic on a day away from
+    events is shrunk towards the topic's population rate: across the clients scored, each client's
+    purchase days of the topic outside event windows over its free days are modelled as
+    beta-binomial, the beta prior fitted by maximum likelihood per topic; the client's baseline is
+    its posterior predictive chance of at least one purchase in ``window_days`` days. A client with
+    a single purchase of the topic (which fell after an event) keeps a baseline near the
+    population's instead of one estimated from nothing.
+
+    **Responsiveness** is the response rate shrunk towards the baseline (``prior_strength``
     pseudo-events at the baseline rate) minus the baseline: the extra chance of a purchase after an
-    event, near zero when a client has seen few events. A client is scored only on the events of
-    its active span (its first to its last purchase of anything), so a lapsed or new client is not
-    counted as ignoring events it could not respond to; an event on a product also counts for the
-    product's category when ``products`` is given.
+    event, near zero when a client has seen few events.
+
+    **Evidence and the false discovery rate.** Whether a client's buying really follows the events
+    is tested on its own purchases, exactly: if its purchases of the topic were spread over its
+    active span regardless of events, each purchase day would fall in an event window with
+    probability ``window_share`` (the share of its active days in windows). The statistic is the
+    topic revenue in windows, conditioned on the client's purchase days and their amounts, so one
+    lifetime purchase that happened to follow an event is as likely as ``window_share``. Its
+    one-sided p-value is computed exactly (all subsets) for up to 12 purchase days and by the
+    Lugannani-Rice saddlepoint approximation beyond (written out: no library gives the tail of a
+    weighted sum of Bernoulli variables). The p-values of each topic's clients are a family (a
+    topic's call list): the Benjamini-Hochberg procedure gives ``q_value``, and ``responder`` marks
+    the clients with ``q_value <= fdr`` (among them, at most a share ``fdr`` are expected to be
+    chance buyers). Clients with no purchase of the topic, or no event in their span, are not
+    tested (p-value 1, not counted in the family).
 
     Parameters
     ----------
@@ -131,7 +155,9 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     window_days : int
         Days after an event in which a purchase counts as a response.
     prior_strength : float
-        Pseudo-events of shrinkage.
+        Pseudo-events of shrinkage of the response rate.
+    fdr : float
+        False discovery rate of ``responder`` (per topic).
     clients : iterable of str, optional
         Clients to score; default every client with revenue up to ``as_of``.
 
@@ -139,33 +165,43 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     -------
     DataFrame
         ``client_id``, ``topic``, ``responsiveness``, ``events`` (in the client's active span),
-        ``responses``, ``baseline_rate``, ``response_rate``, ``evidence`` (binomial z-score of the
-        responses against the baseline: how sure the excess is), sorted by topic then
-        responsiveness (descending).
+        ``responses``, ``baseline_rate`` (empirical Bayes), ``response_rate``, ``purchase_days`` (days
+        the client bought the topic), ``window_share`` (share of the client's active days inside
+        event windows), ``window_revenue_share`` (share
+        of its topic revenue bought inside them), ``p_value``, ``q_value`` (Benjamini-Hochberg
+        within the topic), ``evidence`` (the p-value as a one-sided z-score, 0 when there is none),
+        ``responder`` (``q_value <= fdr``), sorted by topic then responsiveness (descending).
 
     Examples
     --------
-    Events on 2026-01-01 and 2026-02-01 open 7-day windows (14 days). Client ``a`` is active from
-    2025-12-10 to 2026-02-05 (58 days, 11 in windows, so 47 free days), buys once outside the
-    windows (baseline 1 - (1 - 1/47)**7 = 0.1398) and in both windows: (2 + 2 x 0.1398) / (2 + 2)
-    - 0.1398 = 0.4301. Client ``b`` (91 days, 77 free) buys twice outside and never after an event:
+    Five events on ``p1``, 7-day windows. Client ``a`` bought ``p1`` once, two days after the first
+    event: a chance buyer (35 of its 182 active days lie in windows, so a purchase falls after an
+    event about one time in five by chance, its p-value). Client ``b`` buys ``p1`` every three weeks
+    and, in addition, after every event:
 
-    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2025-12-10", "2026-01-05", "2026-02-05", "2025-12-01",
-    ...                                             "2026-03-01"]),
-    ...                     "client_id": ["a", "a", "a", "b", "b"], "amount": 1.0, "product_id": "p1"})
-    >>> ev = pd.DataFrame({"date": pd.to_datetime(["2026-01-01", "2026-02-01"]), "topic": ["p1", "p1"]})
-    >>> market_responsiveness(rev, ev, pd.Timestamp("2026-03-31"), window_days=7)[
-    ...     ["client_id", "responsiveness", "responses", "baseline_rate"]].round(4)
-      client_id  responsiveness  responses  baseline_rate
-    0         a          0.4301          2         0.1398
-    1         b         -0.0841          0         0.1682
+    >>> days = pd.to_datetime(["2026-01-05", "2026-02-02", "2026-03-02", "2026-03-30", "2026-04-27"])
+    >>> ev = pd.DataFrame({"date": days, "topic": "p1"})
+    >>> b = list(pd.date_range("2025-12-01", "2026-05-31", freq="21D")) + list(days + pd.Timedelta(days=2))
+    >>> rev = pd.DataFrame({"date": [pd.Timestamp("2026-01-07"), pd.Timestamp("2025-12-01"),
+    ...                              pd.Timestamp("2026-05-31")] + b,
+    ...                     "client_id": ["a", "a", "a"] + ["b"] * len(b), "amount": 1.0,
+    ...                     "product_id": ["p1", "p9", "p9"] + ["p1"] * len(b)})
+    >>> r = market_responsiveness(rev, ev, pd.Timestamp("2026-06-30"), window_days=7)
+    >>> r[["client_id", "responses", "events", "window_share", "p_value", "responder"]].round(3)
+      client_id  responses  events  window_share  p_value  responder
+    0         b          5       5         0.207    0.007       True
+    1         a          1       5         0.192    0.192      False
     """
+    from scipy import stats
+
     rev = features.as_table(revenue, "revenue")
     features.require(rev, ["date", "client_id", "amount"], "revenue")
     _check(market_events, ["date", "topic"], "market_events")
     as_of = _as_of(as_of)
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
+    if not 0 < fdr < 1:
+        raise ValueError(f"fdr must be between 0 and 1, got {fdr}")
     if "product_id" not in rev.columns:
         raise ValueError("column 'product_id' is missing from table 'revenue': purchases cannot be tied to "
                          "market event topics")
@@ -186,50 +222,77 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     has_cat = products is not None and "category" in products.columns
     buys = features.topic_purchases(rev, as_of, ev["topic"].unique(), products if has_cat else None)
     cols = ["client_id", "topic", "responsiveness", "events", "responses", "baseline_rate", "response_rate",
-            "evidence"]
+            "purchase_days", "window_share", "window_revenue_share", "p_value", "q_value", "evidence", "responder"]
     out = []
     n_days = int((as_of - start).days) + 1
     # each client is scored on the events of its active span (first to last purchase of anything)
     span = spans.set_index("client_id").reindex(ids)
     first = ((span["first"] - start).dt.days).fillna(n_days + 1).to_numpy()
     last = ((span["last"] - start).dt.days).fillna(-1).to_numpy()
+    lo_ = np.clip(first, 0, n_days).astype(int)
+    hi_ = np.maximum(np.clip(last + 1, 0, n_days).astype(int), lo_)
     for topic, evt in ev.groupby("topic", sort=True):
         days = np.sort(evt["day"].unique())
         b = buys.loc[buys["topic"] == topic]
         offs = ((b["day"] - start).dt.days).to_numpy()
+        amount = b["amount"].to_numpy(dtype="float64")
         ev_off = ((pd.DatetimeIndex(days) - start).days).to_numpy()
         in_window = np.zeros(n_days, bool)  # days covered by some event's response window
         for e in ev_off:
             in_window[e + 1: e + window_days + 1] = True
         cidx = pd.Index(ids).get_indexer(b["client_id"])
         ok = cidx >= 0
-        cidx, offs = cidx[ok], offs[ok]
+        cidx, offs, amount = cidx[ok], offs[ok], amount[ok]
         eligible = (first[:, None] <= ev_off[None, :]) & (ev_off[None, :] <= last[:, None])
         responses = np.zeros(len(ids))
         for j, e in enumerate(ev_off):  # one pass per event; events are few
             hit = np.zeros(len(ids), bool)
             hit[cidx[(offs > e) & (offs <= e + window_days)]] = True
             responses += hit & eligible[:, j]
-        outside = ~in_window[offs]
-        base_days = np.bincount(cidx[outside], minlength=len(ids))
+        inside = in_window[offs]
         free_cum = np.concatenate([[0], np.cumsum(~in_window)])
-        lo_ = np.clip(first, 0, n_days).astype(int)
-        hi_ = np.clip(last + 1, 0, n_days).astype(int)
-        free = np.maximum(free_cum[np.maximum(hi_, lo_)] - free_cum[lo_], 1)
-        p_day = np.minimum(base_days / free, 1.0)
-        baseline = 1.0 - (1.0 - p_day) ** window_days
+        win_cum = np.concatenate([[0], np.cumsum(in_window)])
+        free = (free_cum[hi_] - free_cum[lo_]).astype("float64")
+        win = (win_cum[hi_] - win_cum[lo_]).astype("float64")
+        x_out = np.bincount(cidx[~inside], minlength=len(ids)).astype("float64")
+        n_buy = np.bincount(cidx, minlength=len(ids))
+        # empirical Bayes baseline: beta-binomial prior of the daily purchase chance, fitted per topic
+        fit = free > 0
+        a, b_ = _beta_binomial_prior(x_out[fit], free[fit]) if fit.any() else (1.0, 1.0)
+        a_i, b_i = a + x_out, b_ + np.maximum(free - x_out, 0.0)
+        baseline = -np.expm1(special.betaln(a_i, b_i + window_days) - special.betaln(a_i, b_i))
         k = eligible.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(k > 0, responses / np.maximum(k, 1), np.nan)
+            share = np.where(win + free > 0, win / (win + free), np.nan)
         shrunk = (responses + prior_strength * baseline) / (k + prior_strength)
-        # evidence: binomial z of the responses against the baseline (rates kept off 0 and 1)
-        b_ = np.clip(baseline, 0.01, 0.99)
+        # the exact test: topic revenue in windows given the client's purchase days and amounts
+        total = np.bincount(cidx, weights=amount, minlength=len(ids))
+        in_rev = np.bincount(cidx[inside], weights=amount[inside], minlength=len(ids))
+        tested = (k > 0) & (n_buy > 0) & (share > 0) & (share < 1)
+        p = np.ones(len(ids))
+        if tested.any():
+            rows = np.flatnonzero(tested)
+            pos = pd.Series(np.arange(len(rows)), index=rows)
+            sel = tested[cidx]
+            r_of = pos.reindex(cidx[sel]).to_numpy()
+            j_of = pd.Series(r_of).groupby(r_of).cumcount().to_numpy()
+            A = np.zeros((len(rows), int(n_buy[rows].max())))
+            A[r_of, j_of] = amount[sel]
+            p[rows] = _window_sum_sf(A, share[rows], in_rev[rows])
+        q = np.ones(len(ids))
+        if tested.any():
+            q[tested] = stats.false_discovery_control(p[tested], method="bh")
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = np.where(k > 0, (responses - k * b_) / np.sqrt(np.maximum(k, 1) * b_ * (1 - b_)), 0.0)
+            rev_share = np.where(total > 0, in_rev / total, np.nan)
         out.append(pd.DataFrame({"client_id": pd.Series(ids, dtype="str"), "topic": topic,
                                  "responsiveness": shrunk - baseline, "events": k.astype("int64"),
                                  "responses": responses.astype("int64"), "baseline_rate": baseline,
-                                 "response_rate": rate, "evidence": z}))
+                                 "response_rate": rate, "purchase_days": n_buy.astype("int64"), "window_share": share,
+                                 "window_revenue_share": rev_share,
+                                 "p_value": p, "q_value": q,
+                                 "evidence": np.maximum(stats.norm.isf(np.clip(p, 1e-300, 1.0)), 0.0),
+                                 "responder": (q <= fdr) & (shrunk > baseline)}))
     if not out:
         return pd.DataFrame(columns=cols)
     res = pd.concat(out, ignore_index=True)
@@ -238,10 +301,110 @@ def market_responsiveness(revenue: pd.DataFrame, market_events: pd.DataFrame, as
     return res.reset_index(drop=True)[cols]
 
 
+def _beta_binomial_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood beta prior ``(a, b)`` of a beta-binomial with a different number of trials per unit.
+
+    Written out because scipy fits a beta-binomial only with one common number of trials; the
+    likelihood is maximised over the prior mean (logit) and concentration (log) by L-BFGS-B, the
+    mean kept within (1e-9, 0.5) and the concentration within (0.01, 1e7).
+
+    Examples
+    --------
+    >>> a, b = _beta_binomial_prior(np.array([0.0, 2.0, 10.0, 1.0]), np.array([100.0, 100.0, 100.0, 50.0]))
+    >>> round(a / (a + b), 3)
+    0.035
+    """
+    from scipy import optimize
+
+    x, n = np.asarray(successes, "float64"), np.asarray(trials, "float64")
+    m = float(np.clip(x.sum() / max(n.sum(), 1.0), 1e-6, 0.4))
+
+    def nll(theta):
+        mu, phi = special.expit(theta[0]), np.exp(theta[1])
+        a, b = mu * phi, (1.0 - mu) * phi
+        return -float((special.betaln(x + a, n - x + b) - special.betaln(a, b)).sum())
+
+    res = optimize.minimize(nll, [special.logit(m), np.log(10.0)], method="L-BFGS-B",
+                            bounds=[(special.logit(1e-9), 0.0), (np.log(1e-2), np.log(1e7))])
+    mu, phi = special.expit(res.x[0]), np.exp(res.x[1])
+    return float(mu * phi), float((1.0 - mu) * phi)
+
+
+def _window_sum_sf(A: np.ndarray, p: np.ndarray, x: np.ndarray, exact_max: int = 12) -> np.ndarray:
+    """P(sum_j A_ij B_ij >= x_i) for independent B_ij ~ Bernoulli(p_i), per row of ``A`` (zero-padded).
+
+    Exact (every subset of the row's positive amounts) for up to ``exact_max`` amounts; beyond, the
+    Lugannani-Rice saddlepoint approximation of the upper tail (the normal approximation below the
+    mean, where the p-value is above one half anyway). Every amount in the sum gives ``p ** N``.
+
+    Examples
+    --------
+    >>> _window_sum_sf(np.array([[1.0, 0.0], [1.0, 3.0]]), np.array([0.2, 0.5]), np.array([1.0, 3.0])).round(3).tolist()
+    [0.2, 0.5]
+    """
+    from itertools import product
+
+    from scipy import stats
+
+    A, p, x = np.asarray(A, "float64"), np.asarray(p, "float64"), np.asarray(x, "float64")
+    out = np.ones(len(A))
+    n_pos = (A > 0).sum(axis=1)
+    top = np.where(A.max(axis=1, initial=0.0) > 0, A.max(axis=1, initial=0.0), 1.0)
+    A, x = A / top[:, None], x / top  # amounts in units of the row's largest
+    total = A.sum(axis=1)
+    eps = 1e-9
+    every = (x >= total - eps) & (n_pos > 0)
+    out[every] = p[every] ** n_pos[every]
+    todo = ~every & (x > eps)
+    for k in range(1, exact_max + 1):
+        rows = np.flatnonzero(todo & (n_pos == k))
+        if not len(rows):
+            continue
+        a = -np.sort(-A[rows], axis=1)[:, :k]
+        subsets = np.array(list(product((0.0, 1.0), repeat=k)))  # (2^k, k)
+        inside = subsets.sum(axis=1)
+        prob = p[rows, None] ** inside[None, :] * (1.0 - p[rows, None]) ** (k - inside[None, :])
+        out[rows] = (prob * (a @ subsets.T >= x[rows, None] - eps)).sum(axis=1)
+        todo[rows] = False
+    rows = np.flatnonzero(todo)
+    if len(rows):
+        pp, xx = p[rows, None], x[rows]
+        mean, var = (A[rows] * pp).sum(axis=1), (A[rows] ** 2 * pp * (1.0 - pp)).sum(axis=1)
+        out[rows] = stats.norm.sf((xx - mean) / np.sqrt(var))
+        # the upper tail of a sum of right-skewed amounts is heavier than the normal's, so rows the
+        # normal puts above 0.2 are above it too: only the others need the saddlepoint
+        rows = rows[out[rows] < 0.2]
+    if len(rows):
+        a, pp, xx = A[rows], p[rows, None], x[rows]
+        s = np.zeros(len(rows))
+        for _ in range(100):  # Newton on K'(s) = x; K' is increasing, so the iterates climb monotonically
+            e = pp * np.exp(np.minimum(s[:, None] * a, 700.0))
+            pi = e / (1.0 - pp + e)
+            step = ((a * pi).sum(axis=1) - xx) / np.maximum((a ** 2 * pi * (1.0 - pi)).sum(axis=1), 1e-300)
+            s = np.maximum(s - step, s / 2.0)
+            if np.abs(step).max() < 1e-10:
+                break
+        sa = np.minimum(s[:, None] * a, 700.0)
+        K = np.log1p(pp * np.expm1(sa)).sum(axis=1)
+        e = pp * np.exp(sa)
+        pi = e / (1.0 - pp + e)
+        k2 = (a ** 2 * pi * (1.0 - pi)).sum(axis=1)
+        w = np.sign(s) * np.sqrt(np.maximum(2.0 * (s * xx - K), 0.0))
+        u = s * np.sqrt(k2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = stats.norm.sf(w) + stats.norm.pdf(w) * (1.0 / u - 1.0 / w)
+        out[rows] = np.clip(np.where(np.isfinite(lr) & (w > 1e-6), lr, out[rows]), 0.0, 1.0)
+    return out
+
+
 def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd.DataFrame | None = None,
               value_col: str = "revenue_ltm", top: int = 20, min_responsiveness: float = 0.05,
-              min_evidence: float = 2.0) -> pd.DataFrame:
+              min_evidence: float = 2.0, fdr: float = 0.1) -> pd.DataFrame:
     """Clients to call after a new event on a topic: ranked by responsiveness x value.
+
+    Only clients whose buying after events is beyond chance are listed: with a ``q_value`` column
+    (:func:`market_responsiveness`), those at or below the false discovery rate ``fdr``, so that
+    at most a share ``fdr`` of a topic's list is expected to be chance buyers.
 
     Parameters
     ----------
@@ -261,6 +424,8 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
     min_evidence : float
         Clients whose ``evidence`` (z-score) is below this are not listed: a large client with a
         high baseline can show a big excess by luck over a few events.
+    fdr : float
+        Clients whose ``q_value`` is above this are not listed (when the column is there).
 
     Returns
     -------
@@ -284,6 +449,8 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
     r = r.loc[r["responsiveness"] > min_responsiveness]
     if "evidence" in r.columns:
         r = r.loc[r["evidence"] >= min_evidence]
+    if "q_value" in r.columns:
+        r = r.loc[r["q_value"] <= fdr]
     r = r.copy()
     if values is not None:
         _check(values, ["client_id", value_col], "values")
@@ -307,12 +474,13 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
 # -- personas -------------------------------------------------------------------------------------
 _POSITIVE = ("answered", "opened", "replied", "attended", "downloaded")
 FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "download_share",
-            "search_share", "event_burst", "touch_response")
+            "search_share", "event_burst", "touch_response", "sessions", "pages_per_session", "searches_per_session",
+            "downloads_per_session")
 
 
 def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | None = None,
                      market_events: pd.DataFrame | None = None, window_days: int = 365, burst_days: int = 14,
-                     burst_prior: float = 10.0, clients=None) -> pd.DataFrame:
+                     burst_prior: float = 10.0, session_prior: float = 2.0, clients=None) -> pd.DataFrame:
     """Behavioural features per client for persona clustering.
 
     Parameters
@@ -334,6 +502,9 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
         Days after an event counted as its burst.
     burst_prior : float
         Pseudo-events at the normal rate added to each client's burst share (shrinkage; 0 = none).
+    session_prior : float
+        Pseudo-sessions at the population's mix added to each client's per-session rates
+        (shrinkage: a client seen in one or two sessions has no mix of its own yet; 0 = none).
     clients : iterable of str, optional
         Clients to describe (zeros when they have no digital activity).
 
@@ -342,7 +513,9 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
     DataFrame
         ``client_id``, ``logins``, ``page_views``, ``searches``, ``downloads`` (per month),
         ``minutes_per_session``, ``download_share``, ``search_share`` (of all digital events),
-        ``event_burst``, and ``touch_response`` when ``activities`` is given.
+        ``event_burst``, ``sessions`` (per month), ``pages_per_session``, ``searches_per_session``,
+        ``downloads_per_session`` (shrunk towards the population's per-session rates by
+        ``session_prior``), and ``touch_response`` when ``activities`` is given.
 
     Examples
     --------
@@ -362,6 +535,16 @@ def persona_features(digital: pd.DataFrame, as_of, activities: pd.DataFrame | No
     for c in ("logins", "page_views", "searches", "downloads"):
         f[c] = eng[c] / months
     f["minutes_per_session"] = (eng["minutes"] / eng["sessions"].where(eng["sessions"] > 0)).fillna(0.0)
+    # what a client does in a session, whatever its number of sessions (a large client has more
+    # users, so more of everything): per-session rates, shrunk towards the population's mix
+    n_sess = eng["sessions"].to_numpy(dtype="float64")
+    f["sessions"] = n_sess / months
+    for c, name in (("page_views", "pages_per_session"), ("searches", "searches_per_session"),
+                    ("downloads", "downloads_per_session")):
+        counts = eng[c].to_numpy(dtype="float64")
+        mix = counts.sum() / n_sess.sum() if n_sess.sum() > 0 else 0.0
+        f[name] = np.where(n_sess + session_prior > 0,
+                           (counts + session_prior * mix) / np.maximum(n_sess + session_prior, 1e-12), 0.0)
     days = pd.date_range(start + pd.Timedelta(days=1), as_of, freq="D")
     covered = np.zeros(len(days), bool)
     if market_events is not None and len(market_events):
@@ -409,7 +592,8 @@ class PersonaFit:
     centroids : DataFrame
         One row per persona: ``persona``, ``clients``, ``share``, feature means, ``description``.
     scores : DataFrame
-        ``k``, ``silhouette`` for every k tried (the criterion), ``chosen``.
+        ``k``, ``silhouette``, ``stability`` (mean adjusted Rand index of subsample fits against the
+        full fit), ``stable``, ``chosen`` for every k tried.
     k : int
         The number of personas.
     """
@@ -420,26 +604,88 @@ class PersonaFit:
     k: int
 
 
-_LOG_FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "event_burst")
+_LOG_FEATURES = ("logins", "page_views", "searches", "downloads", "minutes_per_session", "event_burst", "sessions",
+                 "pages_per_session", "searches_per_session", "downloads_per_session")
 _LABELS = {"logins": "logins a month", "page_views": "page views a month", "searches": "searches a month",
            "downloads": "downloads a month", "minutes_per_session": "minutes per session",
            "download_share": "share of activity that is downloads", "search_share": "share that is searches",
-           "event_burst": "activity after market events (x normal)", "touch_response": "share of our touches answered"}
+           "event_burst": "activity after market events (x normal)", "touch_response": "share of our touches answered",
+           "sessions": "sessions a month", "pages_per_session": "pages per session",
+           "searches_per_session": "searches per session", "downloads_per_session": "downloads per session"}
+#: the clustering space when the per-session features are there (from :func:`persona_features`)
+_SPACE = ("sessions", "pages_per_session", "searches_per_session", "downloads_per_session", "minutes_per_session",
+          "event_burst", "touch_response")
 
 
 def _name(z: pd.Series) -> str:
-    """Archetype of a centroid (standardised features), in the words of the seed article."""
-    intensity = z.reindex(["logins", "page_views", "minutes_per_session"]).mean()
+    """Archetype of a centroid (robustly standardised features), in the words of the seed article."""
+    how_much = [c for c in ("sessions", "pages_per_session", "logins", "page_views", "minutes_per_session")
+                if c in z.index]
+    intensity = z.reindex(how_much).mean() if how_much else np.nan
     intensity = 0.0 if pd.isna(intensity) else float(intensity)
+    downloads = z.get("downloads_per_session", z.get("download_share", 0))
+    pages = z.get("pages_per_session", z.get("page_views", 0))
     if z.get("event_burst", 0) > 0.75:
         return "Event-driven trader"
     if intensity > 0.5:
         return "Self-directed researcher"
-    if z.get("download_share", 0) > 0.5:
+    if downloads > 0.5 and pages < 0.5:
         return "Passive consumer"
     if intensity < -0.3:
         return "Relationship-led"
     return "Mixed"
+
+
+def persona_space(features: pd.DataFrame) -> pd.DataFrame:
+    """The space personas are clustered in: behaviour per session, on log scales, standardised.
+
+    With the columns of :func:`persona_features`, a client is described by how much it uses our
+    channels (``sessions`` a month) and by what it does when it does (pages, searches and
+    downloads per session, minutes per session, its activity after market events, its answers to
+    our touches), so that a large client (many users, many sessions) and a small one with the same
+    habits land together; counts a month, which mostly measure size, are left out. Rates and counts
+    are log-scaled (log1p; they are skewed), minutes per session of a client without a session
+    take the median, each column is winsorised at its 0.5% and 99.5% quantiles (a few extreme
+    clients do not set the scale) and standardised (mean 0, standard deviation 1). Columns that do
+    not vary are dropped. Frames without ``sessions`` (other features) keep all their columns,
+    log-scaled where they are counts.
+
+    Parameters
+    ----------
+    features : DataFrame
+        ``client_id`` + numeric features.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id`` + the standardised columns used.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"client_id": list("abcd"), "sessions": [1.0, 10.0, 2.0, 20.0],
+    ...                   "pages_per_session": [2.0, 2.0, 8.0, 8.0], "event_burst": 1.0})
+    >>> persona_space(f).round(2).values.tolist()
+    [['a', -1.17, -1.0], ['b', 0.62, -1.0], ['c', -0.75, 1.0], ['d', 1.3, 1.0]]
+    """
+    _check(features, ["client_id"], "persona features")
+    cols = [c for c in features.columns if c != "client_id"]
+    if "sessions" in cols:
+        cols = [c for c in _SPACE if c in cols]
+    X = features[cols].astype("float64").copy()
+    if "sessions" in X.columns and "minutes_per_session" in X.columns:
+        active = X["sessions"] > 0
+        if active.any():
+            X.loc[~active, "minutes_per_session"] = float(X.loc[active, "minutes_per_session"].median())
+    for c in cols:
+        if c in _LOG_FEATURES:
+            X[c] = np.log1p(X[c].clip(lower=0))
+    X = X.fillna(0.0)
+    X = X.clip(X.quantile(0.005), X.quantile(0.995), axis=1)
+    sd = X.std(ddof=0)
+    keep = [c for c in cols if sd[c] > 1e-12]
+    Z = (X[keep] - X[keep].mean()) / sd[keep]
+    Z.insert(0, "client_id", features["client_id"].astype("str").to_numpy())
+    return Z.reset_index(drop=True)
 
 
 def persona_problem(features: pd.DataFrame) -> str | None:
@@ -476,13 +722,22 @@ def persona_problem(features: pd.DataFrame) -> str | None:
 
 
 def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2, 8), random_state: int = 0,
-                 n_init: int = 10) -> PersonaFit:
-    """Behavioural personas: k-means on standardised features, k chosen by the silhouette score.
+                 n_init: int = 10, n_resamples: int = 10, min_stability: float = 0.8,
+                 silhouette_tolerance: float = 0.05) -> PersonaFit:
+    """Behavioural personas: k-means in :func:`persona_space`, k chosen by stability and silhouette.
 
-    Counts and the event burst ratio are log-transformed (they are skewed), every feature is standardised, and k-means is fit
-    for each k in ``k_values``; the k with the highest mean silhouette (how much closer clients are
-    to their own persona than to the next one) is kept unless ``k`` is given. Each persona is named
-    by an archetype rule on its standardised centroid and described in words.
+    For each k in ``k_values``, k-means is fit on all clients and on ``n_resamples`` random
+    subsamples of 80% of them (at most 4,000 clients). A k is *stable* when the subsample fits group
+    the clients as the full fit does (mean adjusted Rand index at least ``min_stability``: a persona
+    that appears or dissolves with the sample drawn is not a persona). Among the stable k, the
+    silhouette (how much closer clients are to their own persona than to the next) decides: the
+    largest stable k whose silhouette is within ``silhouette_tolerance`` (relative) of the best
+    stable silhouette is kept. A finer split that is as reproducible and nearly as clean is a
+    finding, not noise; the silhouette alone tends to merge two small, close groups (or to split
+    off one far group and stop). When no k is stable, the most stable is kept. ``k`` fixes the
+    number instead. Clients without a single session in the window show no behaviour: personas are
+    formed from the others and they join the nearest (in practice the least active one). Each
+    persona is named by an archetype rule on its standardised centroid and described in words.
 
     Parameters
     ----------
@@ -493,9 +748,16 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
     k_values : iterable of int
         Candidates for k.
     random_state : int
-        Seed of k-means and of the silhouette sample.
+        Seed of k-means, of the subsamples and of the silhouette samples.
     n_init : int
-        k-means restarts.
+        k-means restarts of the full fit (a third of them for each subsample fit).
+    n_resamples : int
+        Subsamples behind the stability and the silhouette of each k.
+    min_stability : float
+        Mean adjusted Rand index between the subsample fits and the full fit for k to be stable.
+    silhouette_tolerance : float
+        How far (share of the best) a stable k's silhouette may fall short of the best and still be
+        preferred for being finer.
 
     Returns
     -------
@@ -506,46 +768,80 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
     >>> fit = fit_personas(feats, random_state=0)  # doctest: +SKIP
     >>> fit.centroids[["persona", "share", "description"]]  # doctest: +SKIP
     """
+    import sklearn.cluster  # noqa: F401  (loads the OpenMP runtime, so that the limit below reaches it)
+    from threadpoolctl import threadpool_limits
+
+    # k-means here solves some seventy small problems; on a shared 2-core machine their OpenMP
+    # threads wait on each other far more than they help (a subsample fit ran 30x slower with them
+    # under load), and one thread gives the same groups
+    with threadpool_limits(limits=1):
+        return _fit_personas(features, k, k_values, random_state, n_init, n_resamples, min_stability,
+                             silhouette_tolerance)
+
+
+def _fit_personas(features, k, k_values, random_state, n_init, n_resamples, min_stability,
+                  silhouette_tolerance) -> PersonaFit:
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
 
     _check(features, ["client_id"], "persona features")
     cols = [c for c in features.columns if c != "client_id"]
     if not cols:
         raise ValueError("column 'client_id' is the only column of the persona features")
-    X = features[cols].astype("float64").copy()
-    for c in cols:
-        if c in _LOG_FEATURES:
-            X[c] = np.log1p(X[c].clip(lower=0))
-    X = X.fillna(0.0)
-    keep = [c for c in cols if X[c].std() > 0]
     problem = persona_problem(features)
     if problem:
         raise ValueError(f"no personas: {problem} (see persona_problem)")
-    Z = StandardScaler().fit_transform(X[keep].to_numpy())
+    space = persona_space(features)
+    keep = [c for c in space.columns if c != "client_id"]
+    Z_all = space[keep].to_numpy()
+    # a client without a single session in the window shows no behaviour to group: personas are
+    # formed from the others, and it joins the nearest one (in practice the least active)
+    seen = (features["sessions"].to_numpy(dtype="float64") > 0) if "sessions" in features.columns else \
+        np.ones(len(features), bool)
+    if len(np.unique(Z_all[seen].round(12), axis=0)) < 3:
+        seen = np.ones(len(features), bool)
+    Z = Z_all[seen]
     # k-means cannot make more groups than there are distinct profiles (nor n - 1 for the silhouette)
     profiles = len(np.unique(Z.round(12), axis=0))
-    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(features) and kk <= profiles]
+    candidates = [k] if k else [kk for kk in k_values if 2 <= kk < len(Z) and kk <= profiles]
     if not candidates:
         raise ValueError(f"column 'client_id': too few clients or distinct profiles ({profiles}) to form personas")
     rows, models = [], {}
     sample = min(len(Z), 3000)
+    rng = np.random.default_rng(random_state)
+    # the same subsamples for every k
+    n_sub = int(0.8 * min(len(Z), 5000))
+    subs = [np.sort(rng.choice(len(Z), n_sub, replace=False)) for _ in range(n_resamples if not k else 0)]
     for kk in candidates:
         km = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(Z)
-        sil = silhouette_score(Z, km.labels_, sample_size=sample, random_state=random_state) if kk > 1 else np.nan
-        rows.append({"k": kk, "silhouette": float(sil)})
         models[kk] = km
+        row = {"k": kk, "silhouette": float(silhouette_score(Z, km.labels_, sample_size=sample,
+                                                              random_state=random_state))}
+        stab = [adjusted_rand_score(km.labels_[idx], KMeans(n_clusters=kk, n_init=max(1, n_init // 3),
+                                                             random_state=random_state + 1 + j).fit(Z[idx]).labels_)
+                for j, idx in enumerate(subs)]
+        row["stability"] = float(np.mean(stab)) if stab else np.nan
+        rows.append(row)
     scores = pd.DataFrame(rows)
-    best = int(k) if k else int(scores.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]["k"])
+    if k:
+        best = int(k)
+    else:
+        stable = scores.loc[scores["stability"] >= min_stability]
+        if len(stable):
+            top = float(stable["silhouette"].max())
+            best = int(stable.loc[stable["silhouette"] >= top * (1 - silhouette_tolerance), "k"].max())
+        else:
+            best = int(scores.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]["k"])
+    scores["stable"] = scores["stability"] >= min_stability
     scores["chosen"] = scores["k"] == best
     km = models[best]
+    found = km.labels_.copy() if seen.all() else km.predict(Z_all)
     # order clusters by size (largest first) so labels do not depend on k-means' arbitrary numbering
-    sizes = np.bincount(km.labels_, minlength=best)
+    sizes = np.bincount(found, minlength=best)
     order = np.lexsort((np.arange(best), -sizes))
     relabel = np.empty(best, int)
     relabel[order] = np.arange(best)
-    labels = relabel[km.labels_]
+    labels = relabel[found]
     zc = pd.DataFrame(km.cluster_centers_[order], columns=keep)
     names, seen = [], {}
     for i in range(best):
@@ -573,7 +869,8 @@ def fit_personas(features: pd.DataFrame, k: int | None = None, k_values=range(2,
 
 def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.DataFrame, personas: pd.DataFrame,
                 as_of, by: str = "style", weights: dict | None = None, freq: str = "Q", n_boot: int = 200,
-                alpha: float = 0.05, min_touches: int = 30, random_state: int = 0) -> pd.DataFrame:
+                alpha: float = 0.05, min_touches: int = 30, after_last_purchase="auto",
+                random_state: int = 0) -> pd.DataFrame:
     """Outcome per touch for each pairing of salesperson style (or role) and client persona.
 
     Within each persona, the within-client design of :func:`clientstrategy.activities.touch_effects`
@@ -596,8 +893,9 @@ def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.Data
         People column describing the person (``style``, ``role``).
     weights : dict, optional
         Quality weights (see :func:`clientstrategy.activities.touch_weights`).
-    freq, n_boot, alpha, min_touches, random_state
-        As in :func:`clientstrategy.activities.touch_effects`.
+    freq, n_boot, alpha, min_touches, after_last_purchase, random_state
+        As in :func:`clientstrategy.activities.touch_effects` (``"auto"``: decided once by
+        :func:`clientstrategy.activities.leaving_check` on every touch).
 
     Returns
     -------
@@ -616,17 +914,20 @@ def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.Data
     # the person's style joins the touches in the engine (people is small; touches are not)
     style = people[["person_id", by]].drop_duplicates("person_id")
     style = style.assign(**{by: style[by].astype("str").fillna("unknown")})
+    if after_last_purchase == "auto":
+        after_last_purchase = _act.leaving_check(a, revenue, as_of, freq=freq, alpha=alpha)["after_last_purchase"]
     rng = np.random.default_rng(random_state)
     out = []
     for persona, grp in personas.groupby("persona", sort=True):
         try:
             p = _act._build_panel(a, revenue, as_of, key=by, weights=weights, weighted=True, freq=freq,
-                                  clients=grp["client_id"], min_touches=min_touches, join=(style, "person_id"))
+                                  clients=grp["client_id"], min_touches=min_touches, join=(style, "person_id"),
+                                  after_last_purchase=bool(after_last_purchase))
         except ValueError:
             continue
         if not p.keys or len(p.clients) < 10:
             continue
-        beta, lo, hi = _act._fe_fit(p.X, p.y, p.mask, n_boot, rng, alpha)
+        beta, lo, hi, _ = _act._fe_fit(p.X, p.y, p.mask, n_boot, rng, alpha)
         out.append(pd.DataFrame({by: p.keys, "persona": persona, "touches": p.touches,
                                  "outcome_per_touch": beta, "ci_low": lo, "ci_high": hi,
                                  "clients": len(p.clients)}))

@@ -256,13 +256,17 @@ def market_event_signals(
     products: pd.DataFrame | None = None,
     window_days: int = 21,
     top_share: float = 0.2,
+    fdr: float = 0.1,
 ) -> pd.DataFrame:
     """A recent market event on a topic the client has responded to before.
 
     Events in ``(as_of - window_days, as_of]`` are matched to clients' topic responsiveness (an
     event whose topic is a product id is mapped to the product's category). A client qualifies
     when its responsiveness on the topic is positive, its response rate beats its baseline (when
-    those columns exist) and it is within the top ``top_share`` of clients on that topic.
+    those columns exist), it is within the top ``top_share`` of clients on that topic and, when
+    the evidence is there, its buying after events is beyond chance: notebook 03's ``responder``
+    flag (at its false discovery rate), or else ``q_value <= fdr`` (a client whose one purchase
+    happened to follow an event does not qualify).
     Expected value: ``(response_rate - baseline_rate) * order value`` (the extra purchase a
     response brings); with only ``responsiveness``, ``clip(responsiveness, 0, 1) * order value``.
 
@@ -283,6 +287,9 @@ def market_event_signals(
         How recent an event must be (planted responses come within 21 days).
     top_share : float
         Share of the most responsive clients per topic that qualify.
+    fdr : float
+        Largest ``q_value`` (Benjamini-Hochberg within the topic) of a client that qualifies, when
+        ``responsiveness`` has no ``responder`` column.
 
     Returns
     -------
@@ -319,7 +326,10 @@ def market_event_signals(
     # the baseline), so it is the lift; raw rates only confirm the direction and word the reason
     r["lift"] = r["responsiveness"].clip(0, 1)
     beats = (_num(r, "response_rate") > _num(r, "baseline_rate")) if has_rates else True
-    r = r.loc[(r["lift"] > 0) & beats & (r["rank_pct"] <= top_share)]
+    # evidence beyond chance: notebook 03's flag (at its false discovery rate), else the q-value at fdr
+    sure = (r["responder"].astype(bool) if "responder" in r.columns
+            else (_num(r, "q_value") <= fdr) if "q_value" in r.columns else True)
+    r = r.loc[(r["lift"] > 0) & beats & sure & (r["rank_pct"] <= top_share)]
     r = r.merge(ev, left_on="topic", right_on="match", suffixes=("", "_event"))
     ov = order_value if order_value is not None else pd.Series(dtype=float)
     rows = []

@@ -1309,7 +1309,7 @@ def revenue_spans(revenue, as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.DataFr
 
 
 def topic_purchases(revenue, as_of: pd.Timestamp, topics, categories: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Distinct (client, day, topic) purchases of the given topics up to ``as_of``.
+    """Distinct (client, day, topic) purchases of the given topics up to ``as_of``, with their amount.
 
     A line with a positive amount is a purchase of its ``product_id`` and, with ``categories``
     (``product_id``, ``category``), of its product's category. Only ``topics`` are kept, so the
@@ -1318,15 +1318,16 @@ def topic_purchases(revenue, as_of: pd.Timestamp, topics, categories: pd.DataFra
     Returns
     -------
     DataFrame
-        ``client_id``, ``day`` (datetime64[ns], midnight), ``topic``.
+        ``client_id``, ``day`` (datetime64[ns], midnight), ``topic``, ``amount`` (the day's positive
+        lines of the topic, summed).
     """
     t = as_table(revenue, "revenue")
     require(t, ["date", "client_id", "amount", "product_id"])
     tv = t.engine.name("topics")
     t.engine.register(tv, pd.DataFrame({"topic": pd.Series(sorted(set(map(str, topics))), dtype=object)}))
     d, a, c, p = q("date"), q("amount"), q("client_id"), q("product_id")
-    base = (f"SELECT r.{c} AS client_id, CAST(r.{d} AS DATE) AS day, {{topic}} AS topic FROM {{{{t}}}} r {{join}} "
-            f"WHERE r.{d} <= {lit(as_of)} AND r.{a} > 0 AND r.{c} IS NOT NULL")
+    base = (f"SELECT r.{c} AS client_id, CAST(r.{d} AS DATE) AS day, {{topic}} AS topic, r.{a} AS amount "
+            f"FROM {{{{t}}}} r {{join}} WHERE r.{d} <= {lit(as_of)} AND r.{a} > 0 AND r.{c} IS NOT NULL")
     parts = [base.format(topic=f"CAST(r.{p} AS VARCHAR)", join="")]
     if categories is not None:
         cv = t.engine.name("categories")
@@ -1334,10 +1335,11 @@ def topic_purchases(revenue, as_of: pd.Timestamp, topics, categories: pd.DataFra
         t.engine.register(cv, pd.DataFrame({"product_id": cat["product_id"].astype(str).astype(object),
                                             "category": cat["category"].astype(str).astype(object)}))
         parts.append(base.format(topic="k.category", join=f"JOIN {q(cv)} k ON CAST(r.{p} AS VARCHAR) = k.product_id"))
-    out = t.sql(f"SELECT DISTINCT u.client_id, u.day, u.topic FROM ({' UNION ALL '.join(parts)}) u "
-                f"JOIN {q(tv)} w ON u.topic = w.topic WHERE u.topic IS NOT NULL")
+    out = t.sql(f"SELECT u.client_id, u.day, u.topic, SUM(u.amount) AS amount FROM ({' UNION ALL '.join(parts)}) u "
+                f"JOIN {q(tv)} w ON u.topic = w.topic WHERE u.topic IS NOT NULL GROUP BY u.client_id, u.day, u.topic")
     out = pd.DataFrame({"client_id": out["client_id"].astype("str"),
-                        "day": pd.to_datetime(out["day"]).astype("datetime64[ns]"), "topic": out["topic"].astype("str")})
+                        "day": pd.to_datetime(out["day"]).astype("datetime64[ns]"), "topic": out["topic"].astype("str"),
+                        "amount": settled(out["amount"].astype("float64"))})
     return out.sort_values(["topic", "client_id", "day"], kind="mergesort").reset_index(drop=True)
 
 

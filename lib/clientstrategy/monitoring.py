@@ -6,7 +6,8 @@
 * :func:`migration` -- tier, segment or group movement between two profiles.
 * :func:`metric_changes` -- NPS, engagement, p_alive change on matched clients, with intervals.
 * :func:`plan_vs_actual` -- the previous budget's plan (pro rata) against booked revenue since.
-* :func:`effects_hold` -- whether last run's activity effects are confirmed by this run's.
+* :func:`effects_hold` -- whether the activity effects of an earlier window of history hold in a later,
+  non-overlapping one.
 * :func:`measure_uplift` -- treated against held-back clients of last run's list, each action type
   on its own outcomes, with the design's estimator (:mod:`clientstrategy.experiment`);
   :func:`uplift_for_plan` -- its rows for ``artifacts/uplift.csv``.
@@ -342,61 +343,105 @@ def plan_vs_actual(
     return out
 
 
-def effects_hold(previous_effects: pd.DataFrame, current_effects: pd.DataFrame) -> pd.DataFrame:
-    """Do last run's activity effects hold in this run?
+def effects_hold(previous_effects: pd.DataFrame, current_effects: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Do the activity effects of an earlier window of history hold in a later one?
 
-    An effect *holds* when this run's interval contains last run's estimate or the two intervals
-    overlap with the same sign of estimate; it *changed* otherwise.
+    The two estimates must come from windows that share no data (``activity_effects_windows.csv``
+    of notebook 02: the latest year against the year before): a full-history estimate of last run
+    against this run's shares about nine tenths of its data with it and agrees whatever happened.
+    Their windows are checked when the tables carry ``window_start`` and ``window_end``.
+
+    Each touch kind's change (later minus earlier) is tested with a z-test, the two standard errors
+    combined as independent (disjoint data); the kinds' p-values are adjusted together by
+    Benjamini-Hochberg (false discovery rate ``alpha``).
+
+    * ``changed``: the change is beyond chance;
+    * ``holds``: no change beyond chance, and the two windows agree on whether there is an effect
+      (both intervals clear zero on the same side, or neither clears it);
+    * ``unclear``: no change beyond chance, but one window shows an effect and the other cannot
+      tell it from zero (the later window is too short to confirm it, or to refute it);
+    * ``new`` / ``dropped``: estimated in the later (earlier) window only.
 
     Parameters
     ----------
     previous_effects, current_effects : DataFrame
-        SPEC ``activity_effects.csv`` (``activity_type``, ``outcome``, ``segment``, ``effect``,
-        ``ci_low``, ``ci_high``, ``n``).
+        The earlier and the later window's effects: ``activity_type``, ``effect``, ``ci_low``,
+        ``ci_high`` and optionally ``outcome``, ``segment``, ``se`` (else from the interval width
+        as a 95% normal interval), ``window_start``, ``window_end``.
+    alpha : float
+        False discovery rate of ``changed``; the intervals are read as ``1 - alpha`` intervals.
 
     Returns
     -------
     DataFrame
         ``activity_type``, ``outcome``, ``segment``, ``effect_previous``, ``effect_current``,
-        ``ci_low``, ``ci_high`` (current), ``verdict`` ("holds", "changed", "new", "dropped").
+        ``ci_low``, ``ci_high`` (current), ``change``, ``change_ci_low``, ``change_ci_high``,
+        ``p_adjusted``, ``verdict``.
 
     Examples
     --------
-    >>> prev = pd.DataFrame({"activity_type": ["call"], "outcome": ["answered"], "segment": ["all"],
-    ...                      "effect": [0.1], "ci_low": [0.05], "ci_high": [0.15]})
-    >>> cur = prev.assign(effect=[0.12], ci_low=[0.08], ci_high=[0.16])
-    >>> effects_hold(prev, cur)["verdict"].tolist()
-    ['holds']
+    >>> prev = pd.DataFrame({"activity_type": ["meeting", "email"], "effect": [0.3, 0.0], "ci_low": [0.2, -0.05],
+    ...                      "ci_high": [0.4, 0.05], "window_start": pd.Timestamp("2024-10-01"),
+    ...                      "window_end": pd.Timestamp("2025-09-30")})
+    >>> cur = prev.assign(effect=[0.05, 0.01], ci_low=[-0.05, -0.04], ci_high=[0.15, 0.06],
+    ...                   window_start=pd.Timestamp("2025-10-01"), window_end=pd.Timestamp("2026-09-30"))
+    >>> effects_hold(prev, cur)[["activity_type", "verdict"]].values.tolist()
+    [['email', 'holds'], ['meeting', 'changed']]
     """
     keys = ["activity_type", "outcome", "segment"]
     for name, df in (("previous activity_effects", previous_effects), ("current activity_effects", current_effects)):
         _require(df, ["activity_type", "effect", "ci_low", "ci_high"], name)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    z_ci = stats.norm.isf(alpha / 2)
+    spans = []
+    for df in (previous_effects, current_effects):
+        if {"window_start", "window_end"} <= set(df.columns) and len(df):
+            spans.append((pd.to_datetime(df["window_start"]).min(), pd.to_datetime(df["window_end"]).max()))
+    if len(spans) == 2 and spans[0][0] <= spans[1][1] and spans[1][0] <= spans[0][1]:
+        raise ValueError(f"columns 'window_start' and 'window_end': the two estimates' windows overlap "
+                         f"({spans[0][0]:%Y-%m-%d}..{spans[0][1]:%Y-%m-%d} and {spans[1][0]:%Y-%m-%d}.."
+                         f"{spans[1][1]:%Y-%m-%d}); compare windows that share no data")
 
     def prep(df):
         d = df.copy()
         for k in keys:
             d[k] = d[k].astype(object).fillna("all").astype("str") if k in d.columns else "all"
-        return d[keys + ["effect", "ci_low", "ci_high"]]
+        se = _num(d, "se") if "se" in d.columns else pd.Series(np.nan, index=d.index)
+        d["se"] = se.fillna((_num(d, "ci_high") - _num(d, "ci_low")) / (2 * z_ci))
+        return d[keys + ["effect", "ci_low", "ci_high", "se"]]
 
     m = prep(previous_effects).merge(prep(current_effects), on=keys, how="outer", suffixes=("_previous", "_current"),
                                      indicator="src")
-    verdicts = []
-    for x in m.itertuples(index=False):
-        if x.src == "left_only":
-            verdicts.append("dropped")
-        elif x.src == "right_only":
-            verdicts.append("new")
-        else:
-            inside = x.ci_low_current <= x.effect_previous <= x.ci_high_current
-            overlap = (x.ci_low_current <= x.ci_high_previous) and (x.ci_low_previous <= x.ci_high_current)
-            same = np.sign(x.effect_previous) == np.sign(x.effect_current)
-            verdicts.append("holds" if inside or (overlap and same) else "changed")
+    both = (m["src"] == "both").to_numpy()
+    change = (m["effect_current"] - m["effect_previous"]).astype(float)
+    se = np.hypot(m["se_current"].astype(float), m["se_previous"].astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 2 * stats.norm.sf(np.abs(change.to_numpy() / np.asarray(se, float)))
+    p_adj = np.full(len(m), np.nan)
+    ok = both & np.isfinite(p)
+    if ok.any():
+        p_adj[ok] = stats.false_discovery_control(p[ok], method="bh")
+
+    def side(lo, hi):
+        return np.where(lo > 0, 1, np.where(hi < 0, -1, 0))
+
+    s_prev = side(m["ci_low_previous"].astype(float), m["ci_high_previous"].astype(float))
+    s_cur = side(m["ci_low_current"].astype(float), m["ci_high_current"].astype(float))
+    with np.errstate(invalid="ignore"):
+        changed = p_adj < alpha
+    verdict = np.where(~both, np.where(m["src"] == "left_only", "dropped", "new"),
+                       np.where(changed, "changed", np.where(s_prev == s_cur, "holds", "unclear")))
     out = m[keys].copy()
     out["effect_previous"] = m["effect_previous"].astype(float)
     out["effect_current"] = m["effect_current"].astype(float)
     out["ci_low"] = m["ci_low_current"].astype(float)
     out["ci_high"] = m["ci_high_current"].astype(float)
-    out["verdict"] = pd.Series(verdicts, index=out.index, dtype="str")
+    out["change"] = change
+    out["change_ci_low"] = change - z_ci * se
+    out["change_ci_high"] = change + z_ci * se
+    out["p_adjusted"] = p_adj
+    out["verdict"] = pd.Series(verdict, index=out.index, dtype="str")
     return out.sort_values(keys, ignore_index=True)
 
 

@@ -37,8 +37,8 @@ import pandas as pd
 
 from clientstrategy.schema import TABLES
 
-__all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PRODUCTS", "SIZES", "UPLIFT", "WAVES", "Sample", "generate",
-           "generate_uplift_experiment", "main", "plant_uplift", "write_sample"]
+__all__ = ["AS_OF", "BETAS", "FIT", "PERSONAS", "PERSONAS_2", "PRODUCTS", "REVERSE_KIND", "SIZES", "UPLIFT", "WAVES",
+           "Sample", "generate", "generate_uplift_experiment", "main", "persona_sample", "plant_uplift", "write_sample"]
 
 # --------------------------------------------------------------------------------------------
 # Fixed parameters (the truth; data/sample/README.md states the same numbers)
@@ -110,6 +110,15 @@ FIT = {
     ("consultative", PERSONAS[EDT]): 1.0, ("consultative", PERSONAS[PAS]): 1.0,
 }
 _STYLES = ("assertive", "consultative")
+#: reverse causality (effect 13): the touch kind that follows the client's buying by default. Each
+#: purchase day brings Poisson(_REVERSE_RATE x its amount / the client's mean purchase-day amount)
+#: extra touches of that kind, dated uniformly within _REVERSE_DAYS days before or after it (people
+#: send documents to clients who are about to buy and to clients who just bought). The kind has no
+#: effect on revenue (beta 0), so whatever effect a within-client design finds for it is reverse
+#: causality.
+REVERSE_KIND = "document"
+_REVERSE_RATE = 0.10
+_REVERSE_DAYS = 90
 
 _CHURN_SHARE = 0.12
 _SAT_MEAN = 7.8                    # base satisfaction (0-10 scale) before tier and owner shifts
@@ -375,6 +384,11 @@ def _scaled(size: str) -> tuple[int, int] | None:
         return None
     k = int(m.group(1))
     return SIZES["default"][0] * k, SIZES["default"][1] * k
+
+
+def _check_reverse(reverse_causality) -> None:
+    if reverse_causality is not None and reverse_causality not in _ACTIVITY:
+        raise ValueError(f"reverse_causality must be one of {sorted(_ACTIVITY)} or None, got {reverse_causality!r}")
 
 
 def _check_args(size: str, random_state) -> tuple[int, int]:
@@ -684,6 +698,48 @@ def _revenue(c: dict, lo: int, hi: int, touches: dict, events: pd.DataFrame, peo
     return df, mean_mult
 
 
+def _reverse_touches(c: dict, lo: int, hi: int, rev: pd.DataFrame, people: pd.DataFrame, kind: str,
+                     rng) -> pd.DataFrame:
+    """Touches of ``kind`` that follow the buying of clients ``lo:hi`` (effect 13, reverse causality).
+
+    Drawn after the revenue from its own random stream, so every other table is unchanged; the
+    touches have no effect on revenue.
+    """
+    pos = rev.loc[rev["amount"] > 0]
+    ci_all = pd.Index(c["ids"][lo:hi]).get_indexer(pos["client_id"].to_numpy(dtype=object))
+    day_all = ((pos["date"].to_numpy() - START.astype("datetime64[ns]")) // np.timedelta64(1, "D")).astype("int64")
+    # one row per client and purchase day: its amount and its largest line's product
+    key = ci_all.astype("int64") * N_DAYS + day_all
+    order = np.lexsort((-pos["amount"].to_numpy(), key))
+    key_o = key[order]
+    first_line = np.r_[True, key_o[1:] != key_o[:-1]]
+    uniq = key_o[first_line]
+    amount = np.bincount(np.searchsorted(uniq, key_o), weights=pos["amount"].to_numpy()[order])
+    prod_of = pd.Index([p[0] for p in PRODUCTS]).get_indexer(pos["product_id"].to_numpy(dtype=object)[order][first_line])
+    ci, day = uniq // N_DAYS, uniq % N_DAYS
+    mean = np.bincount(ci, weights=amount, minlength=hi - lo) / np.maximum(np.bincount(ci, minlength=hi - lo), 1)
+    k = rng.poisson(_REVERSE_RATE * c.get("volume", (1, 1.0, 1.0))[1] * amount / mean[ci])
+    ci, day, prod = np.repeat(ci, k), np.repeat(day, k), np.repeat(prod_of, k)
+    day = _to_friday(day + rng.integers(-_REVERSE_DAYS, _REVERSE_DAYS + 1, len(ci)))
+    first = np.maximum(c["onboard"][lo:hi], 0)
+    ok = (day >= first[ci]) & (day < N_DAYS)
+    ci, day, prod = ci[ok], day[ok], prod[ok]
+    outcomes = _ACTIVITY[kind][1]
+    names = np.array(list(outcomes), dtype=object)
+    oc = names[rng.choice(len(names), len(ci), p=list(outcomes.values()))]
+    oc[rng.random(len(ci)) < _MISSING_OUTCOME] = None
+    person = np.where(rng.random(len(ci)) < 0.8, c["owner"][lo:hi][ci], rng.integers(0, len(people), len(ci)))
+    sec = rng.integers(8 * 3600, 18 * 3600, len(ci))
+    ts = day.astype("int64") * _NS_DAY + sec.astype("int64") * 10**9
+    pids = people["person_id"].to_numpy(dtype=object)
+    return pd.DataFrame({
+        "timestamp": _stamps(ts), "client_id": _str(c["ids"][lo:hi][ci]), "activity_type": _str(np.full(len(ci), kind)),
+        "person_id": _str(pids[person]), "outcome": _str(oc), "duration_min": np.full(len(ci), np.nan),
+        "product_id": _str(np.array([p[0] for p in PRODUCTS], dtype=object)[prod]),
+        "topic": _str(np.array(CATEGORIES, dtype=object)[_PROD_CAT[prod]]),
+    })
+
+
 def _digital(c: dict, lo: int, hi: int, events: pd.DataFrame, rng) -> pd.DataFrame:
     """Logins, page views, searches and downloads of clients ``lo:hi`` (without session ids)."""
     persona = c["persona"][lo:hi]
@@ -896,7 +952,7 @@ def _statics(size: str, random_state: int) -> dict:
     return {"people": people, "products": _products(), "events": events, "c": c}
 
 
-def _blocks(g: dict, random_state: int):
+def _blocks(g: dict, random_state: int, reverse_causality: str | None = REVERSE_KIND):
     """Yield ``(tables, truth_rows, wave_stats)`` per block of clients, ids numbered globally."""
     c, people, events = g["c"], g["people"], g["events"]
     n_tx = 0
@@ -905,6 +961,10 @@ def _blocks(g: dict, random_state: int):
         hi = min(lo + _BLOCK, c["n"])
         acts, touches = _activities(c, lo, hi, people, _rng(random_state, 10, b))
         rev, mean_mult = _revenue(c, lo, hi, touches, events, people, _rng(random_state, 11, b))
+        if reverse_causality:
+            extra = _reverse_touches(c, lo, hi, rev, people, reverse_causality, _rng(random_state, 15, b))
+            acts = (pd.concat([acts, extra], ignore_index=True).sort_values(["timestamp", "client_id"], kind="stable")
+                    .reset_index(drop=True))
         dig = _digital(c, lo, hi, events, _rng(random_state, 12, b))
         inv, srv, stats = _surveys(c, lo, hi, _rng(random_state, 13, b))
         tp, expected = _third_party(c, lo, hi, mean_mult, events, _rng(random_state, 14, b))
@@ -925,7 +985,7 @@ def _blocks(g: dict, random_state: int):
         yield tables, truth, stats
 
 
-def _truth(g: dict, per_client: pd.DataFrame, stats: np.ndarray) -> dict:
+def _truth(g: dict, per_client: pd.DataFrame, stats: np.ndarray, reverse_causality: str | None = REVERSE_KIND) -> dict:
     c, people, events = g["c"], g["people"], g["events"]
     churned = c["churned"]
     clients = pd.DataFrame({
@@ -965,12 +1025,16 @@ def _truth(g: dict, per_client: pd.DataFrame, stats: np.ndarray) -> dict:
     questions = pd.DataFrame(_VARIANTS, columns=["question", "variant"])
     market = events[["event_id", "date", "topic"]].copy()
     market["category"] = _str(np.array(CATEGORIES, dtype=object)[events["_category"].to_numpy()])
+    reverse = pd.DataFrame({"activity_type": _str([reverse_causality] if reverse_causality else []),
+                            "per_purchase_day": [_REVERSE_RATE] if reverse_causality else [],
+                            "days": [_REVERSE_DAYS] if reverse_causality else []})
     return {"clients": clients, "effects": effects, "fit": fit, "survey_waves": waves, "drivers": drivers,
             "themes": themes, "owner_bias": owner_bias, "page_pairs": page_pairs, "questions": questions,
-            "market_events": market}
+            "market_events": market, "reverse_causality": reverse}
 
 
-def generate(size: str = "default", random_state: int = 20261123) -> Sample:
+def generate(size: str = "default", random_state: int = 20261123,
+             reverse_causality: str | None = REVERSE_KIND) -> Sample:
     """Generate the Northbridge Markets sample in memory.
 
     Parameters
@@ -982,6 +1046,10 @@ def generate(size: str = "default", random_state: int = 20261123) -> Sample:
         :func:`write_sample`, which streams it block by block).
     random_state : int
         Seed; the same seed gives equal tables.
+    reverse_causality : str or None
+        The touch kind that follows the clients' buying (effect 13 of ``data/sample/README.md``;
+        default :data:`REVERSE_KIND`); ``None`` leaves it out (the activities table then holds only
+        the touches drawn before the revenue, every other table being the same).
 
     Returns
     -------
@@ -999,10 +1067,11 @@ def generate(size: str = "default", random_state: int = 20261123) -> Sample:
     >>> bool((s.truth["clients"]["churned"]).any())
     True
     """
+    _check_reverse(reverse_causality)
     g = _statics(size, random_state)
     parts: dict[str, list] = {}
     per_client, stats = [], 0
-    for tables, truth_rows, st in _blocks(g, random_state):
+    for tables, truth_rows, st in _blocks(g, random_state, reverse_causality):
         for k, v in tables.items():
             parts.setdefault(k, []).append(v)
         per_client.append(truth_rows)
@@ -1015,7 +1084,7 @@ def generate(size: str = "default", random_state: int = 20261123) -> Sample:
         tables[k] = v[0] if len(v) == 1 else pd.concat(v, ignore_index=True)
     order = list(TABLES)
     tables = {k: tables[k] for k in order}
-    truth = _truth(g, pd.concat(per_client, ignore_index=True), stats)
+    truth = _truth(g, pd.concat(per_client, ignore_index=True), stats, reverse_causality)
     return Sample(tables=tables, truth=truth)
 
 
@@ -1064,7 +1133,8 @@ class _TableSink:
             self.writer.close()
 
 
-def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: str = "parquet") -> Path:
+def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: str = "parquet",
+                 reverse_causality: str | None = REVERSE_KIND) -> Path:
     """Generate the sample and write it, streaming block by block, atomically.
 
     Writes ``<out>/tables/<table>.parquet`` (or ``.csv``) and ``<out>/truth/<name>.csv``. Both
@@ -1083,6 +1153,8 @@ def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: 
         Seed.
     fmt : {"parquet", "csv"}
         Format of the tables (truth is always CSV).
+    reverse_causality : str or None
+        See :func:`generate`.
 
     Returns
     -------
@@ -1100,6 +1172,7 @@ def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: 
         raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
     out = Path(out)
     _check_args(size, random_state)
+    _check_reverse(reverse_causality)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".sample-tmp-", dir=out))
     try:
@@ -1112,14 +1185,14 @@ def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: 
         sinks["products"].write(g["products"])
         sinks["market_events"].write(g["events"][["date", "topic", "event_id", "magnitude", "headline"]])
         per_client, stats = [], 0
-        for tables, truth_rows, st in _blocks(g, random_state):
+        for tables, truth_rows, st in _blocks(g, random_state, reverse_causality):
             for k, v in tables.items():
                 sinks[k].write(v)
             per_client.append(truth_rows)
             stats = stats + st
         for s in sinks.values():
             s.close()
-        for name, df in _truth(g, pd.concat(per_client, ignore_index=True), stats).items():
+        for name, df in _truth(g, pd.concat(per_client, ignore_index=True), stats, reverse_causality).items():
             df.to_csv(tmp / "truth" / f"{name}.csv", index=False)
         for part in ("tables", "truth"):
             target = out / part
@@ -1130,6 +1203,105 @@ def write_sample(out, size: str = "default", random_state: int = 20261123, fmt: 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "tables"
+
+
+#: the second persona generator (:func:`persona_sample`): name, share of clients, pages / searches /
+#: downloads per session (Poisson means), mean seconds per page, sessions in the 10 days after a
+#: market event (x normal). Other types, footprints and proportions than the bundled sample's four.
+PERSONAS_2 = (("Screen watcher", 0.55, (4.0, 0.3, 0.1), 40.0, 1.0),
+              ("Report reader", 0.30, (2.0, 0.3, 1.0), 120.0, 1.0),
+              ("News reactor", 0.15, (2.0, 1.5, 0.2), 60.0, 3.0))
+
+
+def persona_sample(n_clients: int = 1200, random_state: int = 7, intensity_sd: float = 1.3,
+                   sessions_per_week: float = 0.5, n_events: int = 12, days: int = 365) -> Sample:
+    """A second, independent persona generator: three behaviour types, each with its own footprint.
+
+    Built to test persona recovery on something else than the bundled sample it was tuned on.
+    A client's type sets *what it does in a session* (:data:`PERSONAS_2`: pages, searches and
+    downloads per session, time per page, and for news reactors three times the sessions in the
+    10 days after a market event); *how much* it comes is a matter of size: sessions a week are
+    lognormal (median ``sessions_per_week``, log standard deviation ``intensity_sd``) whatever
+    the type, so counts a month say little about the type and many clients are seen in only a few
+    sessions. Each session starts with a ``login``; page views carry a duration.
+
+    Parameters
+    ----------
+    n_clients : int
+        Clients (types in the shares of :data:`PERSONAS_2`, exactly).
+    random_state : int
+        Seed.
+    intensity_sd, sessions_per_week : float
+        Spread and median of the sessions a week.
+    n_events : int
+        Market events (topic ``FX``) in the window.
+    days : int
+        Length of the window, ending at :data:`AS_OF`.
+
+    Returns
+    -------
+    Sample
+        ``tables``: ``clients``, ``digital``, ``market_events``; ``truth``: ``clients``
+        (``client_id``, ``persona``).
+
+    Examples
+    --------
+    >>> s = persona_sample(90, random_state=1)
+    >>> s.truth["clients"]["persona"].value_counts().to_dict()
+    {'Screen watcher': 50, 'Report reader': 27, 'News reactor': 13}
+    >>> sorted(s.tables["digital"]["event_type"].unique())
+    ['download', 'login', 'page_view', 'search']
+    """
+    _check_args("default", random_state)
+    if n_clients < 3:
+        raise ValueError("n_clients must be at least 3")
+    rng = np.random.default_rng([int(random_state), 99])
+    shares = np.array([t[1] for t in PERSONAS_2])
+    counts = np.floor(shares * n_clients).astype(int)
+    counts[0] += n_clients - counts.sum()
+    typ = rng.permutation(np.repeat(np.arange(len(PERSONAS_2)), counts))
+    start = AS_OF - pd.Timedelta(days=days - 1)
+    ev_days = np.sort(rng.choice(np.arange(10, days - 10), n_events, replace=False))
+    burst = np.zeros(days, bool)
+    for d in ev_days:
+        burst[d + 1: d + 11] = True
+    weekly = np.exp(rng.normal(np.log(sessions_per_week), intensity_sd, n_clients))
+    factor = np.array([t[4] for t in PERSONAS_2])[typ]
+    k = rng.poisson(weekly[:, None] / 7 * np.where(burst[None, :], factor[:, None], 1.0))
+    ci, day = np.nonzero(k)
+    reps = k[ci, day]
+    ci, day = np.repeat(ci, reps), np.repeat(day, reps)
+    n_ev = rng.poisson(np.array([t[2] for t in PERSONAS_2])[typ[ci]])  # (sessions, 3)
+    dwell = np.array([t[3] for t in PERSONAS_2])[typ[ci]]
+    sess = np.arange(len(ci))
+    t0 = (start.value + day.astype("int64") * _NS_DAY
+          + rng.integers(7 * 3600, 21 * 3600, len(ci)).astype("int64") * 10**9)
+    parts = [pd.DataFrame({"s": sess, "ts": t0, "event_type": "login", "duration_s": np.nan})]
+    for j, kind in enumerate(("page_view", "search", "download")):
+        m = n_ev[:, j]
+        s_of = np.repeat(sess, m)
+        gaps = rng.exponential(np.repeat(dwell, m)) + 5.0
+        # seconds into the session: the gaps summed within each session
+        offset = np.cumsum(gaps) - np.repeat(np.concatenate([[0.0], np.cumsum(gaps)])[np.cumsum(m) - m], m)
+        dur = (np.round(rng.lognormal(np.log(np.repeat(dwell, m)), 0.6), 1) if kind == "page_view"
+               else np.full(len(s_of), 5.0))
+        parts.append(pd.DataFrame({"s": s_of, "ts": np.repeat(t0, m) + (offset * 1e9).astype("int64") + 10**9 * (j + 1),
+                                   "event_type": kind, "duration_s": dur}))
+    d = pd.concat(parts, ignore_index=True).sort_values(["ts", "s"], kind="stable").reset_index(drop=True)
+    ids = _ids("Q", np.arange(1, n_clients + 1), max(4, len(str(n_clients))))
+    digital = pd.DataFrame({
+        "timestamp": pd.to_datetime(d["ts"].to_numpy()).astype("datetime64[ns]"),
+        "client_id": _str(ids[ci[d["s"].to_numpy()]]), "event_type": _str(d["event_type"].to_numpy()),
+        "session_id": _str(_ids("S", d["s"].to_numpy() + 1, 8)), "duration_s": d["duration_s"].to_numpy(),
+    })
+    events = pd.DataFrame({"date": (start + pd.to_timedelta(ev_days, "D")).astype("datetime64[ns]"),
+                           "topic": _str(np.full(n_events, "FX")),
+                           "event_id": _str(_ids("M", np.arange(1, n_events + 1), 3))})
+    clients = pd.DataFrame({"client_id": _str(ids)})
+    truth = pd.DataFrame({"client_id": _str(ids),
+                          "persona": _str(np.array([t[0] for t in PERSONAS_2], dtype=object)[typ])})
+    return Sample(tables={"clients": clients, "digital": digital, "market_events": events},
+                  truth={"clients": truth})
 
 
 # --------------------------------------------------------------------------------------------
@@ -1591,9 +1763,12 @@ def main(argv=None) -> int:
                         help=f"one of {sorted(SIZES)}, or x<k> for k times the default (benchmarks)")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--format", dest="fmt", default="parquet", choices=["parquet", "csv"])
+    parser.add_argument("--reverse-causality", default=REVERSE_KIND,
+                        help="touch kind that follows the clients' buying (README effect 13), 'none' to leave it out")
     args = parser.parse_args(argv)
+    reverse = None if str(args.reverse_causality).lower() in ("", "none") else args.reverse_causality
     t0 = time.perf_counter()   # elapsed time for the message only; never part of the output data
-    path = write_sample(args.out, size=args.size, random_state=args.seed, fmt=args.fmt)
+    path = write_sample(args.out, size=args.size, random_state=args.seed, fmt=args.fmt, reverse_causality=reverse)
     print(f"wrote {path} ({args.size}, seed {args.seed}, {args.fmt}) in {time.perf_counter() - t0:.1f} s")
     return 0
 

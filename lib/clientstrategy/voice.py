@@ -46,6 +46,7 @@ __all__ = [
     "response_features",
     "response_rates",
     "strata_table",
+    "tiers_at",
     "wave_order",
 ]
 
@@ -154,8 +155,16 @@ def nps_category(scores) -> pd.Series:
     return out
 
 
-def nps_stats(scores, level: float = 0.95) -> dict:
-    """NPS of a set of scores with its multinomial standard error and normal interval.
+def nps_stats(scores, level: float = 0.95, clusters=None) -> dict:
+    """NPS of a set of scores with its standard error and normal interval.
+
+    Without ``clusters`` the responses are independent and the standard error is the multinomial
+    one. With ``clusters`` (the client of each response) a client answering several times counts as
+    one source of evidence: the standard error is cluster-robust (Liang and Zeger's sandwich for a
+    mean: with ``d_i`` = score points (+100 promoter, 0 passive, -100 detractor) minus the NPS,
+    ``se^2 = G / (G - 1) * sum over clients of (sum of its d_i)^2 / n^2`` for ``G`` clients; one
+    client per response gives the multinomial variance times n / (n - 1)). Clients who answer alike
+    each time then widen the interval as they should.
 
     Parameters
     ----------
@@ -163,33 +172,57 @@ def nps_stats(scores, level: float = 0.95) -> dict:
         Missing values are dropped.
     level : float
         Confidence level of the interval.
+    clusters : array-like, optional
+        The client of each score (same length as ``scores``).
 
     Returns
     -------
     dict
         ``n``, ``promoters``, ``passives``, ``detractors``, ``pct_promoters``, ``pct_detractors``
-        (0..1), ``nps`` (points), ``se`` (points), ``ci_low``, ``ci_high`` (clipped to -100..100).
+        (0..1), ``nps`` (points), ``se`` (points; cluster-robust with ``clusters``), ``ci_low``,
+        ``ci_high`` (clipped to -100..100), ``clients`` (distinct clusters; ``n`` without them) and
+        ``se_independent`` (the multinomial standard error, as if every response were independent).
 
     Examples
     --------
     >>> r = nps_stats([10, 9, 8, 3])
     >>> r["nps"], round(r["se"], 2)
     (25.0, 41.46)
+
+    Two clients, each answering twice the same way: four answers, but only two clients' worth of evidence.
+
+    >>> r = nps_stats([10, 10, 3, 3], clusters=["a", "a", "b", "b"])
+    >>> round(r["se_independent"], 1), round(r["se"], 1)
+    (50.0, 100.0)
     """
-    s = _check_scores(pd.Series(scores)).dropna()
+    x = _check_scores(pd.Series(scores).reset_index(drop=True))
+    keep = x.notna().to_numpy()
+    s = x[keep]
     n = len(s)
     pro = int((s >= 9).sum())
     det = int((s <= 6).sum())
     if n == 0:
         return {"n": 0, "promoters": 0, "passives": 0, "detractors": 0, "pct_promoters": np.nan,
-                "pct_detractors": np.nan, "nps": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+                "pct_detractors": np.nan, "nps": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                "clients": 0, "se_independent": np.nan}
     pp, pd_ = pro / n, det / n
     nps = (pp - pd_) * 100
-    se = float(np.sqrt(max(pp + pd_ - (pp - pd_) ** 2, 0.0) / n) * 100)
+    se_ind = float(np.sqrt(max(pp + pd_ - (pp - pd_) ** 2, 0.0) / n) * 100)
+    se, g = se_ind, n
+    if clusters is not None:
+        c = pd.Series(np.asarray(clusters, dtype=object)).reset_index(drop=True)
+        if len(c) != len(x):
+            raise ValueError(f"clusters has {len(c)} values for {len(x)} scores")
+        c = c[keep].astype(str)
+        points = np.where(s >= 9, 100.0, np.where(s <= 6, -100.0, 0.0)) - nps
+        sums = pd.Series(points).groupby(c.to_numpy()).sum().to_numpy()
+        g = len(sums)
+        se = float(np.sqrt(g / (g - 1) * np.sum(sums ** 2)) / n) if g > 1 else np.nan
     z = _z(level)
     return {"n": n, "promoters": pro, "passives": n - pro - det, "detractors": det,
             "pct_promoters": pp, "pct_detractors": pd_, "nps": nps, "se": se,
-            "ci_low": max(nps - z * se, -100.0), "ci_high": min(nps + z * se, 100.0)}
+            "ci_low": max(nps - z * se, -100.0), "ci_high": min(nps + z * se, 100.0), "clients": g,
+            "se_independent": se_ind}
 
 
 def add_wave(surveys: pd.DataFrame) -> pd.DataFrame:
@@ -318,6 +351,94 @@ def client_tiers(clients_or_ids, revenue: pd.DataFrame | None = None, as_of=None
     return out
 
 
+def tiers_at(rows: pd.DataFrame, revenue: pd.DataFrame, date_col: str = "date",
+             shares=outcomes.DEFAULT_TIER_SHARES) -> pd.Series:
+    """The tier each client had on the date of each row (a survey response or an invitation).
+
+    For every distinct date, every client's revenue over the twelve months up to it
+    (``(date - 12 months, date]``) is tiered by :func:`clientstrategy.outcomes.assign_tiers`, the rule
+    notebook 01 applies at ``as_of``; each row gets its client's tier on its own date. A client that
+    has since grown, shrunk or left is weighted as the client it was when it answered, not as it is
+    today. Clients without revenue in those twelve months are Bronze.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        ``client_id`` and ``date_col``.
+    revenue : DataFrame
+        Canonical ``revenue`` (``date``, ``client_id``, ``amount``).
+    date_col : str
+        The date of each row.
+    shares : sequence of 4 floats
+        Tier shares (as in notebook 01).
+
+    Returns
+    -------
+    Series
+        ``tier`` per row, aligned with ``rows``.
+
+    Examples
+    --------
+    Client ``a`` was the larger in 2025 and ``b`` is now:
+
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2025-03-01", "2025-03-01", "2026-06-01"]),
+    ...                     "client_id": ["a", "b", "b"], "amount": [100.0, 10.0, 500.0]})
+    >>> s = pd.DataFrame({"client_id": ["a", "b", "a", "b"],
+    ...                   "date": pd.to_datetime(["2025-05-01", "2025-05-01", "2026-07-01", "2026-07-01"])})
+    >>> tiers_at(s, rev, shares=(0.5, 0.0, 0.0, 0.5)).tolist()
+    ['Platinum', 'Bronze', 'Bronze', 'Platinum']
+    """
+    _require(rows, ["client_id", date_col], "surveys")
+    _require(revenue, ["date", "client_id", "amount"], "revenue")
+    days = pd.to_datetime(rows[date_col]).dt.normalize()
+    out = pd.Series(TIERS[3], index=rows.index, dtype=object, name="tier")
+    ok = days.notna()
+    if not ok.any():
+        return out.astype(str)
+    # daily revenue per client, in date order: each date's twelve months are a slice of it
+    r = revenue.loc[revenue["date"].notna() & revenue["client_id"].notna()]
+    daily = r.groupby([r["date"].dt.normalize(), r["client_id"].astype(str)])["amount"].sum()
+    d_day = daily.index.get_level_values(0).to_numpy()
+    codes, ids = pd.factorize(daily.index.get_level_values(1))
+    amount = daily.to_numpy(dtype="float64")
+    order = np.argsort(d_day, kind="mergesort")
+    d_day, codes, amount = d_day[order], codes[order], amount[order]
+    ids = pd.Index(ids)
+    row_code = ids.get_indexer(rows["client_id"].astype(str))  # -1: no revenue at all (Bronze)
+    row_day = days.to_numpy()
+    result = out.to_numpy(dtype=object).copy()
+    id_rank = np.argsort(np.argsort(ids.to_numpy(dtype=str), kind="mergesort"), kind="mergesort")
+    names = np.asarray(TIERS, dtype=object)
+    for day in np.sort(days[ok].unique()):
+        start, end = ltm_window(pd.Timestamp(day))
+        lo = np.searchsorted(d_day, np.datetime64(start), side="right")
+        hi = np.searchsorted(d_day, np.datetime64(end), side="right")
+        ltm = np.bincount(codes[lo:hi], weights=amount[lo:hi], minlength=len(ids))
+        tiers = names[_tier_index(ltm, id_rank, shares)]
+        here = np.flatnonzero((row_day == day) & (row_code >= 0))
+        result[here] = tiers[row_code[here]]
+    return pd.Series(result, index=rows.index, name="tier").astype(str)
+
+
+def _tier_index(values: np.ndarray, id_rank: np.ndarray, shares) -> np.ndarray:
+    """:func:`clientstrategy.outcomes.assign_tiers` on arrays (index into ``TIERS``), for many dates.
+
+    The same rule (positive revenue ranked largest first, ties by client id, cumulative boundaries
+    rounded half up, the rest Bronze; ``id_rank`` is each client's place in id order); written on
+    arrays because tiering every client on each of a few hundred survey dates through the Series
+    version is slow on a large book. ``tests/test_voice.py`` checks the two agree.
+    """
+    s = np.asarray(shares, dtype="float64")
+    out = np.full(len(values), len(TIERS) - 1)
+    pos = np.flatnonzero(values > 0)
+    ranked = pos[np.lexsort((id_rank[pos], -values[pos]))]
+    n = len(ranked)
+    bounds = np.floor(np.cumsum(s) * n + 0.5 + 1e-9).astype(int)
+    bounds[-1] = n
+    out[ranked] = np.searchsorted(bounds, np.arange(n), side="right")
+    return out
+
+
 def attach_attributes(surveys: pd.DataFrame, clients: pd.DataFrame | None = None,
                       profile: pd.DataFrame | None = None, tiers: pd.DataFrame | None = None,
                       columns=("tier", "segment", "region", "industry", "size_band", "owner_id")) -> pd.DataFrame:
@@ -378,8 +499,12 @@ def attach_attributes(surveys: pd.DataFrame, clients: pd.DataFrame | None = None
 # --------------------------------------------------------------------------------------------
 # summaries and trends
 # --------------------------------------------------------------------------------------------
-def nps_summary(surveys: pd.DataFrame, as_of=None, by=None, level: float = 0.95) -> pd.DataFrame:
+def nps_summary(surveys: pd.DataFrame, as_of=None, by=None, level: float = 0.95,
+                cluster: str | None = "client_id") -> pd.DataFrame:
     """NPS with its interval, overall or per group (wave, tier, segment, region, owner ...).
+
+    Responses of one client are clustered (``cluster``, when the column is there): a client who
+    answered in eight waves is not eight independent clients (see :func:`nps_stats`).
 
     Parameters
     ----------
@@ -391,12 +516,15 @@ def nps_summary(surveys: pd.DataFrame, as_of=None, by=None, level: float = 0.95)
         Grouping columns; ``None`` gives one overall row. ``"wave"`` rows come in time order.
     level : float
         Confidence level.
+    cluster : str, optional
+        Column naming the client of each response; ``None`` treats responses as independent.
 
     Returns
     -------
     DataFrame
         ``by`` columns, then ``n``, ``promoters``, ``passives``, ``detractors``,
-        ``pct_promoters``, ``pct_detractors``, ``nps``, ``se``, ``ci_low``, ``ci_high``.
+        ``pct_promoters``, ``pct_detractors``, ``nps``, ``se``, ``ci_low``, ``ci_high``,
+        ``clients``, ``se_independent``.
 
     Examples
     --------
@@ -409,12 +537,13 @@ def nps_summary(surveys: pd.DataFrame, as_of=None, by=None, level: float = 0.95)
     _require(surveys, ["date", "nps", *keys], "surveys")
     s = _upto(surveys, "date", as_of)
     rows = []
+    use = cluster is not None and cluster in s.columns
     if keys:
         for k, g in s.groupby(keys, dropna=False, sort=True):
             k = k if isinstance(k, tuple) else (k,)
-            rows.append({**dict(zip(keys, k)), **nps_stats(g["nps"], level)})
+            rows.append({**dict(zip(keys, k)), **nps_stats(g["nps"], level, g[cluster] if use else None)})
     else:
-        rows.append(nps_stats(s["nps"], level))
+        rows.append(nps_stats(s["nps"], level, s[cluster] if use else None))
     out = pd.DataFrame(rows)
     if keys == ["wave"] and len(out):
         order = {w: i for i, w in enumerate(wave_order(s))}
@@ -702,7 +831,8 @@ def strata_table(responses: pd.DataFrame, population: pd.DataFrame, stratum: str
         names = [t for t in (*TIERS, "unknown") if t in names]
     rows = []
     for h in names:
-        st = nps_stats(responses.loc[responses[stratum].astype(str) == h, "nps"], level)
+        g = responses.loc[responses[stratum].astype(str) == h]
+        st = nps_stats(g["nps"], level, g["client_id"] if "client_id" in g.columns else None)
         rows.append({stratum: h, "population": float(pop.get(h, 0.0)), "respondents": st["n"],
                      "nps": st["nps"], "se": st["se"], "ci_low": st["ci_low"], "ci_high": st["ci_high"]})
     out = pd.DataFrame(rows)
@@ -717,8 +847,12 @@ def post_stratified_nps(responses: pd.DataFrame, population: pd.DataFrame, strat
     """Raw NPS beside the post-stratified (population-weighted) NPS.
 
     Weighted NPS = sum over strata of W_h x NPS_h, where W_h is the stratum's share of the
-    population; its variance is sum W_h^2 se_h^2 (weights taken as known). Strata of the
-    population without a single respondent cannot be represented: the weights are
+    population; its variance is sum W_h^2 se_h^2 (weights taken as known) for independent
+    responses. With ``client_id`` in ``responses`` the responses of one client are clustered: the
+    estimate is linearised (each response contributes W_h (points - NPS_h) / n_h) and the
+    contributions are summed per client before squaring (cluster-robust, as in :func:`nps_stats`),
+    which also covers a client counted in two strata (its tier changed between answers). Strata
+    of the population without a single respondent cannot be represented: the weights are
     renormalised over the covered strata and the uncovered population share is reported.
 
     Parameters
@@ -763,7 +897,8 @@ def post_stratified_nps(responses: pd.DataFrame, population: pd.DataFrame, strat
         pop = population
         for col, val in zip(keys, k):
             pop = pop.loc[pop[col] == val]
-        raw = nps_stats(g["nps"], level)
+        clustered = "client_id" in g.columns
+        raw = nps_stats(g["nps"], level, g["client_id"] if clustered else None)
         tab = strata_table(g, pop, stratum, level)
         covered = tab["respondents"] > 0
         total = tab["population"].sum()
@@ -772,6 +907,17 @@ def post_stratified_nps(responses: pd.DataFrame, population: pd.DataFrame, strat
             wts = tab.loc[covered, "population"] / wsum
             est = float(np.sum(wts * tab.loc[covered, "nps"]))
             se = float(np.sqrt(np.sum(wts**2 * tab.loc[covered, "se"] ** 2)))
+            if clustered:
+                t = tab.loc[covered].assign(w=wts).set_index(tab.loc[covered, stratum].astype(str))
+                h = g[stratum].astype(str)
+                x = _check_scores(g["nps"])
+                keep = h.isin(t.index) & x.notna()
+                pts = np.where(x[keep] >= 9, 100.0, np.where(x[keep] <= 6, -100.0, 0.0))
+                hh = h[keep]
+                contrib = (t.loc[hh, "w"].to_numpy() * (pts - t.loc[hh, "nps"].to_numpy())
+                           / t.loc[hh, "respondents"].to_numpy())
+                sums = pd.Series(contrib).groupby(g.loc[keep, "client_id"].astype(str).to_numpy()).sum().to_numpy()
+                se = float(np.sqrt(len(sums) / (len(sums) - 1) * np.sum(sums ** 2))) if len(sums) > 1 else np.nan
         else:
             est, se = np.nan, np.nan
         rows.append({**dict(zip(keys, k)), "n": raw["n"], "nps_raw": raw["nps"], "se_raw": raw["se"],
