@@ -18,6 +18,7 @@ from scipy import special
 
 from . import activities as _act
 from . import features
+from .words import pct as _pct
 
 __all__ = [
     "PersonaFit",
@@ -465,7 +466,7 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
     r = r.groupby("topic", sort=True).head(top).copy()
     r["rank"] = r.groupby("topic").cumcount() + 1
     r["reason"] = [f"bought {t} within weeks of {int(n)} of {int(k)} market events on it "
-                   f"(usually {b:.0%} of any such window)"
+                   f"(usually {_pct(b)} of any such window)"
                    for t, n, k, b in zip(r["topic"], r["responses"], r["events"], r["baseline_rate"])]
     return r.reset_index(drop=True)[["topic", "rank", "client_id", "responsiveness", "responses", "events",
                                      "value", "score", "reason"]]
@@ -990,7 +991,7 @@ def plot_personas(fit: PersonaFit):
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(c) + 2))
     im = ax.imshow(z.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
     ax.grid(False)
-    ax.set_yticks(range(len(c)), [f"{p} ({s:.0%})" for p, s in zip(c["persona"], c["share"])])
+    ax.set_yticks(range(len(c)), [f"{p} ({_pct(s)})" for p, s in zip(c["persona"], c["share"])])
     ax.set_xticks(range(len(feats)), [_LABELS.get(f, f) for f in feats], rotation=35, ha="right", fontsize=8)
     fig.colorbar(im, ax=ax, label="above / below other personas")
     ax.set_title("What each persona does")

@@ -1769,7 +1769,7 @@ def plot_pareto(values, positive_only: bool = True) -> Figure:
     if conc["n"]:
         top20 = conc["top_20pct_share"]
         ax.axvline(0.2, color="#c55a11", lw=0.8)
-        ax.annotate(f"Top 20% of clients: {top20:.0%} of revenue", (0.2, top20),
+        ax.annotate(f"Top 20% of clients: {pct(top20)} of revenue", (0.2, top20),
                     xytext=(0.3, max(top20 - 0.25, 0.1)), arrowprops={"arrowstyle": "->"})
     ax.set_xlabel("Share of clients (largest first)")
     ax.set_ylabel("Share of revenue")

@@ -34,8 +34,10 @@ import pandas as pd
 
 from . import clv
 from .outcomes import assign_tiers
+from .words import plural
 
 __all__ = [
+    "BASELINE_NAMES",
     "BASELINE_RULES",
     "ExistingForecast",
     "NewClientForecast",
@@ -62,6 +64,9 @@ _START_SLACK_DAYS = 7  # data starting this many days into a window still cover 
 MIN_HISTORY_MONTHS = 3.0
 
 #: The top-down forecasts the plan back-test compares with, in words.
+#: The top-down rules' names as the pages print them.
+BASELINE_NAMES = {"last_year_flat": "Last year flat", "last_year_trend": "Last year + its growth",
+                  "last_quarter_x4": "Last quarter x4", "ltm_times_p_alive": "Last year x chance active"}
 BASELINE_RULES = {
     "last_year_flat": "the last twelve months of revenue again",
     "last_year_trend": "the last twelve months of revenue times one plus the growth of the last year",
@@ -798,7 +803,7 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
     p_gap = float(np.exp(-rate * gap))
     if gap >= stop_gap_months and p_gap < stop_alpha:
         return NewClientForecast(rate=0.0, expected_clients=0.0, expected_revenue=0.0, revenue_per_client_year=np.nan,
-                                 stopped=True, reason=(f"{n:,} clients joined in the {w_months:.0f} months to "
+                                 stopped=True, reason=(f"{plural(n, 'client')} joined in the {w_months:.0f} months to "
                                                        f"{as_of:%d %B %Y} but none since {last:%d %B %Y}; at "
                                                        f"{rate:,.1f} a month a gap of {gap:.1f} months would happen "
                                                        f"{'less than 0.1%' if p_gap < 0.001 else f'{p_gap:.1%}'} of the "
@@ -808,7 +813,7 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
     expected = sum(rate * span * (f_mean + existing.new_client_expected(remaining, f_mean))
                    for span, remaining in _acquisition_spans(h))
     per_year = f_mean + existing.new_client_expected(12.0, f_mean)
-    reason = (f"{n:,} clients made their first purchase in the {w_months:.0f} months to {as_of:%d %B %Y} "
+    reason = (f"{plural(n, 'client')} made their first purchase in the {w_months:.0f} months to {as_of:%d %B %Y} "
               f"({rate:,.1f} a month, the latest on {last:%d %B %Y}); the plan assumes that rate continues")
     return NewClientForecast(rate=rate, expected_clients=rate * h, expected_revenue=expected,
                              revenue_per_client_year=per_year, stopped=False, reason=reason, **base)
@@ -1254,8 +1259,7 @@ def plot_plan_backtest(bt: dict):
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    names = {"last_year_flat": "Last year flat", "last_year_trend": "Last year + its growth",
-             "last_quarter_x4": "Last quarter x4", "ltm_times_p_alive": "Last year x chance active"}
+    names = BASELINE_NAMES
     f = bt["forecast"]
     rows = [("Bottom-up: the models", f["total"], bt.get("error_pct"))]
     rows += [(names.get(k, k), v["forecast"], v.get("error_pct")) for k, v in bt["baselines"].items()

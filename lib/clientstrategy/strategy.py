@@ -24,12 +24,14 @@ thresholds and assumptions in JupyterLab.
 from __future__ import annotations
 
 import html as _html
+import textwrap
 
 import numpy as np
 import pandas as pd
 
 from . import features
 from .schema import INTENTS, PROFILE_COLUMNS, TIERS
+from .words import pct as _pct
 
 __all__ = [
     "BUDGET_ASSUMPTIONS",
@@ -1324,8 +1326,8 @@ def _what_if_html(plan: pd.DataFrame, budget: pd.DataFrame) -> str:
     gs = group_summary(plan)
     tot = budget.loc[budget["level"] == "total"].iloc[0]
     rows = "".join(
-        f"<tr><td>{_html.escape(str(r.group))}</td><td>{r.clients}</td><td>{r.client_share:.0%}</td>"
-        f"<td>{r.revenue_share:.0%}</td><td>{_html.escape(str(r.intents))}</td></tr>"
+        f"<tr><td>{_html.escape(str(r.group))}</td><td>{r.clients}</td><td>{_pct(r.client_share)}</td>"
+        f"<td>{_pct(r.revenue_share)}</td><td>{_html.escape(str(r.intents))}</td></tr>"
         for r in gs.itertuples()
     )
     rng = (f" (range {tot.plan_low:,.0f} to {tot.plan_high:,.0f})" if np.isfinite(tot.plan_low)
@@ -1495,7 +1497,8 @@ def plot_bridge(bridge: pd.DataFrame):
     ax.set_ylim(bottom=floor, top=top + 0.08 * (top - floor))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_money(v)))
     ax.set_xticks(range(len(bridge)))
-    ax.set_xticklabels([s.replace(" ", "\n", 1) for s in bridge["step"]], fontsize=8)
+    # wrapped to the bar's width: a long step ("Last year (annualised from 11 months)") must not run into its neighbours
+    ax.set_xticklabels([textwrap.fill(str(s), 13) for s in bridge["step"]], fontsize=8)
     ax.set_ylabel("Revenue over the plan horizon" + (" (axis does not start at zero)" if floor > 0 else ""))
     ax.set_title("From last year to the plan, and the gap to the target")
     return fig
