@@ -346,7 +346,8 @@ def quarter_figures(run_dir: Path, metrics: dict | None = None) -> dict:
         ``revenue_ltm``, ``active_clients``, ``at_risk_clients``, ``at_risk_revenue``, ``nps``
         (with ``nps_low``, ``nps_high``), ``plan`` (with ``plan_low``, ``plan_high``,
         ``plan_level``, ``target``, ``plan_error``), ``conversations`` (with
-        ``conversations_value``).
+        ``conversations_value``), and ``window``: the revenue window in words ("last 12 months", or
+        "10 months to 31 Dec 2017" when the data are shorter).
 
     Examples
     --------
@@ -354,6 +355,8 @@ def quarter_figures(run_dir: Path, metrics: dict | None = None) -> dict:
     1200.0
     >>> quarter_figures(Path("/nonexistent"), {})["nps"] is None
     True
+    >>> quarter_figures(Path("/nonexistent"), {"outcomes": {"window_header": "10 months to 31 Dec 2017"}})["window"]
+    '10 months to 31 Dec 2017'
     """
     run_dir = Path(run_dir)
     if metrics is None:
@@ -375,6 +378,9 @@ def quarter_figures(run_dir: Path, metrics: dict | None = None) -> dict:
            "conversations_value": _get(metrics, "execution", "expected_value_treated"),
            "at_risk_clients": None, "at_risk_revenue": None}
     out = {k: _number(v) for k, v in out.items()}
+    # the revenue window as notebook 01 wrote it ("last 12 months", or "10 months to 31 Dec 2017" on shorter data)
+    header = _get(metrics, "outcomes", "window_header")
+    out["window"] = header if isinstance(header, str) and header else "last 12 months"
     prof = run_dir / "artifacts" / "client_profile.parquet"
     if prof.exists():
         p = pd.read_parquet(prof, columns=None)
@@ -424,13 +430,13 @@ def glance_tiles(now: dict, before: dict | None, previous: str | None, pages: li
         return {"text": text, "cls": ""}
 
     tiles = [
-        tile("Revenue, last 12 months", None if now["revenue_ltm"] is None else money(now["revenue_ltm"]), "01",
+        tile(f"Revenue, {now.get('window', 'last 12 months')}", None if now["revenue_ltm"] is None else money(now["revenue_ltm"]), "01",
              [_change(now["revenue_ltm"], before.get("revenue_ltm"), "money", previous)]),
         tile("Active clients", None if now["active_clients"] is None else num(now["active_clients"]), "01",
-             [line("bought in the last 12 months") if now["active_clients"] is not None else None,
+             [line(f"bought in the {now.get('window', 'last 12 months')}") if now["active_clients"] is not None else None,
               _change(now["active_clients"], before.get("active_clients"), "count", previous)]),
         tile("Clients at risk", None if now["at_risk_clients"] is None else plural(now["at_risk_clients"], "client"), "01",
-             [line(f"{money(now['at_risk_revenue'])} of revenue in the last 12 months")
+             [line(f"{money(now['at_risk_revenue'])} of revenue in the {now.get('window', 'last 12 months')}")
               if now["at_risk_revenue"] is not None else None,
               line(f"chance still active below {AT_RISK_P_ALIVE:.0%}") if now["at_risk_clients"] is not None else None,
               _change(now["at_risk_clients"], before.get("at_risk_clients"), "count", previous, higher_is_good=False)]),
