@@ -43,6 +43,7 @@ __all__ = [
     "NewClientForecast",
     "PlanSimulation",
     "assumption_table",
+    "backtest_months",
     "backtest_sentences",
     "existing_forecast",
     "history_cover",
@@ -1060,6 +1061,50 @@ def top_down_baselines(revenue: pd.DataFrame, as_of, horizon_months: float = 12,
         out["ltm_times_p_alive"] = {"forecast": None,
                                     "rule": BASELINE_RULES["ltm_times_p_alive"] + " (no purchase model: not available)"}
     return out
+
+
+def backtest_months(revenue: pd.DataFrame, as_of, months: float = 12, lead_in_months: float = 3) -> int:
+    """How far back the plan back-test can go: ``months``, or fewer when the data are too short.
+
+    A back-test made ``m`` months before ``as_of`` needs, before that date, the minimum history of a
+    forecast (:data:`MIN_HISTORY_MONTHS`) after the lead-in whose first purchases are not counted
+    as new clients (``lead_in_months``), so the new-client rate has months to be measured on. The
+    answer is the largest whole ``m <= months`` that leaves that much, or 0 when none does (then
+    the page says why there is no back-test). On ten months of data (Online Retail to September
+    2011) a twelve-month back-test cannot be made; a four-month one can, and it is measured.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue``.
+    as_of : Timestamp
+        The run's as-of date.
+    months : float, default 12
+        The back-test wanted (``plan_backtest_months``).
+    lead_in_months : float, default 3
+        As :func:`new_client_forecast`.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2010-12-01", "2011-09-30"]), "client_id": ["a", "a"],
+    ...                     "amount": [1.0, 1.0]})
+    >>> backtest_months(rev, pd.Timestamp("2011-09-30")), backtest_months(rev, pd.Timestamp("2011-09-30"), 2)
+    (4, 2)
+    >>> backtest_months(rev, pd.Timestamp("2011-03-31"))
+    0
+    """
+    rev = _revenue(revenue)
+    as_of = pd.Timestamp(as_of).normalize()
+    need = MIN_HISTORY_MONTHS + max(float(lead_in_months), 0.0)
+    for m in range(int(np.floor(float(months))), 0, -1):
+        # a first date up to a week into the month still covers it (as _whole_months)
+        if _history_months(rev, _months_before(as_of, m)) >= need - _START_SLACK_DAYS / DAYS_PER_MONTH:
+            return m
+    return 0
 
 
 def plan_backtest(revenue: pd.DataFrame, as_of, months: float = 12, *, model_class=clv.BetaGeoModel,

@@ -1269,7 +1269,8 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
     LTM - 1), ``retention`` (mean ``p_alive``), ``engagement`` (median ``engagement_score``),
     ``nps`` (% promoters - % detractors of ``nps_last``, -100..100), ``share_of_wallet``
     (revenue / wallet over clients with a wallet), ``headroom`` (sum), ``plan_growth`` (plan /
-    LTM - 1, when ``client_plan`` is given). A dimension without data is NaN.
+    last year's revenue - 1, when ``client_plan`` is given: its ``revenue_last_year``, annualised
+    and scaled to the plan's horizon, where it has one). A dimension without data is NaN.
 
     Parameters
     ----------
@@ -1294,7 +1295,12 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
     p = plan.copy()
     if client_plan is not None:
         _require(client_plan, ["client_id", "plan_revenue"], "client_plan")
-        p["_plan"] = p["client_id"].map(client_plan.set_index("client_id")["plan_revenue"])
+        cp = client_plan.set_index("client_id")
+        p["_plan"] = p["client_id"].map(cp["plan_revenue"])
+        # the plan covers its horizon; set it against last year's revenue on the same footing
+        # (annualised when the data hold less than a year, scaled to the horizon), not the raw months
+        if "revenue_last_year" in cp.columns:
+            p["_plan_base"] = p["client_id"].map(cp["revenue_last_year"])
     total_rev = _num(p, "revenue_ltm").sum()
 
     def card(d: pd.DataFrame) -> dict:
@@ -1303,6 +1309,7 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
         wallet = _num(d, "wallet")
         has_w = wallet.notna() & (wallet > 0)
         plan_ = _num(d, "_plan")
+        plan_base = _num(d, "_plan_base") if "_plan_base" in d.columns else rev
         return {
             "clients": len(d),
             "revenue_share": rev.sum() / total_rev if total_rev else np.nan,
@@ -1312,7 +1319,7 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
             "nps": 100 * ((nps >= 9).mean() - (nps <= 6).mean()) if len(nps) else np.nan,
             "share_of_wallet": rev[has_w].sum() / wallet[has_w].sum() if has_w.any() else np.nan,
             "headroom": _num(d, "headroom").sum(min_count=1),
-            "plan_growth": (plan_.sum() / rev.sum() - 1) if plan_.notna().any() and rev.sum() > 0 else np.nan,
+            "plan_growth": (plan_.sum() / plan_base.sum() - 1) if plan_.notna().any() and plan_base.sum() > 0 else np.nan,
         }
 
     rows = [{"group": g, **card(d)} for g, d in p.groupby("group", sort=True)]
