@@ -155,6 +155,8 @@ def match(previous: pd.Series, current: pd.Series, min_overlap: float = MIN_OVER
             out.append({"current": None, "previous": lab, "jaccard": float(jac[i].max()) if len(cur_labels) else 0.0,
                         "shared": 0})
     res = pd.DataFrame(out, columns=["current", "previous", "jaccard", "shared"])
+    for col in ("current", "previous"):
+        res[col] = res[col].astype(object).where(res[col].notna(), None)
     key = res["current"].fillna("\uffff") + "\x00" + res["previous"].fillna("")
     return res.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
@@ -423,8 +425,9 @@ def changes(previous_model: dict | None, current_model: dict, change_share: floa
                      **{f"previous_{k}": f_old.get(k) for k in keys}, **{f"current_{k}": f_now.get(k) for k in keys}})
     cols = ["id", "name", "status", "what_changed", "previous_description", "current_description"]
     cols += [f"{w}_{k}" for k in keys for w in ("previous", "current")]
-    out = pd.DataFrame(rows)
-    return out.reindex(columns=cols)
+    fixed = {c["id"] for c in current_model["clusters"] + list((previous_model or {}).get("clusters", [])) if c.get("fixed")}
+    rows.sort(key=lambda r: _id_key(r["id"], r["status"], fixed))
+    return pd.DataFrame(rows).reindex(columns=cols)
 
 
 def moved(migration: pd.DataFrame, column: str) -> dict:

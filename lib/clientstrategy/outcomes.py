@@ -1514,10 +1514,7 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         set_aside[lapsed_name] = SET_ASIDE_IDS["lapsed"]
     for name, rule in set_aside.items():
         members = original.loc[labels == name]
-        traits[name] = {"clients": int(len(members)),
-                        "typical_spend": float(members["monetary"].mean()) if "monetary" in members.columns else np.nan,
-                        "purchase_days": float(members["frequency"].mean()) if "frequency" in members.columns else np.nan,
-                        "frequency": "", "spend": "", "trend": "", "focus": ""}
+        traits[name] = {"clients": int(len(members))}  # a rule, not a behaviour: its size is what changes
 
     profile = original.groupby(labels.to_numpy()).mean()
     profile.insert(0, "clients", labels.value_counts())
