@@ -10,6 +10,7 @@ Every function is pure: DataFrames in, new DataFrames out; rows after ``as_of`` 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "persona_identities",
     "persona_problem",
     "persona_space",
+    "with_identities",
     "plot_persona_fit",
     "plot_personas",
     "plot_responsiveness",
@@ -920,6 +922,39 @@ def persona_identities(fit: PersonaFit, previous_model: dict | None = None, prev
                                     prefix="P", kind="persona",
                                     min_overlap=identity.MIN_OVERLAP if min_overlap is None else min_overlap,
                                     extra={"k": int(fit.k)})
+
+
+def with_identities(fit: PersonaFit, identities) -> PersonaFit:
+    """The fit with its personas under their stable names (and ``persona_id``) from :func:`persona_identities`.
+
+    Parameters
+    ----------
+    fit : PersonaFit
+        Output of :func:`fit_personas`.
+    identities : clientstrategy.identity.Identities
+        Output of :func:`persona_identities` for ``fit``.
+
+    Returns
+    -------
+    PersonaFit
+        ``assignments`` and ``centroids`` with ``persona`` the stable name, ``persona_id`` beside it
+        and ``fitted_as`` the name this run's fit gave (centroids only).
+
+    Examples
+    --------
+    >>> fit = PersonaFit(assignments=pd.DataFrame({"client_id": ["a"], "cluster": [0], "persona": ["Mixed"]}),
+    ...                  centroids=pd.DataFrame({"persona": ["Mixed"], "clients": [1], "share": [1.0],
+    ...                                          "description": ["x"]}), scores=pd.DataFrame(), k=1)
+    >>> with_identities(fit, persona_identities(fit)).centroids[["persona", "persona_id"]].values.tolist()
+    [['Mixed', 'P1']]
+    """
+    t = identities.table.loc[identities.table["status"] != "vanished"].set_index("label")
+    ids = fit.assignments["client_id"].astype("str")
+    assign = fit.assignments.assign(persona=ids.map(identities.names).to_numpy(),
+                                    persona_id=ids.map(identities.ids).to_numpy())
+    cent = fit.centroids.assign(fitted_as=fit.centroids["persona"], persona_id=fit.centroids["persona"].map(t["id"]),
+                                persona=fit.centroids["persona"].map(t["name"]))
+    return dataclasses.replace(fit, assignments=assign, centroids=cent)
 
 
 def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.DataFrame, personas: pd.DataFrame,
