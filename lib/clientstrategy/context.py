@@ -31,10 +31,10 @@ __all__ = [
     "persona_identities",
     "persona_problem",
     "persona_space",
-    "with_identities",
     "plot_persona_fit",
     "plot_personas",
     "plot_responsiveness",
+    "with_identities",
 ]
 
 _check = _act._check
@@ -913,7 +913,7 @@ def persona_identities(fit: PersonaFit, previous_model: dict | None = None, prev
     from . import identity
 
     if not isinstance(fit, PersonaFit):
-        raise ValueError("fit must be a PersonaFit from fit_personas")
+        raise TypeError("fit must be a PersonaFit from fit_personas")
     labels = fit.assignments.set_index(fit.assignments["client_id"].astype("str"))["persona"]
     facts = fit.centroids.set_index("persona")
     facts = pd.DataFrame({"clients": facts["clients"].astype(int), "share": facts["share"].astype(float),

@@ -30,12 +30,12 @@ from .words import number_word, pct, plural
 
 __all__ = [
     "DEFAULT_TIER_SHARES",
+    "K_TOLERANCE",
     "LOST",
     "MIN_SEGMENT_CLIENTS",
     "MIN_SEGMENT_SHARE",
     "MISSING",
     "NET_CREDIT",
-    "K_TOLERANCE",
     "NEW",
     "SET_ASIDE_IDS",
     "TREND_CLIP",
@@ -1512,9 +1512,8 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         set_aside[NET_CREDIT] = SET_ASIDE_IDS["net_credit"]
     if lapsed.any():
         set_aside[lapsed_name] = SET_ASIDE_IDS["lapsed"]
-    for name, rule in set_aside.items():
-        members = original.loc[labels == name]
-        traits[name] = {"clients": int(len(members))}  # a rule, not a behaviour: its size is what changes
+    for name in set_aside:
+        traits[name] = {"clients": int((labels == name).sum())}  # a rule, not a behaviour: its size is what changes
 
     profile = original.groupby(labels.to_numpy()).mean()
     profile.insert(0, "clients", labels.value_counts())
@@ -1581,7 +1580,7 @@ def segment_identities(result: SegmentResult, previous_model: dict | None = None
     from . import identity
 
     if not isinstance(result, SegmentResult) or result.traits is None:
-        raise ValueError("result must be a SegmentResult from behavioural_segments (with traits)")
+        raise TypeError("result must be a SegmentResult from behavioural_segments (with traits)")
     chosen = result.scores.loc[result.scores["chosen"], "k"] if "chosen" in result.scores.columns else []
     return identity.keep_identities(
         result.labels, result.traits, previous_model, previous_ids, quarter=quarter, as_of=as_of, prefix="S",
