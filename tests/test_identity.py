@@ -195,3 +195,15 @@ def test_personas_keep_their_ids_when_the_fit_renumbers_them():
     assert set(second.table["status"]) == {"kept"}
     named = context.with_identities(fit2, second)
     assert set(named.assignments["persona"]) == set(first.names)
+
+
+def test_a_new_cluster_never_takes_a_kept_name():
+    first = identity.keep_identities(pd.Series(["A"] * 5 + ["B"] * 5, index=range(10)), quarter="2026Q1")
+    # the clients of A are now described as "B", and a new group is described as "A"
+    cur = pd.Series(["B"] * 5 + ["C"] * 5 + ["A"] * 4, index=range(14))
+    clusters = pd.DataFrame({"clients": [4, 5, 5]}, index=["A", "B", "C"])  # the new one first in the order
+    second = identity.keep_identities(cur, clusters, first.model, first.ids, quarter="2026Q2")
+    t = second.table.set_index("id")
+    assert t.loc["S1", "name"] == "A" and t.loc["S1", "label"] == "B" and t.loc["S2", "name"] == "B"
+    assert t.loc["S3", "name"] == "A #2" and t.loc["S3", "status"] == "new"
+    assert second.names.loc["10"] == "A #2" and second.ids.loc["0"] == "S1"  # client ids are read as text

@@ -280,39 +280,50 @@ def keep_identities(current: pd.Series, clusters: pd.DataFrame | None = None, pr
     fitted = [lab for lab in order if lab not in fixed]
     fixed_ids = set(fixed.values()) | {k for k, c in prev_clusters.items() if c.get("fixed")}
     m = match(prev.loc[~prev.isin(fixed_ids)], cur.loc[cur.isin(fitted)], min_overlap) if len(fitted) else None
-    matched = {} if m is None else {r.current: (r.previous, r.jaccard) for r in m.itertuples()
+    matched = {} if m is None else {r.current: r.previous for r in m.itertuples()
                                     if pd.notna(r.current) and pd.notna(r.previous)}
     prev_sizes = prev.value_counts()
-    shared_prev = prev.loc[prev.index.intersection(cur.index)]
+    shared = prev.index.intersection(cur.index)
+    prev_shared, cur_shared = prev.loc[shared], cur.loc[shared]
+
+    def jaccard(lab, pid) -> float:
+        a, b = prev_shared == pid, cur_shared == lab
+        union = int((a | b).sum())
+        return float((a & b).sum() / union) if union else np.nan
     id_of, name_of, rows = {}, {}, []
-    used_names = set()
+    # kept and rule groups hold their names first; a new cluster (and no other) takes " #2" on a clash,
+    # also with the name of a cluster that vanished in this run
+    previous_of = {lab: (fixed[lab] if fixed[lab] in prev_clusters else None) if lab in fixed else matched.get(lab)
+                   for lab in order}
+    used_names = {prev_clusters[p]["name"] for p in prev_clusters if p not in set(previous_of.values())
+                  and "name" in prev_clusters[p]}
     for lab in order:
+        pid = previous_of[lab]
+        if lab in fixed or pid is not None:
+            name_of[lab] = lab if lab in fixed else prev_clusters[pid].get("name") or lab
+            used_names.add(name_of[lab])
+    for lab in order:
+        pid = previous_of[lab]
         if lab in fixed:
-            cid, pid, jac = fixed[lab], (fixed[lab] if fixed[lab] in prev_clusters else None), np.nan
-        elif lab in matched:
-            pid, jac = matched[lab]
+            cid = fixed[lab]
+        elif pid is not None:
             cid = pid
         else:
-            pid, jac = None, np.nan
             cid = f"{prefix}{next_id}"
             next_id += 1
-        old = prev_clusters.get(pid, {}) if pid is not None else {}
-        if lab in fixed:
-            name = lab
-        else:
-            name = old.get("name") or lab
-            base, i = name, 2
+            name, i = lab, 2
             while name in used_names:
-                name, i = f"{base} #{i}", i + 1
-        used_names.add(name)
-        id_of[lab], name_of[lab] = cid, name
-        in_prev = shared_prev.index[shared_prev == pid] if pid is not None else []
+                name, i = f"{lab} #{i}", i + 1
+            used_names.add(name)
+            name_of[lab] = name
+        old = prev_clusters.get(pid, {}) if pid is not None else {}
+        name = name_of[lab]
+        id_of[lab] = cid
         rows.append({"id": cid, "name": name, "status": "kept" if pid is not None else "new", "label": lab,
                      "previous_label": old.get("label"), "named_in": old.get("named_in", quarter) if pid else quarter,
                      "clients": int((cur == lab).sum()),
                      "previous_clients": int(prev_sizes.get(pid, 0)) if pid is not None else 0,
-                     "overlap": float(jac) if pid is not None and np.isfinite(jac) else
-                     (float(len(in_prev) > 0) if lab in fixed and pid is not None else np.nan)})
+                     "overlap": jaccard(lab, pid) if pid is not None else np.nan})
     gone = [pid for pid in prev_clusters if pid not in {r["id"] for r in rows}]
     for pid in gone:
         old = prev_clusters[pid]
