@@ -207,3 +207,22 @@ def test_a_new_cluster_never_takes_a_kept_name():
     assert t.loc["S1", "name"] == "A" and t.loc["S1", "label"] == "B" and t.loc["S2", "name"] == "B"
     assert t.loc["S3", "name"] == "A #2" and t.loc["S3", "status"] == "new"
     assert second.names.loc["10"] == "A #2" and second.ids.loc["0"] == "S1"  # client ids are read as text
+
+
+def test_the_bundled_sample_a_quarter_later_moves_few_clients():
+    """The default sample, run at 2026-03-31 and again at 2026-06-30 (the revenue of a quarter more)."""
+    from clientstrategy import sample
+
+    tables = sample.generate("default").tables
+    runs, previous = [], None
+    for quarter, as_of in (("2026Q1", "2026-03-31"), ("2026Q2", "2026-06-30")):
+        feats = outcomes.segment_features(tables["revenue"], pd.Timestamp(as_of), products=tables["products"])
+        seg = outcomes.behavioural_segments(feats, random_state=42,
+                                            previous_k=previous.model["k_fitted"] if previous else None)
+        previous = outcomes.segment_identities(seg, previous.model if previous else None,
+                                               previous.ids if previous else None, quarter=quarter, as_of=as_of)
+        runs.append(previous)
+    a, b = runs[0].ids, runs[1].ids
+    shared = a.index.intersection(b.index)
+    assert len(shared) > 1500 and (a.loc[shared] != b.loc[shared]).mean() < 0.05
+    assert set(runs[1].table["status"]) == {"kept"}
