@@ -3,7 +3,8 @@
 * :func:`previous_runs` / :func:`load_run` -- find and read earlier runs under the OUT root
   (``<OUT>/<quarter>/artifacts/``); the only functions here that touch files.
 * :func:`snapshot` -- headline figures of one profile (the baseline when there is no previous run).
-* :func:`migration` -- tier, segment or group movement between two profiles.
+* :func:`migration` -- tier, segment or group movement between two profiles (segments and personas
+  on their stable ids, :mod:`clientstrategy.identity`).
 * :func:`metric_changes` -- NPS, engagement, p_alive change on matched clients, with intervals.
 * :func:`plan_vs_actual` -- the previous budget's plan (pro rata) against booked revenue since.
 * :func:`effects_hold` -- whether the activity effects of an earlier window of history hold in a later,
