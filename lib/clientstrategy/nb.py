@@ -418,7 +418,8 @@ class Context:
 #: The Context of the notebook being run (the last one opened), for window words in table headers.
 _ACTIVE: Context | None = None
 
-_PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "persona": "str", "group": "str",
+_PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "segment_id": "str", "persona": "str",
+                  "persona_id": "str", "group": "str",
                   "intent": "str", "service_level": "str"}
 
 _ROW_OF = {"clients": "client", "people": "internal person", "products": "product or service",
