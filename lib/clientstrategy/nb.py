@@ -705,7 +705,8 @@ def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, form
     body = shown.to_html(index=index, escape=True, border=0, classes="cs-table", na_rep="")
     cap = f"<p class='cs-caption'><strong>{_esc(caption)}</strong></p>" if caption else ""
     more = (f"<p class='cs-note'>Showing {max_rows} of {len(df):,} rows.</p>" if len(df) > max_rows else "")
-    display(HTML(cap + body + more))
+    # a wide table scrolls inside its own box on a narrow screen instead of widening the page
+    display(HTML(cap + f"<div class='cs-scroll'>{body}</div>" + more))
 
 
 def _is_share(column: str) -> bool:

@@ -49,6 +49,8 @@ table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.3rem 0.7rem; text-align: left; vertical-align: top; }
 th { background: #eef2f7; }
 td.cs-num, th.cs-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.cs-num { white-space: normal; min-width: 5em; }
+.cs-scroll { overflow-x: auto; max-width: 100%; }
 blockquote { border-left: 4px solid #e0a800; margin: 1rem 0; padding: 0.4rem 1rem; background: #fff8e1; }
 .cs-caption { margin-bottom: 0.2rem; } .cs-note { color: var(--muted); font-size: 0.85rem; }
 .cs-summary li { margin-bottom: 0.35rem; }
@@ -85,6 +87,7 @@ figure.cs-figure { margin: 0.5rem 0 1.2rem; } figure.cs-figure figcaption { colo
   table { font-size: 8.5pt; }
   th, td { padding: 0.15rem 0.45rem; }
   .cs-grid { display: block; } .cs-grid > div { overflow: visible; }
+  .cs-scroll { overflow: visible; }
   .cs-tiles { grid-template-columns: repeat(3, 1fr); gap: 0.5rem; }
   .cs-section { break-before: page; page-break-before: always; }
   .cs-section:first-child { break-before: auto; page-break-before: auto; }
