@@ -83,7 +83,8 @@ system-packages: ## install the Debian packages chromium, postgresql and a Java 
 test-system: venv system-packages ## install chromium, postgresql and Java if missing, then run the browser (pages, board pack), JupyterLab, postgres and Spark tests
 	CLIENTSTRATEGY_SYSTEM_TESTS=required $(PY) -m pytest -q tests/test_browser.py tests/test_jupyterlab.py tests/test_postgres.py \
 		tests/test_features.py::test_spark_gives_identical_results_to_duckdb \
-		tests/test_features.py::test_spark_refuses_nanosecond_parquet_clearly
+		tests/test_features.py::test_spark_refuses_nanosecond_parquet_clearly \
+		tests/test_features.py::test_whole_run_on_spark_gives_the_duckdb_figures
 
 BENCH_SIZES ?= default x4 x16
 BENCH_VENV ?= /tmp/clientstrategy-bench-venv

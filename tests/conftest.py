@@ -17,6 +17,16 @@ DATASETS = SHARED / "datasets"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True)
+def _no_open_context():
+    """Each test starts without a notebook context left open by another (``nb.Context`` words headers by its window)."""
+    from clientstrategy import nb
+
+    nb._ACTIVE = None
+    yield
+    nb._ACTIVE = None
+
+
 def write_notebook(path: Path, *code_cells: str, params: str = 'data_dir = ""\nas_of = ""\nartifacts_dir = ""') -> Path:
     """A numbered notebook: H1 title, a parameters cell, then ``code_cells``."""
     cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}\nA fixture notebook.")]

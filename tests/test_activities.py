@@ -470,3 +470,17 @@ def test_naive_correlation_leaves_out_kinds_without_variation():
     t = pd.DataFrame({"timestamp": pd.to_datetime(["2026-03-01"] * 4), "client_id": list("abcd"),
                       "activity_type": "call", "outcome": "answered"})
     assert act.naive_correlation(t, r, pd.Timestamp("2026-06-30"), min_touches=1).empty
+
+
+def test_robust_fit_names_a_regressor_without_variation_instead_of_failing():
+    # bank_marketing: a kind of touch that never varies within a client made the normal matrix singular
+    rng = np.random.default_rng(0)
+    C, T = 40, 6
+    x = rng.poisson(1.0, (C, T, 1)).astype(float)
+    X = np.concatenate([x, np.zeros((C, T, 1))], axis=2)  # the second kind: never touched
+    y = 2.0 * x[:, :, 0] + rng.normal(0, 0.1, (C, T))
+    beta, se = act._fe_fit_robust(X, y, np.ones((C, T), bool))
+    assert abs(beta[0] - 2.0) < 0.1 and np.isfinite(se[0]) and se[0] > 0
+    assert np.isnan(beta[1]) and np.isnan(se[1])
+    beta, se = act._fe_fit_robust(np.zeros((C, T, 1)), y, np.ones((C, T), bool))  # nothing identified
+    assert np.isnan(beta).all() and np.isnan(se).all()

@@ -313,6 +313,7 @@ def test_a_notebook_alone_on_a_spark_url_is_sent_to_the_runner():
         validate.load_checked("spark:///nowhere")
 
 
+@pytest.mark.heavy  # a JVM and two partial runs: minutes on 2 cores; in make test-system and make test-heavy
 def test_whole_run_on_spark_gives_the_duckdb_figures(tmp_path, small_sample, system_requirement):
     """make run DATA=spark:///<folder>: the runner checks and stages the folder, the notebooks aggregate
     the event tables (and revenue totals) on Spark, and every figure equals the DuckDB run's."""

@@ -347,6 +347,38 @@ def test_two_quarterly_runs_measure_the_uplift_and_page_08_agrees_with_uplift_cs
     before = set(acts.loc[acts["control"], "client_id"])
     both = again.loc[again["client_id"].isin(before)].drop_duplicates("client_id")
     assert 0 < both["control"].sum() < len(both)
+    # segments keep their identity (issue 21): page 08's "clients moved" is the off-diagonal of the
+    # cross-table of the two runs' stable segment ids, and it is small on a quarter of steady behaviour
+    prof = [pd.read_parquet(r / "artifacts" / "client_profile.parquet") for r in (first, second)]
+    pair = prof[0][["client_id", "segment_id"]].merge(prof[1][["client_id", "segment_id"]], on="client_id",
+                                                      suffixes=("_a", "_b")).dropna()
+    cross = pd.crosstab(pair["segment_id_a"], pair["segment_id_b"]).stack()
+    moved = int(cross[[a != b for a, b in cross.index]].sum())
+    assert mon["moved"]["segment"] == {**mon["moved"]["segment"], "moved": moved, "both": len(pair)}
+    # the small sample's category-focused behaviours stay put; its rare buyers split on the sign of their
+    # trend, which one purchase leaving the window flips (a change of the client, so counted)
+    models = [json.loads((r / "artifacts" / "segment_model.json").read_text()) for r in (first, second)]
+    focused = {c["id"] for c in models[0]["clusters"] if c["facts"].get("focus") not in (None, "", "spread")}
+    in_focused = pair["segment_id_a"].isin(focused)
+    assert in_focused.sum() > len(pair) / 2
+    assert (pair.loc[in_focused, "segment_id_a"] != pair.loc[in_focused, "segment_id_b"]).mean() < 0.1
+    assert moved / len(pair) < 0.2, (moved, len(pair))
+    # comparing the names rebuilt each run would have "moved" far more (trend words turned on whole segments)
+    fitted = [pair[f"segment_id_{x}"].map({c["id"]: c["label"] for c in m["clusters"]}) for x, m in zip("ab", models)]
+    assert (fitted[0] != fitted[1]).sum() > 2 * moved
+    assert f"Clients moved: {nb.num(moved)} of {nb.plural(len(pair), 'client')} in both runs" in page
+    moves = pd.read_csv(second / "artifacts" / "segment_moves.csv")
+    off = (moves["from_segment"] != moves["to_segment"]) & ~moves["from_segment"].isin(["new", "none"]) \
+        & ~moves["to_segment"].isin(["gone", "none"])
+    assert int(moves.loc[off, "clients"].sum()) == moved
+    # a kept segment carries the name it was first given, whatever its description now
+    named = {c["id"]: c["name"] for c in models[0]["clusters"]}
+    kept = [c for c in models[1]["clusters"] if c["status"] == "kept"]
+    assert kept and all(c["name"] == named[c["id"]] for c in kept)
+    assert set(prof[1].dropna(subset=["segment_id"]).groupby("segment_id")["segment"].nunique()) == {1}
+    assert {c["id"] for c in models[1]["clusters"]} | {v["id"] for v in models[1]["vanished"]} >= set(named)
+    segment_changes = {r["id"]: r for r in mon["segment_changes"]}
+    assert set(segment_changes) >= set(named) and "Segments changed:" in page
 
 
 def test_run_as_of_reads_the_recorded_date_not_the_quarter_end(tmp_path):

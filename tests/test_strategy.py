@@ -304,3 +304,14 @@ def test_an_ingredient_without_spread_is_left_out_of_the_split():
     nps = profile.assign(nps_last=[10.0] * 112 + [8.0] * 40 + [2.0] * 48)  # 56% promoters
     assert "nps" in st.value_scores(nps).attrs["ingredients"]["client"]
     assert st.ingredient_spread(pd.Series([np.nan, np.nan]))["iqr"] == 0.0
+
+
+def test_scorecard_plan_growth_sets_the_plan_against_last_year_on_the_same_footing():
+    # ten months of data: the twelve-month plan is set against the annualised revenue, not the ten months
+    pl = pd.DataFrame({"client_id": ["a", "b"], "group": ["G", "G"], "revenue_ltm": [100.0, 100.0]})
+    cp = pd.DataFrame({"client_id": ["a", "b"], "plan_revenue": [120.0, 120.0],
+                       "revenue_last_year": [120.0, 120.0]})
+    card = st.scorecard(pl, cp)
+    assert abs(float(card.loc[card["group"] == "All clients", "plan_growth"].iloc[0])) < 1e-12
+    old = st.scorecard(pl, cp.drop(columns="revenue_last_year"))  # without it: against the revenue itself
+    assert float(old.loc[0, "plan_growth"]) == pytest.approx(0.2)

@@ -875,20 +875,27 @@ def _fe_fit_robust(X: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.n
     keep = mask.sum(axis=1) >= 2
     X, y, mask = X[keep], y[keep], mask[keep]
     C = len(X)
+    if C == 0:
+        return np.full(K, np.nan), np.full(K, np.nan)
     Z = np.concatenate([X, _period_dummies(C, T)], axis=2)
-    p = Z.shape[2]
     Zc = _within(Z, mask)
     yc = _within(y, mask)
     A = np.einsum("ctk,ctl->kl", Zc, Zc)
-    A = A + 1e-12 * np.trace(A) / p * np.eye(p)
-    A_inv = np.linalg.inv(A)
+    # A regressor without variation within clients (a kind of touch every client gets in the same
+    # quarters only, or none at all) is not identified: the pseudo-inverse keeps the others' fit
+    # and that regressor gets no estimate (NaN), instead of a singular-matrix error.
+    scale = max(float(np.trace(A)) / max(A.shape[0], 1), np.finfo(float).tiny)
+    free = np.diag(A) > 1e-10 * scale
+    A_inv = np.linalg.pinv(A, rcond=1e-10, hermitian=True)
     beta = A_inv @ np.einsum("ctk,ct->k", Zc, yc)
+    beta = np.where(free, beta, np.nan)
     if C < 2:
         return beta[:K], np.full(K, np.nan)
-    e = (yc - Zc @ beta) * mask
+    e = (yc - Zc @ np.nan_to_num(beta)) * mask
     score = np.einsum("ctk,ct->ck", Zc, e)
     V = C / (C - 1) * A_inv @ (score.T @ score) @ A_inv
-    return beta[:K], np.sqrt(np.maximum(np.diag(V)[:K], 0.0))
+    se = np.where(free, np.sqrt(np.maximum(np.diag(V), 0.0)), np.nan)
+    return beta[:K], se[:K]
 
 
 def _fe_resid_sse(v: np.ndarray, mask: np.ndarray) -> float:

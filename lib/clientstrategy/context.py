@@ -10,6 +10,7 @@ Every function is pure: DataFrames in, new DataFrames out; rows after ``as_of`` 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from scipy import special
 
 from . import activities as _act
 from . import features
+from .words import pct as _pct
 
 __all__ = [
     "PersonaFit",
@@ -27,11 +29,13 @@ __all__ = [
     "market_responsiveness",
     "persona_features",
     "persona_fit",
+    "persona_identities",
     "persona_problem",
     "persona_space",
     "plot_persona_fit",
     "plot_personas",
     "plot_responsiveness",
+    "with_identities",
 ]
 
 _check = _act._check
@@ -465,7 +469,7 @@ def call_list(responsiveness: pd.DataFrame, topic: str | None = None, values: pd
     r = r.groupby("topic", sort=True).head(top).copy()
     r["rank"] = r.groupby("topic").cumcount() + 1
     r["reason"] = [f"bought {t} within weeks of {int(n)} of {int(k)} market events on it "
-                   f"(usually {b:.0%} of any such window)"
+                   f"(usually {_pct(b)} of any such window)"
                    for t, n, k, b in zip(r["topic"], r["responses"], r["events"], r["baseline_rate"])]
     return r.reset_index(drop=True)[["topic", "rank", "client_id", "responsiveness", "responses", "events",
                                      "value", "score", "reason"]]
@@ -867,6 +871,93 @@ def _fit_personas(features, k, k_values, random_state, n_init, n_resamples, min_
     return PersonaFit(assignments=assign, centroids=cent, scores=scores, k=best)
 
 
+def persona_identities(fit: PersonaFit, previous_model: dict | None = None, previous_ids: pd.Series | None = None,
+                       quarter: str = "", as_of=None, min_overlap: float | None = None):
+    """Stable ids (``P1``, ``P2``...) and names of the personas, matched to the previous run's by members.
+
+    The personas are refitted each run and k-means numbers them arbitrarily; each is matched to the
+    previous run's persona with which it shares the most clients (Jaccard overlap, Hungarian
+    algorithm: :func:`clientstrategy.identity.match`). A matched persona keeps its id and first
+    name (a change of its archetype or size is reported as a change of the persona); an
+    unmatched one is new; a previous one left unmatched has vanished.
+
+    Parameters
+    ----------
+    fit : PersonaFit
+        Output of :func:`fit_personas`.
+    previous_model : dict, optional
+        The previous run's ``persona_model.json`` (None: the first run).
+    previous_ids : Series, optional
+        The previous run's ``persona_id`` per client (index ``client_id``).
+    quarter : str
+        This run's quarter.
+    as_of : Timestamp, optional
+        This run's ``AS_OF``.
+    min_overlap : float, optional
+        Smallest Jaccard overlap of a match (default :data:`clientstrategy.identity.MIN_OVERLAP`).
+
+    Returns
+    -------
+    clientstrategy.identity.Identities
+        Write ``model`` as ``persona_model.json``; ``names`` replace the fitted persona names.
+
+    Examples
+    --------
+    >>> fit = PersonaFit(assignments=pd.DataFrame({"client_id": list("abc"), "cluster": [0, 0, 1],
+    ...                                            "persona": ["Mixed", "Mixed", "Relationship-led"]}),
+    ...                  centroids=pd.DataFrame({"persona": ["Mixed", "Relationship-led"], "clients": [2, 1],
+    ...                                          "share": [2 / 3, 1 / 3], "description": ["x", "y"]}),
+    ...                  scores=pd.DataFrame(), k=2)
+    >>> persona_identities(fit, quarter="2026Q2").ids.tolist()
+    ['P1', 'P1', 'P2']
+    """
+    from . import identity
+
+    if not isinstance(fit, PersonaFit):
+        raise TypeError("fit must be a PersonaFit from fit_personas")
+    labels = fit.assignments.set_index(fit.assignments["client_id"].astype("str"))["persona"]
+    facts = fit.centroids.set_index("persona")
+    facts = pd.DataFrame({"clients": facts["clients"].astype(int), "share": facts["share"].astype(float),
+                          "archetype": [str(p).rstrip(" 0123456789") for p in facts.index]}, index=facts.index)
+    return identity.keep_identities(labels, facts, previous_model, previous_ids, quarter=quarter, as_of=as_of,
+                                    prefix="P", kind="persona",
+                                    min_overlap=identity.MIN_OVERLAP if min_overlap is None else min_overlap,
+                                    extra={"k": int(fit.k)})
+
+
+def with_identities(fit: PersonaFit, identities) -> PersonaFit:
+    """The fit with its personas under their stable names (and ``persona_id``) from :func:`persona_identities`.
+
+    Parameters
+    ----------
+    fit : PersonaFit
+        Output of :func:`fit_personas`.
+    identities : clientstrategy.identity.Identities
+        Output of :func:`persona_identities` for ``fit``.
+
+    Returns
+    -------
+    PersonaFit
+        ``assignments`` and ``centroids`` with ``persona`` the stable name, ``persona_id`` beside it
+        and ``fitted_as`` the name this run's fit gave (centroids only).
+
+    Examples
+    --------
+    >>> fit = PersonaFit(assignments=pd.DataFrame({"client_id": ["a"], "cluster": [0], "persona": ["Mixed"]}),
+    ...                  centroids=pd.DataFrame({"persona": ["Mixed"], "clients": [1], "share": [1.0],
+    ...                                          "description": ["x"]}), scores=pd.DataFrame(), k=1)
+    >>> with_identities(fit, persona_identities(fit)).centroids[["persona", "persona_id"]].values.tolist()
+    [['Mixed', 'P1']]
+    """
+    t = identities.table.loc[identities.table["status"] != "vanished"].set_index("label")
+    ids = fit.assignments["client_id"].astype("str")
+    assign = fit.assignments.assign(persona=ids.map(identities.names).to_numpy(),
+                                    persona_id=ids.map(identities.ids).to_numpy())
+    cent = fit.centroids.assign(fitted_as=fit.centroids["persona"], persona_id=fit.centroids["persona"].map(t["id"]),
+                                persona=fit.centroids["persona"].map(t["name"]))
+    return dataclasses.replace(fit, assignments=assign, centroids=cent)
+
+
 def persona_fit(activities: pd.DataFrame, revenue: pd.DataFrame, people: pd.DataFrame, personas: pd.DataFrame,
                 as_of, by: str = "style", weights: dict | None = None, freq: str = "Q", n_boot: int = 200,
                 alpha: float = 0.05, min_touches: int = 30, after_last_purchase="auto",
@@ -990,7 +1081,7 @@ def plot_personas(fit: PersonaFit):
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(c) + 2))
     im = ax.imshow(z.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
     ax.grid(False)
-    ax.set_yticks(range(len(c)), [f"{p} ({s:.0%})" for p, s in zip(c["persona"], c["share"])])
+    ax.set_yticks(range(len(c)), [f"{p} ({_pct(s)})" for p, s in zip(c["persona"], c["share"])])
     ax.set_xticks(range(len(feats)), [_LABELS.get(f, f) for f in feats], rotation=35, ha="right", fontsize=8)
     fig.colorbar(im, ax=ax, label="above / below other personas")
     ax.set_title("What each persona does")

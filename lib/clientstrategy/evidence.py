@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .words import pct as _pct
+
 __all__ = [
     "MEASURES",
     "backtest_headline",
@@ -405,7 +407,7 @@ def coverage_sentence(coverage: float, level: float) -> str:
     "The 80% prediction intervals held 94% of clients' actual purchases: 14 points more than their level, so they are too wide (whole-number purchases with both ends included cover more than the level, but not this much)."
     """
     gap = coverage - level
-    s = f"The {level:.0%} prediction intervals held {coverage:.0%} of clients' actual purchases"
+    s = f"The {level:.0%} prediction intervals held {_pct(coverage)} of clients' actual purchases"
     if abs(gap) <= 0.03:
         return s + ": close to their level, as intended."
     if gap > 0:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import experiment, features
+from .words import pct as _pct
 
 __all__ = [
     "ACTION_ASSUMPTIONS",
@@ -339,7 +340,7 @@ def market_event_signals(
         head = f" ('{head}')" if isinstance(head, str) and head else ""
         if has_rates and "events" in r.columns and "responses" in r.columns:
             hist = (f"bought {x.topic} after {int(x.responses)} of {int(x.events)} past {x.topic} events "
-                    f"({x.response_rate:.0%} against a usual {x.baseline_rate:.0%})")
+                    f"({_pct(x.response_rate)} against a usual {_pct(x.baseline_rate)})")
         else:
             hist = f"has a responsiveness of {x.responsiveness:.2f} to {x.topic} events"
         rows.append({
@@ -411,10 +412,10 @@ def churn_signals(
     rows = []
     for x in p.loc[keep].itertuples(index=False):
         if np.isfinite(x.prev):
-            why = f"Chance this client is still active fell from {x.prev:.0%} to {x.p_alive:.0%} since the last run"
+            why = f"Chance this client is still active fell from {_pct(x.prev)} to {_pct(x.p_alive)} since the last run"
         else:
             why = (f"Billed {_money(x.revenue_ltm)} in the last twelve months, but its buying pattern gives only a "
-                   f"{x.p_alive:.0%} chance it is still active")
+                   f"{_pct(x.p_alive)} chance it is still active")
         rows.append({
             "client_id": x.client_id, "signal": "falling activity", "action": "meeting",
             "topic": (topics.get(x.client_id, "relationship review") if topics is not None
@@ -467,7 +468,7 @@ def headroom_signals(
     p = p.loc[(p["intent"] == "grow") & (p["headroom"] > 0)]
     rows = []
     for x in p.itertuples(index=False):
-        sow = f" (our share is {x.sow:.0%})" if np.isfinite(x.sow) else ""
+        sow = f" (our share is {_pct(x.sow)})" if np.isfinite(x.sow) else ""
         rows.append({
             "client_id": x.client_id, "signal": "headroom", "action": "meeting",
             "topic": topics.get(x.client_id, "share of wallet") if topics is not None else "share of wallet",
@@ -632,7 +633,7 @@ def cross_sell_signals(
         if best:
             rows.append({
                 "client_id": cid, "signal": "cross-sell", "action": "call", "topic": str(best[1]),
-                "reason": (f"{best[2]:.0%} of the {len(neigh)} clients with the most similar buying hold "
+                "reason": (f"{_pct(best[2])} of the {len(neigh)} clients with the most similar buying hold "
                            f"{best[1]}; this client does not."),
                 "expected_value": best[0], "evidence_date": as_of,
             })
@@ -802,7 +803,7 @@ def apply_channel_fit(
         low = out["fit"] < 0.75
         out.loc[low, "reason"] = out.loc[low].apply(
             lambda r: f"{r['reason']} Touches in your style have landed less well with {r['persona']} clients "
-                      f"({r['fit']:.0%} of the best style): keep it short or ask a colleague.", axis=1)
+                      f"({_pct(r['fit'])} of the best style): keep it short or ask a colleague.", axis=1)
         out["expected_value"] = out["expected_value"] * out["fit"]
     return out
 
@@ -926,7 +927,7 @@ def apply_measured(signals: pd.DataFrame, measured: pd.DataFrame | None) -> pd.D
     out.loc[hit, "expected_value"] = out.loc[hit, "expected_value"] * key[hit].map(f)
     when = key[hit].map(q).fillna("") if q is not None else pd.Series("", index=key[hit].index)
     out.loc[hit, "reason"] = [
-        f"{r} Value: {fx:.0%} of the assumed, as measured by the control group of {w or 'an earlier run'}."
+        f"{r} Value: {_pct(fx)} of the assumed, as measured by the control group of {w or 'an earlier run'}."
         for r, fx, w in zip(out.loc[hit, "reason"], key[hit].map(f), when)]
     return out
 
@@ -973,7 +974,7 @@ def decay_event_values(signals: pd.DataFrame, as_of: pd.Timestamp, window_days: 
     left = (1 - age / float(window_days)).clip(0, 1)
     out.loc[ev, "expected_value"] = out.loc[ev, "expected_value"] * left
     out.loc[ev, "reason"] = [
-        f"{r} Call soon: {int(d)} of the {window_days} days in which clients respond have passed, so {lf:.0%} of "
+        f"{r} Call soon: {int(d)} of the {window_days} days in which clients respond have passed, so {_pct(lf)} of "
         "the value is left." for r, d, lf in zip(out.loc[ev, "reason"], age, left)]
     return out
 
@@ -1181,7 +1182,7 @@ def alerts(
             d = both.loc[(_num(both, "p_alive_prev") - _num(both, "p_alive")) >= p_alive_drop]
             for x in d.itertuples(index=False):
                 rows.append({"date": as_of, "kind": "p_alive drop", "client_id": x.client_id, "topic": "retention",
-                             "detail": f"chance still active fell from {x.p_alive_prev:.0%} to {x.p_alive:.0%}"})
+                             "detail": f"chance still active fell from {_pct(x.p_alive_prev)} to {_pct(x.p_alive)}"})
         if "tier" in both.columns and "tier_prev" in both.columns:
             order = {"Platinum": 0, "Gold": 1, "Silver": 2, "Bronze": 3}
             t0, t1 = both["tier_prev"].map(order), both["tier"].map(order)

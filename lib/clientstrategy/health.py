@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import features
+from .words import pct as _pct
 
 __all__ = ["bias_cautions", "plot_completeness", "sentences"]
 
@@ -84,7 +85,7 @@ def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
             m = features.touch_counts(t, [], where=upto, measures={
                 "n": "COUNT(*)", "missing": f"SUM(CASE WHEN a.{features.q('outcome')} IS NULL THEN 1 ELSE 0 END)"})
             missing = float(m["missing"].iloc[0]) / float(m["n"].iloc[0]) if int(m["n"].iloc[0]) else float("nan")
-            out.append(f"{missing:.0%} of touches carry no outcome (answered, opened, attended...); they are "
+            out.append(f"{_pct(missing)} of touches carry no outcome (answered, opened, attended...); they are "
                        "weighted as the least useful kind rather than trusted.")
         g = features.touch_counts(t, ["client_id"], where=upto)
         touches = g.loc[g["client_id"].notna()].set_index("client_id")["touches"].astype("int64")
@@ -109,7 +110,7 @@ def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
         srv_big = srv[srv["client_id"].isin(big)]["client_id"].nunique()
         srv_small = srv[~srv["client_id"].isin(big)]["client_id"].nunique()
         if inv_big and inv_small:
-            out.append(f"Survey answers are not a random sample: {rate:.0%} of invited clients ever answered; "
-                       f"{srv_big / inv_big:.0%} of the largest quarter of clients against {srv_small / inv_small:.0%} "
+            out.append(f"Survey answers are not a random sample: {_pct(rate)} of invited clients ever answered; "
+                       f"{_pct(srv_big / inv_big)} of the largest quarter of clients against {_pct(srv_small / inv_small)} "
                        "of the rest. Step 04 weights the answers back to the invited population.")
     return out

@@ -3,7 +3,8 @@
 * :func:`previous_runs` / :func:`load_run` -- find and read earlier runs under the OUT root
   (``<OUT>/<quarter>/artifacts/``); the only functions here that touch files.
 * :func:`snapshot` -- headline figures of one profile (the baseline when there is no previous run).
-* :func:`migration` -- tier, segment or group movement between two profiles.
+* :func:`migration` -- tier, segment or group movement between two profiles (segments and personas
+  on their stable ids, :mod:`clientstrategy.identity`).
 * :func:`metric_changes` -- NPS, engagement, p_alive change on matched clients, with intervals.
 * :func:`plan_vs_actual` -- the previous budget's plan (pro rata) against booked revenue since.
 * :func:`effects_hold` -- whether the activity effects of an earlier window of history hold in a later,
@@ -25,6 +26,7 @@ from scipy import stats
 from . import experiment
 
 __all__ = [
+    "IDENTITY_COLUMNS",
     "UPLIFT_COLUMNS",
     "effects_hold",
     "load_run",
@@ -43,6 +45,8 @@ __all__ = [
 ]
 
 _QUARTER = re.compile(r"^\d{4}Q[1-4]$")
+#: Clusterings refitted each run are compared on their stable ids (:mod:`clientstrategy.identity`).
+IDENTITY_COLUMNS = {"segment": "segment_id", "persona": "persona_id"}
 
 
 def _require(df, columns, table):
@@ -102,7 +106,9 @@ def load_run(run_dir: str | Path) -> dict:
     -------
     dict
         Keys present when the file exists: ``client_profile``, ``budget``, ``next_best_actions``,
-        ``activity_effects``, ``strategy_groups`` (DataFrames, ids as text), ``metrics`` (dict).
+        ``activity_effects``, ``strategy_groups`` (DataFrames, ids as text), ``metrics``,
+        ``segment_model``, ``persona_model`` (dicts: the stable identities of
+        :mod:`clientstrategy.identity`).
 
     Examples
     --------
@@ -122,6 +128,10 @@ def load_run(run_dir: str | Path) -> dict:
         if f.is_file():
             head = pd.read_csv(f, nrows=0).columns
             out[name] = pd.read_csv(f, dtype={c: t for c, t in ids.items() if c in head})
+    for name in ("segment_model", "persona_model"):
+        f = art / f"{name}.json"
+        if f.is_file():
+            out[name] = json.loads(f.read_text())
     m = art / "metrics.json"
     if not m.is_file():
         m = Path(run_dir) / "metrics.json"
@@ -179,18 +189,30 @@ def migration(previous: pd.DataFrame, current: pd.DataFrame, column: str = "tier
     Clients only in the current run come from ``"new"``; only in the previous run go to
     ``"gone"``; a null value reads ``"none"``.
 
+    Segments and personas are clusterings refitted each run, whose names are rebuilt from their
+    current description: they are compared on their **stable ids** (``segment_id``,
+    ``persona_id``, :mod:`clientstrategy.identity`), never on names, so that a segment whose trend
+    turned from growing to declining does not count its clients as moving. ``column="segment"``
+    (or ``"persona"``) reads ``segment_id`` (``persona_id``) and needs it in both profiles.
+
     Parameters
     ----------
     previous, current : DataFrame
         Profiles with ``client_id`` and ``column`` (current ``revenue_ltm`` gives the revenue).
     column : str
-        ``tier``, ``segment``, ``group``, ``intent``, ``service_level``...
+        ``tier``, ``segment``, ``persona``, ``group``, ``intent``, ``service_level``...
 
     Returns
     -------
     DataFrame
-        ``from_<column>``, ``to_<column>``, ``clients``, ``revenue`` (current revenue_ltm of the
-        movers), sorted.
+        ``from_<column>``, ``to_<column>`` (stable ids for segments and personas), ``clients``,
+        ``revenue`` (current revenue_ltm of the movers), sorted.
+
+    Raises
+    ------
+    ValueError
+        When a profile lacks ``client_id`` or the column (``segment_id`` / ``persona_id`` for a
+        clustering: a run from before stable ids cannot be compared on segments).
 
     Examples
     --------
@@ -198,11 +220,19 @@ def migration(previous: pd.DataFrame, current: pd.DataFrame, column: str = "tier
     >>> cur = pd.DataFrame({"client_id": ["a", "b"], "tier": ["Gold", "Silver"], "revenue_ltm": [5.0, 2.0]})
     >>> migration(prev, cur).values.tolist()
     [['Gold', 'Gold', 1, 5.0], ['Gold', 'Silver', 1, 2.0]]
+
+    A segment renamed from "growing" to "declining" keeps its id: nobody moved.
+
+    >>> prev = pd.DataFrame({"client_id": ["a", "b"], "segment": "Occasional, growing", "segment_id": "S1"})
+    >>> cur = prev.assign(segment="Occasional, declining")
+    >>> migration(prev, cur, "segment").values.tolist()
+    [['S1', 'S1', 2, 0.0]]
     """
-    _require(previous, ["client_id", column], "previous profile")
-    _require(current, ["client_id", column], "current profile")
-    a = previous[["client_id", column]].rename(columns={column: "f"})
-    b = current[["client_id", column]].rename(columns={column: "t"}).assign(rev=_num(current, "revenue_ltm"))
+    source = IDENTITY_COLUMNS.get(column, column)
+    _require(previous, ["client_id", source], "previous profile")
+    _require(current, ["client_id", source], "current profile")
+    a = previous[["client_id", source]].rename(columns={source: "f"})
+    b = current[["client_id", source]].rename(columns={source: "t"}).assign(rev=_num(current, "revenue_ltm"))
     m = a.merge(b, on="client_id", how="outer", indicator=True)
     f = m["f"].astype(object).where(m["f"].notna(), "none")
     t = m["t"].astype(object).where(m["t"].notna(), "none")

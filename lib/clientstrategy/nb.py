@@ -418,7 +418,8 @@ class Context:
 #: The Context of the notebook being run (the last one opened), for window words in table headers.
 _ACTIVE: Context | None = None
 
-_PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "persona": "str", "group": "str",
+_PROFILE_TYPES = {"client_id": "str", "tier": "str", "segment": "str", "segment_id": "str", "persona": "str",
+                  "persona_id": "str", "group": "str",
                   "intent": "str", "service_level": "str"}
 
 _ROW_OF = {"clients": "client", "people": "internal person", "products": "product or service",
@@ -704,7 +705,8 @@ def table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 15, form
     body = shown.to_html(index=index, escape=True, border=0, classes="cs-table", na_rep="")
     cap = f"<p class='cs-caption'><strong>{_esc(caption)}</strong></p>" if caption else ""
     more = (f"<p class='cs-note'>Showing {max_rows} of {len(df):,} rows.</p>" if len(df) > max_rows else "")
-    display(HTML(cap + body + more))
+    # a wide table scrolls inside its own box on a narrow screen instead of widening the page
+    display(HTML(cap + f"<div class='cs-scroll'>{body}</div>" + more))
 
 
 def _is_share(column: str) -> bool:

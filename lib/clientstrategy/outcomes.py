@@ -30,12 +30,14 @@ from .words import number_word, pct, plural
 
 __all__ = [
     "DEFAULT_TIER_SHARES",
+    "K_TOLERANCE",
     "LOST",
     "MIN_SEGMENT_CLIENTS",
     "MIN_SEGMENT_SHARE",
     "MISSING",
     "NET_CREDIT",
     "NEW",
+    "SET_ASIDE_IDS",
     "TREND_CLIP",
     "HistoryWindow",
     "SegmentResult",
@@ -63,6 +65,7 @@ __all__ = [
     "purchase_outlook",
     "revenue_by",
     "segment_features",
+    "segment_identities",
     "segment_migration",
     "tags_summary",
     "tier_summary",
@@ -85,6 +88,10 @@ MIN_SEGMENT_SHARE = 0.02
 MIN_SEGMENT_CLIENTS = 10
 #: Segment of active clients whose credits exceed their purchases in the window (a label, not a behaviour).
 NET_CREDIT = "Credits exceed purchases"
+#: Fixed ids of the segments set aside by rule (their members are not clustered, so not matched).
+SET_ASIDE_IDS = {"lapsed": "lapsed", "net_credit": "net_credit"}
+#: With the previous run's k, keep it while its silhouette is within this share of the best.
+K_TOLERANCE = 0.05
 #: Features that are log-transformed (``log1p``) before scaling in :func:`behavioural_segments`.
 _SKEWED = ("recency_days", "frequency", "monetary")
 _PRODUCT_COLUMNS = ("category", "product_name", "margin_rate", "complexity")
@@ -1171,6 +1178,15 @@ class SegmentResult:
         2-D picture of the segments.
     notes : tuple of str
         Sentences on the rules applied: small clusters merged, clients set aside by rule.
+    traits : DataFrame
+        Per segment (index ``segment``, the order of ``profile``): ``clients``, ``typical_spend``
+        and ``purchase_days`` (the centroid's ``monetary`` and ``frequency``), and the words of its
+        description: ``frequency``, ``spend``, ``trend``, ``focus`` (the category holding half or
+        more of its revenue, ``spread`` otherwise). What :func:`segment_identities` persists and
+        compares from one run to the next.
+    set_aside : dict
+        Segment names given by a rule, not by the clustering, and their fixed ids
+        (:data:`SET_ASIDE_IDS`).
     """
 
     labels: pd.Series
@@ -1180,6 +1196,8 @@ class SegmentResult:
     description: dict
     embedding: pd.DataFrame
     notes: tuple = ()
+    traits: pd.DataFrame | None = None
+    set_aside: dict | None = None
 
 
 def _feature_matrix(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1221,18 +1239,14 @@ def _has_thirds(population: np.ndarray) -> bool:
     return bool(q1 < q2)
 
 
-def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str, str]:
-    """(short name, sentence stem, mix phrase) from a centroid in original units."""
+def _traits(centroid: pd.Series, original: pd.DataFrame) -> dict:
+    """The words a centroid (original units) earns: ``frequency``, ``spend``, ``trend``, ``focus``, ``lapsed``."""
     mix_cols = [c for c in centroid.index if str(c).startswith("mix_")]
-    mix_phrase = ""
+    focus = ""
     if mix_cols:
         top = max(mix_cols, key=lambda c: (centroid[c], str(c)))
-        mix_phrase = (f"concentrated in {str(top)[4:]}" if centroid[top] >= 0.5
-                      else "spread across categories")
-    if "recency_days" in centroid.index and centroid["recency_days"] >= 365:
-        name = "Lapsed"
-        stem = "Lapsed clients with no purchase in the last twelve months"
-        return name, stem, mix_phrase
+        focus = str(top)[4:] if centroid[top] >= 0.5 else "spread"
+    lapsed = bool("recency_days" in centroid.index and centroid["recency_days"] >= 365)
     freq = spend = trend = None
     if "frequency" in centroid.index and _has_thirds(original["frequency"].to_numpy()):
         freq = _level(_percentile(original["frequency"].to_numpy(), centroid["frequency"]),
@@ -1243,6 +1257,19 @@ def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str
     if "trend" in centroid.index:
         t = centroid["trend"]
         trend = "growing" if t > 0.1 else ("declining" if t < -0.1 else "steady")
+    return {"frequency": freq, "spend": spend, "trend": trend, "focus": focus, "lapsed": lapsed}
+
+
+def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str, str]:
+    """(short name, sentence stem, mix phrase) from a centroid in original units."""
+    w = _traits(centroid, original)
+    mix_phrase = "" if not w["focus"] else (
+        "spread across categories" if w["focus"] == "spread" else f"concentrated in {w['focus']}")
+    if w["lapsed"]:
+        name = "Lapsed"
+        stem = "Lapsed clients with no purchase in the last twelve months"
+        return name, stem, mix_phrase
+    freq, spend, trend = w["frequency"], w["spend"], w["trend"]
     parts = [p for p in (freq, spend) if p]
     if not parts and not trend:
         return "", "", mix_phrase
@@ -1260,7 +1287,8 @@ def _name_segment(centroid: pd.Series, original: pd.DataFrame) -> tuple[str, str
 def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_state: int = 0,
                          set_aside_lapsed: bool = True, min_share: float = MIN_SEGMENT_SHARE,
                          min_clients: int = MIN_SEGMENT_CLIENTS,
-                         window: HistoryWindow | None = None) -> SegmentResult:
+                         window: HistoryWindow | None = None, previous_k: int | None = None,
+                         k_tolerance: float = K_TOLERANCE) -> SegmentResult:
     """Cluster clients on behaviour and name the clusters from their centroids.
 
     Numeric columns of ``features`` are used (``client_id`` as a column or the index; rows are
@@ -1269,7 +1297,11 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     ``log1p``-transformed, then all are standardised (``StandardScaler``) and clustered with
     ``KMeans(n_init=10, random_state=random_state)`` for each k in ``k_range``.
     **Rule for k:** the k with the highest silhouette score (on up to 5,000 clients sampled
-    with ``random_state`` when there are more); ties go to the smaller k.
+    with ``random_state`` when there are more); ties go to the smaller k. With ``previous_k`` (the
+    k the previous quarter's run chose), that k is kept while its silhouette is within
+    ``k_tolerance`` (relative) of the best: silhouettes of neighbouring k often differ by a
+    percent or two, and a quarter of steady behaviour must not restructure the segments on such
+    a near-tie (the segments would split or merge and their clients "move" for no reason).
 
     **Lapsed clients are set aside first** (``set_aside_lapsed=True``): clients with no purchase
     day in the last twelve months (``frequency == 0``; without that column, ``recency_days >
@@ -1308,6 +1340,10 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         Smallest segment: a share of the clustered clients and a number of clients.
     window : HistoryWindow, optional
         The window the features cover (:func:`history_window`), for the descriptions' words.
+    previous_k : int, optional
+        The number of clusters the previous run chose (``scores`` row with ``chosen``).
+    k_tolerance : float, default K_TOLERANCE
+        How far (share of the best) ``previous_k``'s silhouette may fall short and still be kept.
 
     Returns
     -------
@@ -1365,6 +1401,11 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     if scores["silhouette"].isna().all():
         raise ValueError("no k gave two or more distinct clusters; the features do not vary")
     best = scores.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]
+    if previous_k is not None and int(previous_k) in models:
+        kept = scores.loc[scores["k"] == int(previous_k), "silhouette"].iloc[0]
+        if np.isfinite(kept) and kept >= float(best["silhouette"]) * (1 - float(k_tolerance)):
+            best = scores.loc[scores["k"] == int(previous_k)].iloc[0]
+    scores["chosen"] = scores["k"] == int(best["k"])
     model = models[int(best["k"])]
 
     # the size rule: merge clusters below the floor into the nearest remaining centre, smallest first
@@ -1398,7 +1439,7 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     spend_key = centers["monetary"] if "monetary" in centers.columns else pd.Series(-sizes)
     order = sorted(range(k), key=lambda c: (-spend_key.iloc[c], -sizes[c], c))
 
-    names, description = {}, {}
+    names, description, traits = {}, {}, {}
     used: set[str] = set()
     for rank, c in enumerate(order):
         if k == 1:
@@ -1412,6 +1453,12 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
             name, i = f"{base} #{i}", i + 1
         used.add(name)
         names[c] = name
+        w = _traits(centers.iloc[c], active)
+        traits[name] = {"clients": int(sizes[c]),
+                        "typical_spend": float(centers.loc[c, "monetary"]) if "monetary" in centers.columns else np.nan,
+                        "purchase_days": float(centers.loc[c, "frequency"]) if "frequency" in centers.columns else np.nan,
+                        "frequency": (w["frequency"] or "").lower(), "spend": w["spend"] or "",
+                        "trend": w["trend"] or "", "focus": w["focus"]}
         parts = [stem, *([mix] if mix else [])]
         if "trend" in centers.columns and not name.startswith("Lapsed"):
             t = centers.loc[c, "trend"]
@@ -1460,6 +1507,13 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
         segment_order.append(lapsed_name)
     labels = labels.reindex(original.index).astype(str).rename("segment")
     labels.index.name = original.index.name
+    set_aside = {}
+    if credit.any():
+        set_aside[NET_CREDIT] = SET_ASIDE_IDS["net_credit"]
+    if lapsed.any():
+        set_aside[lapsed_name] = SET_ASIDE_IDS["lapsed"]
+    for name in set_aside:
+        traits[name] = {"clients": int((labels == name).sum())}  # a rule, not a behaviour: its size is what changes
 
     profile = original.groupby(labels.to_numpy()).mean()
     profile.insert(0, "clients", labels.value_counts())
@@ -1473,8 +1527,66 @@ def behavioural_segments(features: pd.DataFrame, k_range=range(2, 9), random_sta
     if coords.shape[1] == 1:
         coords = np.column_stack([coords, np.zeros(n_all)])
     embedding = pd.DataFrame(coords, index=original.index, columns=["pc1", "pc2"])
+    traits = pd.DataFrame.from_dict(traits, orient="index").reindex(segment_order)
+    traits.index.name = "segment"
     return SegmentResult(labels=labels, k=k, scores=scores, profile=profile,
-                         description=description, embedding=embedding, notes=tuple(notes))
+                         description=description, embedding=embedding, notes=tuple(notes), traits=traits,
+                         set_aside=set_aside)
+
+
+def segment_identities(result: SegmentResult, previous_model: dict | None = None,
+                       previous_ids: pd.Series | None = None, quarter: str = "", as_of=None,
+                       min_overlap: float | None = None):
+    """Stable ids and names of the segments, matched to the previous run's by their members.
+
+    The clusters of ``result`` are matched to the previous run's segments by the Jaccard overlap of
+    their clients (Hungarian algorithm, :func:`clientstrategy.identity.match`): a matched segment
+    keeps its id (``S1``, ``S2``...) and the name it was first given, so that a change of its
+    description (its trend turned from growing to declining) is a change of the segment, not its
+    clients moving; an unmatched one is new (next id, named from its description); a previous one
+    left unmatched has vanished. The groups set aside by rule keep the fixed ids of
+    :data:`SET_ASIDE_IDS`. See :mod:`clientstrategy.identity` for why members, not centroids.
+
+    Parameters
+    ----------
+    result : SegmentResult
+        Output of :func:`behavioural_segments`.
+    previous_model : dict, optional
+        The previous run's ``segment_model.json`` (None: the first run).
+    previous_ids : Series, optional
+        The previous run's ``segment_id`` per client (index ``client_id``), from its profile.
+    quarter : str
+        This run's quarter.
+    as_of : Timestamp, optional
+        This run's ``AS_OF``.
+    min_overlap : float, optional
+        Smallest Jaccard overlap of a match (default :data:`clientstrategy.identity.MIN_OVERLAP`).
+
+    Returns
+    -------
+    clientstrategy.identity.Identities
+        ``ids`` and ``names`` per client, ``table`` per segment, and ``model`` (write it as
+        ``segment_model.json``; it records ``k_fitted``, the k the clustering chose, for the next
+        run's ``previous_k``).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"client_id": list("abcdef"),
+    ...                   "frequency": [1, 1, 2, 40, 41, 42], "monetary": [5, 6, 5, 900, 950, 990]})
+    >>> seg = behavioural_segments(f, k_range=[2], min_clients=2)
+    >>> segment_identities(seg, quarter="2026Q2").table[["id", "clients"]].values.tolist()
+    [['S1', 3], ['S2', 3]]
+    """
+    from . import identity
+
+    if not isinstance(result, SegmentResult) or result.traits is None:
+        raise TypeError("result must be a SegmentResult from behavioural_segments (with traits)")
+    chosen = result.scores.loc[result.scores["chosen"], "k"] if "chosen" in result.scores.columns else []
+    return identity.keep_identities(
+        result.labels, result.traits, previous_model, previous_ids, quarter=quarter, as_of=as_of, prefix="S",
+        kind="segment", fixed=result.set_aside or {},
+        min_overlap=identity.MIN_OVERLAP if min_overlap is None else min_overlap,
+        extra={"k": int(result.k), "k_fitted": int(chosen.iloc[0]) if len(chosen) else None})
 
 
 # --------------------------------------------------------------------------------------------
@@ -1769,7 +1881,7 @@ def plot_pareto(values, positive_only: bool = True) -> Figure:
     if conc["n"]:
         top20 = conc["top_20pct_share"]
         ax.axvline(0.2, color="#c55a11", lw=0.8)
-        ax.annotate(f"Top 20% of clients: {top20:.0%} of revenue", (0.2, top20),
+        ax.annotate(f"Top 20% of clients: {pct(top20)} of revenue", (0.2, top20),
                     xytext=(0.3, max(top20 - 0.25, 0.1)), arrowprops={"arrowstyle": "->"})
     ax.set_xlabel("Share of clients (largest first)")
     ax.set_ylabel("Share of revenue")

@@ -34,13 +34,16 @@ import pandas as pd
 
 from . import clv
 from .outcomes import assign_tiers
+from .words import plural
 
 __all__ = [
+    "BASELINE_NAMES",
     "BASELINE_RULES",
     "ExistingForecast",
     "NewClientForecast",
     "PlanSimulation",
     "assumption_table",
+    "backtest_months",
     "backtest_sentences",
     "existing_forecast",
     "history_cover",
@@ -62,6 +65,9 @@ _START_SLACK_DAYS = 7  # data starting this many days into a window still cover 
 MIN_HISTORY_MONTHS = 3.0
 
 #: The top-down forecasts the plan back-test compares with, in words.
+#: The top-down rules' names as the pages print them.
+BASELINE_NAMES = {"last_year_flat": "Last year flat", "last_year_trend": "Last year + its growth",
+                  "last_quarter_x4": "Last quarter x4", "ltm_times_p_alive": "Last year x chance active"}
 BASELINE_RULES = {
     "last_year_flat": "the last twelve months of revenue again",
     "last_year_trend": "the last twelve months of revenue times one plus the growth of the last year",
@@ -798,7 +804,7 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
     p_gap = float(np.exp(-rate * gap))
     if gap >= stop_gap_months and p_gap < stop_alpha:
         return NewClientForecast(rate=0.0, expected_clients=0.0, expected_revenue=0.0, revenue_per_client_year=np.nan,
-                                 stopped=True, reason=(f"{n:,} clients joined in the {w_months:.0f} months to "
+                                 stopped=True, reason=(f"{plural(n, 'client')} joined in the {w_months:.0f} months to "
                                                        f"{as_of:%d %B %Y} but none since {last:%d %B %Y}; at "
                                                        f"{rate:,.1f} a month a gap of {gap:.1f} months would happen "
                                                        f"{'less than 0.1%' if p_gap < 0.001 else f'{p_gap:.1%}'} of the "
@@ -808,7 +814,7 @@ def new_client_forecast(revenue: pd.DataFrame, as_of, existing: ExistingForecast
     expected = sum(rate * span * (f_mean + existing.new_client_expected(remaining, f_mean))
                    for span, remaining in _acquisition_spans(h))
     per_year = f_mean + existing.new_client_expected(12.0, f_mean)
-    reason = (f"{n:,} clients made their first purchase in the {w_months:.0f} months to {as_of:%d %B %Y} "
+    reason = (f"{plural(n, 'client')} made their first purchase in the {w_months:.0f} months to {as_of:%d %B %Y} "
               f"({rate:,.1f} a month, the latest on {last:%d %B %Y}); the plan assumes that rate continues")
     return NewClientForecast(rate=rate, expected_clients=rate * h, expected_revenue=expected,
                              revenue_per_client_year=per_year, stopped=False, reason=reason, **base)
@@ -1057,6 +1063,50 @@ def top_down_baselines(revenue: pd.DataFrame, as_of, horizon_months: float = 12,
     return out
 
 
+def backtest_months(revenue: pd.DataFrame, as_of, months: float = 12, lead_in_months: float = 3) -> int:
+    """How far back the plan back-test can go: ``months``, or fewer when the data are too short.
+
+    A back-test made ``m`` months before ``as_of`` needs, before that date, the minimum history of a
+    forecast (:data:`MIN_HISTORY_MONTHS`) after the lead-in whose first purchases are not counted
+    as new clients (``lead_in_months``), so the new-client rate has months to be measured on. The
+    answer is the largest whole ``m <= months`` that leaves that much, or 0 when none does (then
+    the page says why there is no back-test). On ten months of data (Online Retail to September
+    2011) a twelve-month back-test cannot be made; a four-month one can, and it is measured.
+
+    Parameters
+    ----------
+    revenue : DataFrame
+        Canonical ``revenue``.
+    as_of : Timestamp
+        The run's as-of date.
+    months : float, default 12
+        The back-test wanted (``plan_backtest_months``).
+    lead_in_months : float, default 3
+        As :func:`new_client_forecast`.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"date": pd.to_datetime(["2010-12-01", "2011-09-30"]), "client_id": ["a", "a"],
+    ...                     "amount": [1.0, 1.0]})
+    >>> backtest_months(rev, pd.Timestamp("2011-09-30")), backtest_months(rev, pd.Timestamp("2011-09-30"), 2)
+    (4, 2)
+    >>> backtest_months(rev, pd.Timestamp("2011-03-31"))
+    0
+    """
+    rev = _revenue(revenue)
+    as_of = pd.Timestamp(as_of).normalize()
+    need = MIN_HISTORY_MONTHS + max(float(lead_in_months), 0.0)
+    for m in range(int(np.floor(float(months))), 0, -1):
+        # a first date up to a week into the month still covers it (as _whole_months)
+        if _history_months(rev, _months_before(as_of, m)) >= need - _START_SLACK_DAYS / DAYS_PER_MONTH:
+            return m
+    return 0
+
+
 def plan_backtest(revenue: pd.DataFrame, as_of, months: float = 12, *, model_class=clv.BetaGeoModel,
                   spend_class=clv.GammaGammaModel, n_boot: int = 100, n_draws: int = 1000, level: float = 0.8,
                   window_months: float = 12, lead_in_months: float = 3, tier_shares=None,
@@ -1254,8 +1304,7 @@ def plot_plan_backtest(bt: dict):
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    names = {"last_year_flat": "Last year flat", "last_year_trend": "Last year + its growth",
-             "last_quarter_x4": "Last quarter x4", "ltm_times_p_alive": "Last year x chance active"}
+    names = BASELINE_NAMES
     f = bt["forecast"]
     rows = [("Bottom-up: the models", f["total"], bt.get("error_pct"))]
     rows += [(names.get(k, k), v["forecast"], v.get("error_pct")) for k, v in bt["baselines"].items()

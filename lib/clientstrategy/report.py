@@ -49,6 +49,8 @@ table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.3rem 0.7rem; text-align: left; vertical-align: top; }
 th { background: #eef2f7; }
 td.cs-num, th.cs-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.cs-num { white-space: normal; min-width: 5em; }
+.cs-scroll { overflow-x: auto; max-width: 100%; }
 blockquote { border-left: 4px solid #e0a800; margin: 1rem 0; padding: 0.4rem 1rem; background: #fff8e1; }
 .cs-caption { margin-bottom: 0.2rem; } .cs-note { color: var(--muted); font-size: 0.85rem; }
 .cs-summary li { margin-bottom: 0.35rem; }
@@ -85,6 +87,7 @@ figure.cs-figure { margin: 0.5rem 0 1.2rem; } figure.cs-figure figcaption { colo
   table { font-size: 8.5pt; }
   th, td { padding: 0.15rem 0.45rem; }
   .cs-grid { display: block; } .cs-grid > div { overflow: visible; }
+  .cs-scroll { overflow: visible; }
   .cs-tiles { grid-template-columns: repeat(3, 1fr); gap: 0.5rem; }
   .cs-section { break-before: page; page-break-before: always; }
   .cs-section:first-child { break-before: auto; page-break-before: auto; }
@@ -346,7 +349,8 @@ def quarter_figures(run_dir: Path, metrics: dict | None = None) -> dict:
         ``revenue_ltm``, ``active_clients``, ``at_risk_clients``, ``at_risk_revenue``, ``nps``
         (with ``nps_low``, ``nps_high``), ``plan`` (with ``plan_low``, ``plan_high``,
         ``plan_level``, ``target``, ``plan_error``), ``conversations`` (with
-        ``conversations_value``).
+        ``conversations_value``), and ``window``: the revenue window in words ("last 12 months", or
+        "10 months to 31 Dec 2017" when the data are shorter).
 
     Examples
     --------
@@ -354,6 +358,8 @@ def quarter_figures(run_dir: Path, metrics: dict | None = None) -> dict:
     1200.0
     >>> quarter_figures(Path("/nonexistent"), {})["nps"] is None
     True
+    >>> quarter_figures(Path("/nonexistent"), {"outcomes": {"window_header": "10 months to 31 Dec 2017"}})["window"]
+    '10 months to 31 Dec 2017'
     """
     run_dir = Path(run_dir)
     if metrics is None:
@@ -375,6 +381,9 @@ def quarter_figures(run_dir: Path, metrics: dict | None = None) -> dict:
            "conversations_value": _get(metrics, "execution", "expected_value_treated"),
            "at_risk_clients": None, "at_risk_revenue": None}
     out = {k: _number(v) for k, v in out.items()}
+    # the revenue window as notebook 01 wrote it ("last 12 months", or "10 months to 31 Dec 2017" on shorter data)
+    header = _get(metrics, "outcomes", "window_header")
+    out["window"] = header if isinstance(header, str) and header else "last 12 months"
     prof = run_dir / "artifacts" / "client_profile.parquet"
     if prof.exists():
         p = pd.read_parquet(prof, columns=None)
@@ -424,13 +433,13 @@ def glance_tiles(now: dict, before: dict | None, previous: str | None, pages: li
         return {"text": text, "cls": ""}
 
     tiles = [
-        tile("Revenue, last 12 months", None if now["revenue_ltm"] is None else money(now["revenue_ltm"]), "01",
+        tile(f"Revenue, {now.get('window', 'last 12 months')}", None if now["revenue_ltm"] is None else money(now["revenue_ltm"]), "01",
              [_change(now["revenue_ltm"], before.get("revenue_ltm"), "money", previous)]),
         tile("Active clients", None if now["active_clients"] is None else num(now["active_clients"]), "01",
-             [line("bought in the last 12 months") if now["active_clients"] is not None else None,
+             [line(f"bought in the {now.get('window', 'last 12 months')}") if now["active_clients"] is not None else None,
               _change(now["active_clients"], before.get("active_clients"), "count", previous)]),
         tile("Clients at risk", None if now["at_risk_clients"] is None else plural(now["at_risk_clients"], "client"), "01",
-             [line(f"{money(now['at_risk_revenue'])} of revenue in the last 12 months")
+             [line(f"{money(now['at_risk_revenue'])} of revenue in the {now.get('window', 'last 12 months')}")
               if now["at_risk_revenue"] is not None else None,
               line(f"chance still active below {AT_RISK_P_ALIVE:.0%}") if now["at_risk_clients"] is not None else None,
               _change(now["at_risk_clients"], before.get("at_risk_clients"), "count", previous, higher_is_good=False)]),

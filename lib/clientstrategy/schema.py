@@ -161,9 +161,9 @@ INTENTS = ("grow", "maintain", "re-engineer", "retire")
 #: Columns of ``artifacts/client_profile.parquet`` in SPEC order; a column whose source
 #: table is absent is present and null.
 PROFILE_COLUMNS = (
-    "client_id", "revenue_ltm", "revenue_prior_ltm", "growth", "tier", "segment", "p_alive",
+    "client_id", "revenue_ltm", "revenue_prior_ltm", "growth", "tier", "segment", "segment_id", "p_alive",
     "expected_purchases_12m", "expected_purchases_12m_low", "expected_purchases_12m_high",
-    "clv", "clv_low", "clv_high", "engagement_score", "persona", "nps_last", "wallet",
+    "clv", "clv_low", "clv_high", "engagement_score", "persona", "persona_id", "nps_last", "wallet",
     "share_of_wallet", "headroom", "value_to_business", "value_to_client", "group", "intent",
     "service_level",
 )

@@ -24,12 +24,14 @@ thresholds and assumptions in JupyterLab.
 from __future__ import annotations
 
 import html as _html
+import textwrap
 
 import numpy as np
 import pandas as pd
 
 from . import features
 from .schema import INTENTS, PROFILE_COLUMNS, TIERS
+from .words import pct as _pct
 
 __all__ = [
     "BUDGET_ASSUMPTIONS",
@@ -1267,7 +1269,8 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
     LTM - 1), ``retention`` (mean ``p_alive``), ``engagement`` (median ``engagement_score``),
     ``nps`` (% promoters - % detractors of ``nps_last``, -100..100), ``share_of_wallet``
     (revenue / wallet over clients with a wallet), ``headroom`` (sum), ``plan_growth`` (plan /
-    LTM - 1, when ``client_plan`` is given). A dimension without data is NaN.
+    last year's revenue - 1, when ``client_plan`` is given: its ``revenue_last_year``, annualised
+    and scaled to the plan's horizon, where it has one). A dimension without data is NaN.
 
     Parameters
     ----------
@@ -1292,7 +1295,12 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
     p = plan.copy()
     if client_plan is not None:
         _require(client_plan, ["client_id", "plan_revenue"], "client_plan")
-        p["_plan"] = p["client_id"].map(client_plan.set_index("client_id")["plan_revenue"])
+        cp = client_plan.set_index("client_id")
+        p["_plan"] = p["client_id"].map(cp["plan_revenue"])
+        # the plan covers its horizon; set it against last year's revenue on the same footing
+        # (annualised when the data hold less than a year, scaled to the horizon), not the raw months
+        if "revenue_last_year" in cp.columns:
+            p["_plan_base"] = p["client_id"].map(cp["revenue_last_year"])
     total_rev = _num(p, "revenue_ltm").sum()
 
     def card(d: pd.DataFrame) -> dict:
@@ -1301,6 +1309,7 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
         wallet = _num(d, "wallet")
         has_w = wallet.notna() & (wallet > 0)
         plan_ = _num(d, "_plan")
+        plan_base = _num(d, "_plan_base") if "_plan_base" in d.columns else rev
         return {
             "clients": len(d),
             "revenue_share": rev.sum() / total_rev if total_rev else np.nan,
@@ -1310,7 +1319,7 @@ def scorecard(plan: pd.DataFrame, client_plan: pd.DataFrame | None = None) -> pd
             "nps": 100 * ((nps >= 9).mean() - (nps <= 6).mean()) if len(nps) else np.nan,
             "share_of_wallet": rev[has_w].sum() / wallet[has_w].sum() if has_w.any() else np.nan,
             "headroom": _num(d, "headroom").sum(min_count=1),
-            "plan_growth": (plan_.sum() / rev.sum() - 1) if plan_.notna().any() and rev.sum() > 0 else np.nan,
+            "plan_growth": (plan_.sum() / plan_base.sum() - 1) if plan_.notna().any() and plan_base.sum() > 0 else np.nan,
         }
 
     rows = [{"group": g, **card(d)} for g, d in p.groupby("group", sort=True)]
@@ -1324,8 +1333,8 @@ def _what_if_html(plan: pd.DataFrame, budget: pd.DataFrame) -> str:
     gs = group_summary(plan)
     tot = budget.loc[budget["level"] == "total"].iloc[0]
     rows = "".join(
-        f"<tr><td>{_html.escape(str(r.group))}</td><td>{r.clients}</td><td>{r.client_share:.0%}</td>"
-        f"<td>{r.revenue_share:.0%}</td><td>{_html.escape(str(r.intents))}</td></tr>"
+        f"<tr><td>{_html.escape(str(r.group))}</td><td>{r.clients}</td><td>{_pct(r.client_share)}</td>"
+        f"<td>{_pct(r.revenue_share)}</td><td>{_html.escape(str(r.intents))}</td></tr>"
         for r in gs.itertuples()
     )
     rng = (f" (range {tot.plan_low:,.0f} to {tot.plan_high:,.0f})" if np.isfinite(tot.plan_low)
@@ -1495,7 +1504,8 @@ def plot_bridge(bridge: pd.DataFrame):
     ax.set_ylim(bottom=floor, top=top + 0.08 * (top - floor))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_money(v)))
     ax.set_xticks(range(len(bridge)))
-    ax.set_xticklabels([s.replace(" ", "\n", 1) for s in bridge["step"]], fontsize=8)
+    # wrapped to the bar's width: a long step ("Last year (annualised from 11 months)") must not run into its neighbours
+    ax.set_xticklabels([textwrap.fill(str(s), 13) for s in bridge["step"]], fontsize=8)
     ax.set_ylabel("Revenue over the plan horizon" + (" (axis does not start at zero)" if floor > 0 else ""))
     ax.set_title("From last year to the plan, and the gap to the target")
     return fig

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .periods import ltm_window
+from .words import pct as _pct
 
 __all__ = [
     "FIRMOGRAPHICS",
@@ -242,7 +243,7 @@ def opportunities(frame: pd.DataFrame, fit_columns=("intent_score",), fit_weight
 
     def reason(row) -> str:
         sow = row["share_of_wallet"]
-        sow_txt = f"we hold {sow:.0%} of its wallet" if pd.notna(sow) else "share unknown"
+        sow_txt = f"we hold {_pct(sow)} of its wallet" if pd.notna(sow) else "share unknown"
         fit_txt = "strong fit" if row["fit"] >= 0.67 else ("weak fit" if row["fit"] < 0.33 else "average fit")
         return f"{sow_txt}; headroom {row['headroom']:,.0f}; {fit_txt}"
 
