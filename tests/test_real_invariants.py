@@ -276,6 +276,9 @@ def _online_retail(run):
     assert {"r", "alpha", "a", "b"} <= set(metrics["purchase_model"]) and metrics["backtest"]["holdout_weeks"] == 26
     assert 0.5 < metrics["outcomes"]["top_20pct_share"] < 0.9
     assert "detractors (needs surveys)" in metrics["execution"]["signals_skipped"]
+    # ten months of data: the plan back-test goes back as far as they allow (four months), and says so
+    assert metrics["plan_backtest"]["horizon_months"] == 4 and metrics["plan_backtest"]["as_of"] == "2011-05-31"
+    assert "too short to go back 12 months" in text["06_strategy"]
 
 
 def _olist_ecommerce(run):
