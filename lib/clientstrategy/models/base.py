@@ -361,7 +361,7 @@ class Model:
         bounds = [(-LOG_BOUND, LOG_BOUND)] * len(self.param_names)
         with np.errstate(over="ignore", under="ignore"):
             res = optimize.minimize(nll, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                    options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 3000})
+                                    options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 3000})
         if not np.isfinite(res.fun):
             raise ValueError(f"{self.name} likelihood is not finite; check the summary's columns")
         est = np.exp(res.x)
