@@ -6,13 +6,14 @@ notebook helpers in :mod:`clientstrategy.nb`) words figures the same way:
 * :func:`pct` -- a share as a percentage that prints 100% only for all and 0% only for none
   (0.9996 is "99.96%", not "100%"; 0.004 is "0.4%", not "0%");
 * :func:`plural` -- "1 client", "2 clients", "3,611 clients";
-* :func:`number_word` -- "ten" for 10 (months, years), digits past twelve.
+* :func:`number_word` -- "ten" for 10 (months, years), digits past twelve;
+* :func:`a_an` -- a phrase with its indefinite article ("a call", "an email", "an other (won)").
 """
 from __future__ import annotations
 
 import math
 
-__all__ = ["is_whole", "number_word", "pct", "plural"]
+__all__ = ["a_an", "is_whole", "number_word", "pct", "plural"]
 
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
           "twelve")
@@ -129,3 +130,31 @@ def number_word(n: int) -> str:
     """
     n = int(n)
     return _WORDS[n] if 0 <= n < len(_WORDS) else f"{n:,}"
+
+
+def a_an(phrase: str, capital: bool = False) -> str:
+    """``phrase`` after its indefinite article: "a call (answered)", "an email (opened)".
+
+    By the first letter (a vowel takes "an"), which is right for the kinds of touch and the
+    product names the pages use; a word whose sound differs from its spelling ("an hour", "a
+    user") is rare there.
+
+    Parameters
+    ----------
+    phrase : str
+        What follows the article.
+    capital : bool, default False
+        "A"/"An", to start a sentence.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> a_an("other (won)"), a_an("call (answered)", capital=True), a_an("Email")
+    ('an other (won)', 'A call (answered)', 'an Email')
+    """
+    text = str(phrase)
+    art = "an" if text[:1].lower() in "aeiou" and text[:1] else "a"
+    return f"{art.capitalize() if capital else art} {text}"
