@@ -244,3 +244,14 @@ def test_planted_market_responders_on_the_small_sample():
                                         products=t["products"])
         loose = loose.loc[loose["topic"] == topic, "client_id"]
         assert len(loose) > 5 * len(on) and loose.isin(planted).mean() < 0.3
+
+
+def test_an_empty_list_says_why_each_signal_found_nobody():
+    # Online Retail: one category and a purchase model without drop-out left page 07 with a bare "no signal"
+    sure = pd.DataFrame({"client_id": ["a", "b"], "p_alive": [0.97, 0.99]})
+    why = ex.no_signal_reasons(["falling activity", "cross-sell"], sure)
+    assert why[0].startswith("falling activity: ") and "60%" in why[0]
+    assert why[1].startswith("cross-sell: ") and "20 most similar clients" in why[1]
+    assert "almost no drop-out" in why[2] and "97%" in why[2]
+    risky = sure.assign(p_alive=[0.3, 0.99])  # someone could have been flagged: no claim about the model
+    assert not any("drop-out" in w for w in ex.no_signal_reasons(["falling activity"], risky))

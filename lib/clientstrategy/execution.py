@@ -43,6 +43,7 @@ __all__ = [
     "main_category",
     "market_event_signals",
     "measured_realisation",
+    "no_signal_reasons",
     "order_values",
     "plot_actions",
     "rank_actions",
@@ -1223,3 +1224,58 @@ def plot_actions(actions: pd.DataFrame):
     axes[0].set_title("Why we are calling")
     axes[1].set_title("What it should be worth")
     return fig
+
+
+def no_signal_reasons(used, plan: pd.DataFrame | None = None) -> list[str]:
+    """Why each signal that ran found nobody, in words: its rule, from the signal functions' defaults.
+
+    Page 07 says this when no signal called for a conversation, so an empty list is explained
+    rather than shown bare (issue 17: "no signal called for a conversation" without why). Where
+    the purchase model sees almost no drop-out (every client's ``p_alive`` at or above the falling-
+    activity bar), that is said too: it is why nobody can look at risk.
+
+    Parameters
+    ----------
+    used : sequence of str
+        The signals that ran, by page 07's names ("falling activity", "cross-sell", "headroom",
+        "detractors", "market events", "digital interest").
+    plan : DataFrame, optional
+        With ``p_alive``: to tell when the model leaves nobody at risk.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> pl = pd.DataFrame({"client_id": ["a"], "p_alive": [0.99]})
+    >>> r = no_signal_reasons(["falling activity"], pl)
+    >>> r[0][:56], r[1][:40]
+    ('falling activity: no client still buying has a chance of', 'the purchase model sees almost no drop-o')
+    """
+    import inspect
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    bar = default(churn_signals, "p_alive_max")
+    rules = {
+        "falling activity": (f"no client still buying has a chance of still being active below "
+                             f"{_pct(bar)}, or one that fell by {_pct(default(churn_signals, 'drop'))} since the last run"),
+        "cross-sell": (f"no client lacks a category that {_pct(default(cross_sell_signals, 'min_adoption'))} of its "
+                       f"{default(cross_sell_signals, 'n_neighbors')} most similar clients buy (with one category, or "
+                       "clients who all buy alike, there is nothing to cross-sell)"),
+        "headroom": "no client with a grow intent has headroom (spend we do not yet win)",
+        "detractors": (f"no client scored us 0 to 6 in the last {default(detractor_signals, 'window_days')} days"),
+        "market events": (f"no market event in the last {default(market_event_signals, 'window_days')} days touched a "
+                          "topic its clients respond to"),
+        "digital interest": (f"no client showed {default(digital_interest_signals, 'min_events')} or more views or "
+                             f"searches of a topic in the last {default(digital_interest_signals, 'window_days')} days"),
+    }
+    out = [f"{name}: {rules.get(name, 'no client met its rule')}" for name in used]
+    if (plan is not None and "falling activity" in used and "p_alive" in plan.columns
+            and plan["p_alive"].notna().any() and float(plan["p_alive"].min()) >= bar):
+        out.append(f"the purchase model sees almost no drop-out (page 01): every client's chance of still being "
+                   f"active is at least {_pct(float(plan['p_alive'].min()))}, so nobody can look at risk")
+    return out
+
