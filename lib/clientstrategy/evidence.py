@@ -186,10 +186,10 @@ def fit_sentences(model, n_clients: int) -> list[str]:
     regime = rep.get("regime", "interior")
     if "a" in p and "b" in p:
         drop = p["a"] / (p["a"] + p["b"])
-        drop_words = f"an average chance of {drop:.1%} of leaving after each purchase"
+        drop_words = f"an average chance of {_pct(drop, 1)} of leaving after each purchase"
     elif "s" in p and "beta" in p:
         drop = p["s"] / p["beta"]
-        drop_words = (f"an average drop-out rate of {drop:.2%} per week (a typical client stays about "
+        drop_words = (f"an average drop-out rate of {_pct(drop, 2)} per week (a typical client stays about "
                       f"{1 / drop / 52.1775:.1f} years)" if drop > 0 else "no drop-out")
     else:
         drop_words = ""

@@ -75,7 +75,7 @@ def bias_cautions(tables: dict, as_of: pd.Timestamp) -> list[str]:
                    f"WHERE {features.q('date')} <= {features.lit(as_of)}").iloc[0]
     credits, gross = float(sums["credits"] or 0.0), float(sums["gross"] or 0.0)
     if gross > 0 and credits < 0:
-        out.append(f"Credits and returns offset {abs(credits) / gross:.1%} of gross revenue; all revenue "
+        out.append(f"Credits and returns offset {_pct(abs(credits) / gross, 1)} of gross revenue; all revenue "
                    "figures are net of them.")
     act = tables.get("activities")
     if act is not None and len(act):
