@@ -1261,7 +1261,8 @@ def no_signal_reasons(used, plan: pd.DataFrame | None = None) -> list[str]:
     bar = default(churn_signals, "p_alive_max")
     rules = {
         "falling activity": (f"no client still buying has a chance of still being active below "
-                             f"{_pct(bar)}, or one that fell by {_pct(default(churn_signals, 'drop'))} since the last run"),
+                             f"{_pct(bar)}, nor one whose chance fell by {round(100 * default(churn_signals, 'drop'))} points since the "
+                             "last run"),
         "cross-sell": (f"no client lacks a category that {_pct(default(cross_sell_signals, 'min_adoption'))} of its "
                        f"{default(cross_sell_signals, 'n_neighbors')} most similar clients buy (with one category, or "
                        "clients who all buy alike, there is nothing to cross-sell)"),
@@ -1275,7 +1276,7 @@ def no_signal_reasons(used, plan: pd.DataFrame | None = None) -> list[str]:
     out = [f"{name}: {rules.get(name, 'no client met its rule')}" for name in used]
     if (plan is not None and "falling activity" in used and "p_alive" in plan.columns
             and plan["p_alive"].notna().any() and float(plan["p_alive"].min()) >= bar):
-        out.append(f"the purchase model sees almost no drop-out (page 01): every client's chance of still being "
-                   f"active is at least {_pct(float(plan['p_alive'].min()))}, so nobody can look at risk")
+        out.append(f"the purchase model sees almost no drop-out (page 01): the lowest chance of still being active "
+                   f"among the clients is {_pct(float(plan['p_alive'].min()))}, so nobody can look at risk")
     return out
 
