@@ -315,3 +315,13 @@ def test_scorecard_plan_growth_sets_the_plan_against_last_year_on_the_same_footi
     assert abs(float(card.loc[card["group"] == "All clients", "plan_growth"].iloc[0])) < 1e-12
     old = st.scorecard(pl, cp.drop(columns="revenue_last_year"))  # without it: against the revenue itself
     assert float(old.loc[0, "plan_growth"]) == pytest.approx(0.2)
+
+
+def test_bridge_names_a_forecast_rise_of_todays_clients_as_growth_not_attrition():
+    up = pd.DataFrame({"step": ["Last twelve months", "Expected attrition", "Bottom-up plan"],
+                       "amount": [100.0, 5.0, 105.0], "kind": ["total", "move", "total"]})
+    labels = [t.get_text().replace("\n", " ") for t in st.plot_bridge(up).axes[0].get_xticklabels()]
+    assert "Today's clients: expected growth" in labels and "Expected attrition" not in labels
+    down = up.assign(amount=[100.0, -5.0, 95.0])
+    labels = [t.get_text().replace("\n", " ") for t in st.plot_bridge(down).axes[0].get_xticklabels()]
+    assert "Expected attrition" in labels

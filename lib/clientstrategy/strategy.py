@@ -1505,7 +1505,10 @@ def plot_bridge(bridge: pd.DataFrame):
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_money(v)))
     ax.set_xticks(range(len(bridge)))
     # wrapped to the bar's width: a long step ("Last year (annualised from 11 months)") must not run into its neighbours
-    ax.set_xticklabels([textwrap.fill(str(s), 13) for s in bridge["step"]], fontsize=8)
+    # "attrition" of a book the models expect to grow reads wrong on a board slide: say what the bar is
+    names = ["Today's clients: expected growth" if s == "Expected attrition" and a > 0 else str(s)
+             for s, a in zip(bridge["step"], bridge["amount"])]
+    ax.set_xticklabels([textwrap.fill(n, 13) for n in names], fontsize=8)
     ax.set_ylabel("Revenue over the plan horizon" + (" (axis does not start at zero)" if floor > 0 else ""))
     ax.set_title("From last year to the plan, and the gap to the target")
     return fig
