@@ -3,8 +3,6 @@ the published CDNOW fits of Pareto/NBD and MBG/NBD, the quadrature behind Pareto
 coverage on data simulated from known parameters, the model choice, and the diagnostic tables."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,8 +24,9 @@ from clientstrategy.models import (
     selection,
 )
 from clientstrategy.models.base import beta_rule, log_power_integral
+from conftest import shared_dataset
 
-CDNOW = Path("/work/shared/datasets/cdnow")
+CDNOW = shared_dataset("cdnow")  # ../shared/datasets beside the project (tests/conftest.py); required in CI
 needs_cdnow = pytest.mark.skipif(not (CDNOW / "CDNOW_sample.txt").exists(), reason="CDNOW data not present")
 
 

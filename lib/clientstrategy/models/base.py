@@ -11,6 +11,8 @@ the log-likelihood and the standard errors it gives.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, special
@@ -274,7 +276,7 @@ def beta_rule(a: float, b: float, n: int = 40):
 # --------------------------------------------------------------------------------------------
 # the fit
 # --------------------------------------------------------------------------------------------
-class Model:
+class Model(ABC):
     """Maximum likelihood on log-parameters with a fit report; subclasses give the likelihood.
 
     A subclass sets ``name``, ``param_names`` and implements ``_prepare(summary, weights)`` (the fit
@@ -314,15 +316,18 @@ class Model:
             raise ValueError("the model is not fitted: call fit(summary) first")
         return tuple(self.params_[k] for k in self.param_names)
 
-    # subclass hooks ---------------------------------------------------------------------------
-    def _prepare(self, summary, weights):  # pragma: no cover - abstract
-        raise NotImplementedError
+    # subclass hooks: every model family defines these (abc refuses a family that forgets one) ----
+    @abstractmethod
+    def _prepare(self, summary, weights):
+        """The fit's data from ``summary`` and row ``weights`` (a dict the other hooks read)."""
 
-    def _start(self, data):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _start(self, data):
+        """Deterministic starting log-parameters from the prepared data."""
 
-    def _loglik(self, logp, data):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _loglik(self, logp, data):
+        """Per-row log-likelihood and its gradient in the log-parameters, at ``logp``."""
 
     # fitting ----------------------------------------------------------------------------------
     def fit(self, summary: pd.DataFrame, weights=None, start: dict | None = None):
