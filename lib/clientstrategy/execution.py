@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import experiment, features
+from .frames import numeric as _num
+from .frames import require as _require
 from .words import pct as _pct
 
 __all__ = [
@@ -97,20 +99,6 @@ PERSONA_CHANNELS = {
 
 #: Columns of every signal function's output.
 SIGNAL_COLUMNS = ["client_id", "signal", "action", "topic", "reason", "expected_value", "evidence_date"]
-
-
-def _require(df, columns, table):
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame")
-    for c in columns:
-        if c not in df.columns:
-            raise ValueError(f"{table} needs column {c!r}")
-
-
-def _num(df, col):
-    if col not in df.columns:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    return pd.to_numeric(df[col], errors="coerce").astype(float)
 
 
 def _empty() -> pd.DataFrame:

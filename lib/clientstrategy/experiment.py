@@ -40,6 +40,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from . import features
+from .frames import numeric as _num
+from .frames import require as _require
 
 __all__ = [
     "OUTCOMES",
@@ -82,20 +84,6 @@ SIGNAL_OUTCOMES = {
 
 #: strata of the control group: the first column is dropped first when a cell is too thin
 STRATA = ("person_id", "tier")
-
-
-def _require(df, columns, table):
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame")
-    for c in columns:
-        if c not in df.columns:
-            raise ValueError(f"{table} needs column {c!r}")
-
-
-def _num(df, col):
-    if col not in df.columns:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    return pd.to_numeric(df[col], errors="coerce").astype(float)
 
 
 def _flag(values) -> pd.Series:

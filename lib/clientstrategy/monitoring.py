@@ -24,6 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from . import experiment
+from .frames import numeric as _num
+from .frames import require as _require
 
 __all__ = [
     "IDENTITY_COLUMNS",
@@ -47,20 +49,6 @@ __all__ = [
 _QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 #: Clusterings refitted each run are compared on their stable ids (:mod:`clientstrategy.identity`).
 IDENTITY_COLUMNS = {"segment": "segment_id", "persona": "persona_id"}
-
-
-def _require(df, columns, table):
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame")
-    for c in columns:
-        if c not in df.columns:
-            raise ValueError(f"{table} needs column {c!r}")
-
-
-def _num(df, col):
-    if col not in df.columns:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    return pd.to_numeric(df[col], errors="coerce").astype(float)
 
 
 def previous_runs(history_dir: str | Path, before_quarter: str | None = None) -> pd.DataFrame:

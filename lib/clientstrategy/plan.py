@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import clv
+from .frames import require as _require
 from .outcomes import assign_tiers
 from .words import plural
 
@@ -80,12 +81,6 @@ BASELINE_RULES = {
 # --------------------------------------------------------------------------------------------
 # checks and windows
 # --------------------------------------------------------------------------------------------
-def _require(df, columns, table: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame")
-    for c in columns:
-        if c not in df.columns:
-            raise ValueError(f"{table} needs column {c!r}")
 
 
 def _revenue(revenue: pd.DataFrame) -> pd.DataFrame:

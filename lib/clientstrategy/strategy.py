@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from . import features
+from .frames import numeric as _num
+from .frames import require as _require
 from .schema import INTENTS, PROFILE_COLUMNS, TIERS
 from .words import pct as _pct
 
@@ -146,21 +148,6 @@ BUDGET_MEANINGS = {
 }
 
 _TEXT_COLUMNS = {"tier", "segment", "persona", "group", "intent", "service_level"}
-
-
-def _require(df: pd.DataFrame, columns, table: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame")
-    for c in columns:
-        if c not in df.columns:
-            raise ValueError(f"{table} needs column {c!r}")
-
-
-def _num(df: pd.DataFrame, col: str) -> pd.Series:
-    """Column as float (all-NaN when absent)."""
-    if col not in df.columns:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    return pd.to_numeric(df[col], errors="coerce").astype(float)
 
 
 def _ltm(revenue: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
