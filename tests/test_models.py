@@ -169,10 +169,10 @@ def test_beta_rule_and_power_integral_against_adaptive_quadrature():
         p, w = beta_rule(a, b)
         assert (w * p).sum() == pytest.approx(a / (a + b), rel=1e-9)
     rng = np.random.default_rng(5)
-    for _ in range(60):
+    for _ in range(300):
         r, s = np.exp(rng.uniform(np.log(0.01), np.log(10))), np.exp(rng.uniform(np.log(0.01), np.log(100)))
         al, be = np.exp(rng.uniform(np.log(0.1), np.log(1000), 2))
-        x = rng.choice([0, 1, 5, 50, 500])
+        x = rng.choice([0, 1, 2, 5, 10, 50, 500])
         T = rng.uniform(1, 160)
         tx = 0.0 if x == 0 else rng.uniform(0, T)
         lg = log_power_integral(tx, T, al, r + x, be, s + 1)
@@ -184,7 +184,34 @@ def test_beta_rule_and_power_integral_against_adaptive_quadrature():
 
         ref = integrate.quad(g, np.log(m + tx), np.log(m + T), limit=2000, epsrel=1e-12,
                              points=np.linspace(np.log(m + tx), np.log(m + T), 60)[1:-1])[0]
-        assert ref == pytest.approx(1.0, abs=1e-4), (r, al, s, be, x, tx, T)
+        assert ref == pytest.approx(1.0, abs=5e-5), (r, al, s, be, x, tx, T)
+
+
+def test_power_integral_on_a_fitted_book_against_adaptive_quadrature():
+    """Where a fit spends its time: the rows of a Pareto/NBD book near CDNOW's optimum (most
+    integrands fall monotonically by e**1 to e**10 over the range), each within 3e-6 of adaptive
+    quadrature, value and gradient."""
+    rng = np.random.default_rng(8)
+    n = 400
+    r, al, s, be = 0.611, 13.61, 0.313, 6.149
+    x = np.minimum(rng.negative_binomial(0.6, 0.15, n), 170).astype(float)
+    T = rng.uniform(66, 78, n)
+    tx = np.where(x > 0, T * rng.beta(2, 1, n), 0.0)
+    lg, dg = log_power_integral(tx, T, al, r + x, be, s + 1, grad=True)
+    for i in range(n):
+        if tx[i] >= T[i]:
+            continue
+        pts = np.linspace(tx[i], T[i], 40)[1:-1]
+
+        def integral(f, i=i, pts=pts):
+            return integrate.quad(f, tx[i], T[i], limit=2000, epsabs=0, epsrel=1e-12, points=pts)[0]
+
+        def f(y, i=i):
+            return np.exp(-(r + x[i]) * np.log1p(y / al) - (s + 1) * np.log1p(y / be) - lg[i])
+
+        assert integral(f) == pytest.approx(1.0, abs=3e-6), (x[i], tx[i], T[i])
+        # d log G / d c1 = -E[log(1 + y/a1)] under the normalised integrand
+        assert dg["c1"][i] == pytest.approx(-integral(lambda y, i=i: f(y) * np.log1p(y / al)), abs=3e-6)
 
 
 # ------------------------------------------------------------------------- published fits
@@ -247,20 +274,27 @@ def test_hessian_and_bootstrap_intervals_cover_the_truth_on_simulated_data():
 
 def test_bootstrap_ranges_are_wider_for_few_clients():
     """20 repeat buyers give wider ranges of P(alive) and lifetime value than thousands."""
-    widths = []
+    ref = pd.DataFrame({"client_id": ["r"], "x": [2], "t_x": [20.0], "T": [38.0], "monetary": [20.0]})
+    out = {}
     for n in (30, 3000):
         sim = simulate(n, seed=9, hold=0.0, r=0.8, alpha=6.0, a=0.7, b=2.5)
         pm, sm = BetaGeoModel().fit(sim), GammaGammaModel().fit(sim)
-        fits = bootstrap(sim, n_boot=60, random_state=1, purchase_model=pm, spend_model=sm)
-        ref = pd.DataFrame({"client_id": ["r"], "x": [2], "t_x": [20.0], "T": [38.0], "monetary": [20.0]})
+        fits = bootstrap(sim, n_boot=100, random_state=1, purchase_model=pm, spend_model=sm)
         v = clv.customer_value(pm, sm, ref, fits=fits, n_draws=4000)
         v0 = clv.customer_value(pm, sm, ref, n_draws=4000)  # the point fit alone: process noise only
-        widths.append(((v["p_alive_high"] - v["p_alive_low"]).iloc[0],
-                       (v["clv_high"] - v["clv_low"]).iloc[0] / (v0["clv_high"] - v0["clv_low"]).iloc[0]))
         assert v["p_alive_low"].iloc[0] <= v["p_alive"].iloc[0] <= v["p_alive_high"].iloc[0]
-    assert widths[0][0] > 2 * widths[1][0]
-    # parameter uncertainty widens the value range of a small book, hardly that of a large one
-    assert widths[0][1] > 1.05 and widths[0][1] > widths[1][1]
+        # each refit's expected value of the client (exact, no simulation): the parameters' uncertainty
+        # alone, as a share of the point fit's
+        refit_value = [clv.customer_value(p, s, ref, n_draws=1)["clv"].iloc[0] for p, s in fits]
+        out[n] = {"p_alive": (v["p_alive_high"] - v["p_alive_low"]).iloc[0],
+                  "value": np.subtract(*np.quantile(refit_value, [0.9, 0.1])) / v0["clv"].iloc[0],
+                  "interval": (v["clv_high"] - v["clv_low"]).iloc[0] / (v0["clv_high"] - v0["clv_low"]).iloc[0]}
+    assert out[30]["p_alive"] > 2 * out[3000]["p_alive"]
+    assert out[30]["value"] > 0.3 and out[30]["value"] > 4 * out[3000]["value"]
+    # the interval of one client's value is mostly the process's (how many purchases, of what size):
+    # the refits never narrow it, and leave a large book's within a few percent of the point fit's
+    # (how much they widen a small book's varies with the seed, from 1% to 20% here)
+    assert out[30]["interval"] >= 0.99 and abs(out[3000]["interval"] - 1) < 0.08
 
 
 def test_bootstrap_refits_equal_direct_weighted_fits():
@@ -268,7 +302,7 @@ def test_bootstrap_refits_equal_direct_weighted_fits():
     fits = bootstrap(sim, n_boot=3, random_state=7)
     rng = np.random.default_rng(7)
     for p, s in fits:
-        w = rng.multinomial(len(sim), np.full(len(sim), 1 / len(sim))).astype(float)
+        w = np.bincount(rng.integers(0, len(sim), len(sim)), minlength=len(sim)).astype(float)
         direct = BetaGeoModel().fit(sim, weights=w)
         for k in p.params_:
             assert p.params_[k] == pytest.approx(direct.params_[k], rel=1e-4)

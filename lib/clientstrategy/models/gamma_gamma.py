@@ -100,24 +100,34 @@ class GammaGammaModel(SpendModel):
         inv = np.full(len(x), -1)
         inv[keep] = np.arange(keep.sum())
         x, m, w = x[keep], m[keep], rw[keep]
-        return {"x": x, "m": m, "w": w, "inv": inv, "lm": np.log(m), "lx": np.log(x)}
+        xs, xinv = np.unique(x, return_inverse=True)
+        return {"x": x, "m": m, "w": w, "inv": inv, "lm": np.log(m), "lx": np.log(x), "xs": xs,
+                "xinv": xinv.ravel()}
 
     def _start(self, data):
         # deterministic start: p = q = 2 (finite mean), v = mean spend (the scale)
         return np.log([2.0, 2.0, float(np.mean(data["m"]))])
 
     def _loglik(self, logp, data):
-        """Gamma-Gamma likelihood of the mean spend m_x of x purchases, and its gradient."""
+        """Gamma-Gamma likelihood of the mean spend m_x of x purchases, and its gradient.
+
+        The gamma-function terms depend on x only and are computed once per distinct x (a few dozen
+        values), not once per client: the bootstrap evaluates this some 1,400 times.
+        """
         p, q, v = np.exp(logp)
-        x, m, lm, lx = data["x"], data["m"], data["lm"], data["lx"]
+        x, m, lm, lx, xs, inv = data["x"], data["m"], data["lm"], data["lx"], data["xs"], data["xinv"]
+        pxs = p * xs
+        dig = special.digamma(pxs + q)
+        g_x = (special.gammaln(pxs + q) - special.gammaln(pxs) - special.gammaln(q) + q * np.log(v))[inv]
+        d_p = (dig - special.digamma(pxs))[inv]
+        d_q = (dig - special.digamma(q) + np.log(v))[inv]
         px = p * x
-        lvxm = np.log(v + x * m)
-        ll = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(v)
-              + (px - 1) * lm + px * lx - (px + q) * lvxm)
-        dig = special.digamma(px + q)
-        g_p = x * (dig - special.digamma(px) + lm + lx - lvxm)
-        g_q = dig - special.digamma(q) + np.log(v) - lvxm
-        g_v = q / v - (px + q) / (v + x * m)
+        xm = v + x * m
+        lvxm = np.log(xm)
+        ll = g_x + (px - 1) * lm + px * lx - (px + q) * lvxm
+        g_p = x * (d_p + lm + lx - lvxm)
+        g_q = d_q - lvxm
+        g_v = q / v - (px + q) / xm
         return ll, np.vstack([g_p * p, g_q * q, g_v * v])
 
     def fit(self, summary: pd.DataFrame, weights=None, start: dict | None = None) -> GammaGammaModel:
