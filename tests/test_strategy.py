@@ -1,4 +1,5 @@
 """Tests of clientstrategy.strategy on hand-made profiles with hand-computed expectations."""
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -293,7 +294,8 @@ def test_an_ingredient_without_spread_is_left_out_of_the_split():
     assert left["clients"] == n
     assert (scores["value_to_client"] == 0.5).all()  # nothing with spread measures it: every client in the middle
     plan = st.build_plan(profile, breadth=breadth)
-    assert set(plan["group"]) <= {"Strategic partners", "Untapped advocates"}  # split on value to the business only
+    # split on value to the business only, and named for it
+    assert set(plan["group"]) == {"High value to us", "Low value to us"}
     # Bank Marketing's "response to events": 0 for 89% of clients, -0.33 for the rest: no spread either
     resp = pd.DataFrame({"client_id": profile["client_id"], "topic": "Deposits",
                          "responsiveness": [0.0] * 178 + [-1 / 3] * 22})
@@ -304,6 +306,44 @@ def test_an_ingredient_without_spread_is_left_out_of_the_split():
     nps = profile.assign(nps_last=[10.0] * 112 + [8.0] * 40 + [2.0] * 48)  # 56% promoters
     assert "nps" in st.value_scores(nps).attrs["ingredients"]["client"]
     assert st.ingredient_spread(pd.Series([np.nan, np.nan]))["iqr"] == 0.0
+
+
+def test_groups_are_named_for_the_one_side_the_data_measure():
+    """A purchase log (CDNOW, Online Retail) measures nothing of what clients get from us: the groups
+    used to be "Strategic partners" and "Untapped advocates" all the same, and every low-value client
+    was to be grown or kept, even one long gone."""
+    n = 100
+    profile = pd.DataFrame({"client_id": [f"c{i:03d}" for i in range(n)], "clv": np.linspace(1.0, 1000.0, n),
+                            "revenue_ltm": np.linspace(1.0, 500.0, n),
+                            "p_alive": np.tile([0.9, 0.1], n // 2)})
+    plan = st.build_plan(profile)
+    assert plan.attrs["ingredients"]["client"] == []
+    high = plan["value_to_business"] >= 0.5
+    assert (plan.loc[high, "group"] == "High value to us").all()
+    assert (plan.loc[~high, "group"] == "Low value to us").all()
+    low = plan[~high]
+    # low value to us: kept while it buys, let go once it has stopped; never "grow" on no evidence
+    assert (low.loc[low["p_alive"] >= 0.5, "intent"] == "maintain").all()
+    assert (low.loc[low["p_alive"] < 0.5, "intent"] == "retire").all()
+    assert set(plan.loc[high, "intent"]) <= {"grow", "maintain"}
+    groups = st.group_summary(plan)
+    assert groups["group"].tolist() == ["High value to us", "Low value to us"]
+    assert groups["description"].str.contains("nothing in the data says what they get from us").all()
+    # the figure shows the measured side (a scatter would be one vertical line)
+    fig = st.plot_value_map(plan)
+    assert "nothing in the data measures value to the client" in fig.axes[0].get_title()
+    matplotlib.pyplot.close(fig)
+    # the other side alone, and neither
+    s = pd.DataFrame({"client_id": ["a", "b"], "value_to_business": [0.5, 0.5], "value_to_client": [0.9, 0.1]})
+    assert st.assign_groups(s, measured={"business": False, "client": True})["group"].tolist() == [
+        "High value to them", "Low value to them"]
+    assert st.assign_groups(s, measured={"business": False, "client": False})["group"].tolist() == [
+        st.UNMEASURED_GROUP] * 2
+    # both measured: the 2x2 as before
+    assert st.assign_groups(s.assign(value_to_business=[0.9, 0.1]))["group"].tolist() == [
+        "Strategic partners", "Transactional"]
+    for g in [*st.ONE_WAY_NAMES.values(), st.UNMEASURED_GROUP]:
+        assert g in st.DEFAULT_POLICY and g in st.GROUP_DESCRIPTIONS
 
 
 def test_scorecard_plan_growth_sets_the_plan_against_last_year_on_the_same_footing():

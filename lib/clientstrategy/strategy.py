@@ -5,7 +5,8 @@ business strategy"):
 
 1. :func:`value_scores` -- value to the business and value to the client, each 0-1, from stated
    ingredients and weights (percentile ranks among clients, NPS on its own 0-10 scale).
-2. :func:`assign_groups` -- a 2x2 of groups with business names (:data:`GROUP_NAMES`).
+2. :func:`assign_groups` -- a 2x2 of groups with business names (:data:`GROUP_NAMES`), or, where the
+   data measure only one side, groups of that side named for it (:data:`ONE_WAY_NAMES`).
 3. :func:`assign_intents` -- grow / maintain / re-engineer / retire, at most two per group
    (:data:`DEFAULT_POLICY`), with :func:`apply_overrides` for an analyst's CSV of decisions.
 4. :func:`assign_service_levels` -- Platinum/Gold/Silver/Bronze as a *service* (touches and
@@ -44,7 +45,9 @@ __all__ = [
     "GROUP_DESCRIPTIONS",
     "GROUP_NAMES",
     "INTENT_OUTCOMES",
+    "ONE_WAY_NAMES",
     "SERVICE_MODEL",
+    "UNMEASURED_GROUP",
     "apply_overrides",
     "assign_groups",
     "assign_intents",
@@ -81,21 +84,46 @@ GROUP_NAMES = {
     (False, True): "Untapped advocates",
     (False, False): "Transactional",
 }
+#: When nothing in the data measures one side of the exchange (every client scores the middle on
+#: it: a purchase log says nothing of what clients get from us), the groups split on the measured
+#: side alone and are named for it: (measured side, high on it) -> group name. With neither side
+#: measured every client is in "Value not measured".
+ONE_WAY_NAMES = {
+    ("business", True): "High value to us",
+    ("business", False): "Low value to us",
+    ("client", True): "High value to them",
+    ("client", False): "Low value to them",
+}
+UNMEASURED_GROUP = "Value not measured"
 GROUP_DESCRIPTIONS = {
     "Strategic partners": "worth a lot to us and get a lot from us: the sweet spot of the two-way exchange",
     "Value at risk": "worth a lot to us but get little from us: the relationship needs re-working",
     "Untapped advocates": "value what we do but bring in little: room to grow our share",
     "Transactional": "low value both ways: serve efficiently or let go",
+    "High value to us": "worth a lot to us; nothing in the data says what they get from us",
+    "Low value to us": "worth little to us; nothing in the data says what they get from us",
+    "High value to them": "get a lot from us; nothing in the data says what they are worth to us",
+    "Low value to them": "get little from us; nothing in the data says what they are worth to us",
+    UNMEASURED_GROUP: "nothing in the data measures value either way",
 }
 
 #: group -> (primary intent, fallback intent). The primary applies when its condition holds:
 #: ``grow`` needs an alive client with high headroom; ``maintain`` and ``re-engineer`` need an
 #: alive client; ``retire`` always applies. Otherwise the fallback applies.
+#: The one-way groups: high value to us as a strategic partner; low value to us is kept while it
+#: buys and let go when it has stopped (without the client side, neither "untapped" nor
+#: "transactional" can be told apart); on the client side alone, as the 2x2's advocates and
+#: transactional clients.
 DEFAULT_POLICY = {
     "Strategic partners": ("grow", "maintain"),
     "Untapped advocates": ("grow", "maintain"),
     "Value at risk": ("re-engineer", "retire"),
     "Transactional": ("re-engineer", "retire"),
+    "High value to us": ("grow", "maintain"),
+    "Low value to us": ("maintain", "retire"),
+    "High value to them": ("grow", "maintain"),
+    "Low value to them": ("re-engineer", "retire"),
+    UNMEASURED_GROUP: ("maintain", "retire"),
 }
 
 #: Expected outcome of each intent, in words; the numbers behind them are BUDGET_ASSUMPTIONS.
@@ -419,10 +447,13 @@ def value_scores(
 
 
 def assign_groups(scores: pd.DataFrame, business_threshold: float = 0.5,
-                  client_threshold: float = 0.5) -> pd.DataFrame:
-    """Place each client in the 2x2 of two-way value.
+                  client_threshold: float = 0.5, measured: dict | None = None) -> pd.DataFrame:
+    """Place each client in the 2x2 of two-way value, or on the one side the data measure.
 
-    A client is "high" on a dimension when its score is at or above the threshold.
+    A client is "high" on a dimension when its score is at or above the threshold. A side that
+    nothing in the data measures (no ingredient with spread: every client scores the middle) does
+    not split the clients: the groups are then :data:`ONE_WAY_NAMES` of the other side, named for
+    it, so no group claims what the data cannot say ("Strategic partners" of a purchase log).
 
     Parameters
     ----------
@@ -430,11 +461,16 @@ def assign_groups(scores: pd.DataFrame, business_threshold: float = 0.5,
         ``client_id``, ``value_to_business``, ``value_to_client`` (from :func:`value_scores`).
     business_threshold, client_threshold : float
         Cut-offs on the 0-1 scores.
+    measured : dict, optional
+        ``{"business": bool, "client": bool}``: which sides the data measure. None: from
+        ``scores.attrs["ingredients"]`` (a side with no ingredient is not measured; both are when
+        the attribute is absent).
 
     Returns
     -------
     DataFrame
-        ``scores`` plus ``group`` (one of :data:`GROUP_NAMES`' values).
+        ``scores`` plus ``group`` (one of :data:`GROUP_NAMES`' values, of :data:`ONE_WAY_NAMES`'
+        or :data:`UNMEASURED_GROUP`).
 
     Examples
     --------
@@ -442,16 +478,29 @@ def assign_groups(scores: pd.DataFrame, business_threshold: float = 0.5,
     ...                   "value_to_client": [0.2, 0.7]})
     >>> assign_groups(s)["group"].tolist()
     ['Value at risk', 'Untapped advocates']
+    >>> assign_groups(s, measured={"business": True, "client": False})["group"].tolist()
+    ['High value to us', 'Low value to us']
     """
     _require(scores, ["client_id", "value_to_business", "value_to_client"], "scores")
     for name, t in (("business_threshold", business_threshold), ("client_threshold", client_threshold)):
         if not 0 <= float(t) <= 1:
             raise ValueError(f"{name} must be between 0 and 1, got {t}")
+    if measured is None:
+        used = scores.attrs.get("ingredients")
+        measured = {side: bool(used.get(side)) for side in ("business", "client")} if used else {}
+    m_b, m_c = bool(measured.get("business", True)), bool(measured.get("client", True))
     out = scores.copy()
     hb = out["value_to_business"].astype(float) >= business_threshold
     hc = out["value_to_client"].astype(float) >= client_threshold
-    out["group"] = [GROUP_NAMES[(bool(b), bool(c))] for b, c in zip(hb, hc)]
-    out["group"] = out["group"].astype("str")
+    if m_b and m_c:
+        names = [GROUP_NAMES[(bool(b), bool(c))] for b, c in zip(hb, hc)]
+    elif m_b:
+        names = [ONE_WAY_NAMES[("business", bool(b))] for b in hb]
+    elif m_c:
+        names = [ONE_WAY_NAMES[("client", bool(c))] for c in hc]
+    else:
+        names = [UNMEASURED_GROUP] * len(out)
+    out["group"] = pd.Series(names, index=out.index, dtype="str")
     return out
 
 
@@ -1241,7 +1290,7 @@ def group_summary(plan: pd.DataFrame) -> pd.DataFrame:
     out["intents"] = g["intent"].agg(
         lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().sort_index().items()))
     out = out.reset_index()
-    order = {name: i for i, name in enumerate(GROUP_NAMES.values())}
+    order = {name: i for i, name in enumerate([*GROUP_NAMES.values(), *ONE_WAY_NAMES.values(), UNMEASURED_GROUP])}
     out["_o"] = out["group"].map(order).fillna(99)
     out = out.sort_values(["_o", "group"]).drop(columns="_o").reset_index(drop=True)
     out["description"] = out["group"].map(GROUP_DESCRIPTIONS).fillna("").astype("str")
@@ -1412,11 +1461,13 @@ def what_if_widget(profile: pd.DataFrame, *, clients: pd.DataFrame | None = None
 
 
 _GROUP_COLOURS = {"Strategic partners": "#2e7d32", "Value at risk": "#c62828", "Untapped advocates": "#1565c0",
-                  "Transactional": "#9e9e9e"}
+                  "Transactional": "#9e9e9e", "High value to us": "#2e7d32", "Low value to us": "#9e9e9e",
+                  "High value to them": "#1565c0", "Low value to them": "#9e9e9e", UNMEASURED_GROUP: "#9e9e9e"}
 
 
 def plot_value_map(plan: pd.DataFrame, business_threshold: float = 0.5, client_threshold: float = 0.5):
-    """Scatter of value to the client (x) against value to the business (y), coloured by group.
+    """Scatter of value to the client (x) against value to the business (y), coloured by group; where
+    one side is not measured (the same score for every client), a histogram of the other by group.
 
     Parameters
     ----------
@@ -1432,6 +1483,24 @@ def plot_value_map(plan: pd.DataFrame, business_threshold: float = 0.5, client_t
     import matplotlib.pyplot as plt
 
     _require(plan, ["value_to_business", "value_to_client", "group"], "plan")
+    flat = {c: plan[c].astype(float).nunique() <= 1 for c in ("value_to_business", "value_to_client")}
+    if flat["value_to_business"] != flat["value_to_client"]:
+        # one side is not measured (every client in the middle): a scatter would be a line, so the
+        # measured side's distribution, by group, with its threshold
+        col, thr, side = (("value_to_business", business_threshold, "business") if flat["value_to_client"]
+                          else ("value_to_client", client_threshold, "client"))
+        other = "client" if side == "business" else "business"
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        bins = np.linspace(0, 1, 41)
+        for g, d in plan.groupby("group", sort=True):
+            ax.hist(d[col].astype(float), bins=bins, color=_GROUP_COLOURS.get(g), alpha=0.8, label=f"{g} ({len(d):,})")
+        ax.axvline(thr, color="black", lw=0.8, ls="--")
+        ax.set_xlim(0, 1.02)
+        ax.set_xlabel(f"Value to the {side} (score, 0-1)")
+        ax.set_ylabel("Clients")
+        ax.set_title(f"Value to the {side}; nothing in the data measures value to the {other}")
+        ax.legend(loc="upper left", fontsize=8, frameon=True)
+        return fig
     fig, ax = plt.subplots(figsize=(7.5, 6))
     for g, d in plan.groupby("group", sort=True):
         ax.scatter(d["value_to_client"], d["value_to_business"], s=10, alpha=0.6,
