@@ -277,6 +277,24 @@ def test_plan_backtest_record_matches_the_spec():
     assert short is None and "history" in why
 
 
+def test_backtest_words_say_when_the_parts_missed_more_than_the_total():
+    """Online Retail's four-month back-test: the total was 1.2% off, today's clients -19% and new
+    clients +75%; "1.2% below, inside the range" alone would hide two large errors that offset."""
+    bt = {"as_of": "2011-05-31", "horizon_months": 4, "level": 0.8, "method": "models",
+          "forecast": {"existing": 1.8e6, "new": 927e3, "total": 2.727e6, "low": 2.6e6, "high": 2.8e6},
+          "actual": {"existing": 2.22e6, "new": 529e3, "total": 2.749e6}, "error_pct": -0.8, "covered": True,
+          "baselines": {"last_year_flat": {"forecast": 2.2e6, "error_pct": -20.0}}}
+    text = " ".join(plan.backtest_sentences(bt))
+    assert "**Its parts missed more than the total:** the forecast of the clients of that day was -19% off, of new " \
+           "clients +75%." in text
+    # parts that miss together, or by little, need no such warning
+    same = {**bt, "forecast": {**bt["forecast"], "existing": 1.8e6, "new": 400e3},
+            "actual": {**bt["actual"], "existing": 2.22e6, "new": 529e3}}  # -19% and -24%
+    assert "parts missed" not in " ".join(plan.backtest_sentences(same))
+    small = {**bt, "forecast": {**bt["forecast"], "existing": 2.15e6, "new": 577e3}}
+    assert "parts missed" not in " ".join(plan.backtest_sentences(small))
+
+
 def test_baselines_hand_computed_and_short_history_annualised():
     rev = pd.DataFrame({"date": pd.to_datetime(["2024-02-10", "2024-05-10", "2024-08-10", "2024-11-10",
                                                 "2024-12-20"]),

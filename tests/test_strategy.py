@@ -339,6 +339,8 @@ def test_groups_are_named_for_the_one_side_the_data_measure():
         "High value to them", "Low value to them"]
     assert st.assign_groups(s, measured={"business": False, "client": False})["group"].tolist() == [
         st.UNMEASURED_GROUP] * 2
+    unmeasured = pd.DataFrame({"client_id": ["a", "b"], "group": [st.UNMEASURED_GROUP] * 2, "p_alive": [0.9, 0.1]})
+    assert st.assign_intents(unmeasured)["intent"].tolist() == ["maintain", "maintain"]  # no evidence, no action
     # both measured: the 2x2 as before
     assert st.assign_groups(s.assign(value_to_business=[0.9, 0.1]))["group"].tolist() == [
         "Strategic partners", "Transactional"]

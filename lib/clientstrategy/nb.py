@@ -573,18 +573,18 @@ def money(x, currency: str = "") -> str:
     return f"{sign}{currency}{s}"
 
 
-def pct(x, digits: int = 0) -> str:
+def pct(x, digits: int = 0, sign: bool = False) -> str:
     """A share as a percentage: 0.714 -> '71%'; 100% and 0% only for all and none
-    (``words.pct``: 0.996 -> '99.6%', 0.99999 -> 'over 99.9%').
+    (``words.pct``: 0.996 -> '99.6%', 0.99999 -> 'over 99.9%'); ``sign``: '+' before a rise.
 
     Examples
     --------
-    >>> pct(0.714), pct(0.996), pct(0.99999), pct(1.0), pct(None)
-    ('71%', '99.6%', 'over 99.9%', '100%', 'n/a')
+    >>> pct(0.714), pct(0.996), pct(0.99999), pct(1.0), pct(None), pct(0.75, sign=True)
+    ('71%', '99.6%', 'over 99.9%', '100%', 'n/a', '+75%')
     """
     if x is None or pd.isna(x):
         return "n/a"
-    return words.pct(x, digits)
+    return words.pct(x, digits, sign=sign)
 
 
 def num(x, digits: int = 0) -> str:

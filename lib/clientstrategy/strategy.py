@@ -113,7 +113,8 @@ GROUP_DESCRIPTIONS = {
 #: The one-way groups: high value to us as a strategic partner; low value to us is kept while it
 #: buys and let go when it has stopped (without the client side, neither "untapped" nor
 #: "transactional" can be told apart); on the client side alone, as the 2x2's advocates and
-#: transactional clients.
+#: transactional clients. With nothing measured either way, nothing tells one client's intent from
+#: another's: every client is maintained.
 DEFAULT_POLICY = {
     "Strategic partners": ("grow", "maintain"),
     "Untapped advocates": ("grow", "maintain"),
@@ -123,7 +124,7 @@ DEFAULT_POLICY = {
     "Low value to us": ("maintain", "retire"),
     "High value to them": ("grow", "maintain"),
     "Low value to them": ("re-engineer", "retire"),
-    UNMEASURED_GROUP: ("maintain", "retire"),
+    UNMEASURED_GROUP: ("maintain", "maintain"),
 }
 
 #: Expected outcome of each intent, in words; the numbers behind them are BUDGET_ASSUMPTIONS.
