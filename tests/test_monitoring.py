@@ -363,9 +363,15 @@ def test_two_quarterly_runs_measure_the_uplift_and_page_08_agrees_with_uplift_cs
     assert in_focused.sum() > len(pair) / 2
     assert (pair.loc[in_focused, "segment_id_a"] != pair.loc[in_focused, "segment_id_b"]).mean() < 0.1
     assert moved / len(pair) < 0.2, (moved, len(pair))
-    # comparing the names rebuilt each run would have "moved" far more (trend words turned on whole segments)
-    fitted = [pair[f"segment_id_{x}"].map({c["id"]: c["label"] for c in m["clusters"]}) for x, m in zip("ab", models)]
-    assert (fitted[0] != fitted[1]).sum() > 2 * moved
+    # comparing names rebuilt each run would count every client of a segment whose words turned as moved; the
+    # stable ids count none of them, and page 08 reports such a segment under "segments changed" instead
+    # (whether a trend word turns between these two runs depends on the draw of the planted data;
+    # test_identity plants such a turn)
+    labels = [{c["id"]: c["label"] for c in m["clusters"]} for m in models]
+    turned = {i for i in labels[0].keys() & labels[1].keys() if labels[0][i] != labels[1][i]}
+    changes = {r["id"]: r["what_changed"] for r in mon["segment_changes"]}
+    assert set(changes) >= set(labels[0]) & set(labels[1])
+    assert all(changes[i] != "unchanged" for i in turned), (turned, changes)
     assert f"Clients moved: {nb.num(moved)} of {nb.plural(len(pair), 'client')} in both runs" in page
     moves = pd.read_csv(second / "artifacts" / "segment_moves.csv")
     off = (moves["from_segment"] != moves["to_segment"]) & ~moves["from_segment"].isin(["new", "none"]) \
