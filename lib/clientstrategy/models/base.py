@@ -511,8 +511,9 @@ class Model(ABC):
         est = np.exp(x)
         se = {n: (_r(est[i] * se_log[i]) if np.isfinite(se_log[i]) and n not in at else None)
               for i, n in enumerate(names)}
-        ci = {n: ([_r(np.exp(x[i] - 1.959964 * se_log[i])), _r(np.exp(x[i] + 1.959964 * se_log[i]))]
-                  if se[n] is not None else None) for i, n in enumerate(names)}
+        with np.errstate(over="ignore"):  # an unbounded upper end (a tiny fit) is reported as None
+            ci = {n: ([_r(np.exp(x[i] - 1.959964 * se_log[i])), _r(np.exp(x[i] + 1.959964 * se_log[i]))]
+                      if se[n] is not None else None) for i, n in enumerate(names)}
         return {"converged": converged, "message": str(res.message), "iterations": int(res.nit),
                 "at_bound": at, "near_bound": near, "hessian_condition": cond, "se": se, "ci95": ci,
                 "regime": self._regime()}
