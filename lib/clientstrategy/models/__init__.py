@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import LOG_BOUND, Model, PurchaseModel, SpendModel, central_hessian, require
+from .base import LOG_BOUND, Model, PurchaseModel, SpendModel, central_hessian, mean_nll, require
 from .bgnbd import BetaGeoModel
 from .gamma_gamma import (
     CORRELATION_WARNING,
@@ -180,19 +180,12 @@ def bootstrap(summary: pd.DataFrame, n_boot: int = 200, random_state: int = 0,
         if (sw > 0).sum() < 2:
             continue
         try:
-            p_fit = pcls()._refit(_nonzero(pdata, pw), pm.params_, hp, first=_at(p_at, pw))
-            s_fit = scls()._refit(_nonzero(sdata, sw), sm.params_, hs, first=_at(s_at, sw))
+            p_fit = pcls()._refit(_nonzero(pdata, pw), pm.params_, hp, first=mean_nll(*p_at, pw))
+            s_fit = scls()._refit(_nonzero(sdata, sw), sm.params_, hs, first=mean_nll(*s_at, sw))
         except ValueError:
             continue
         fits.append((p_fit, s_fit))
     return fits
-
-
-def _at(rows, w):
-    """Mean negative log-likelihood and gradient on weights ``w`` from per-row values ``rows``."""
-    ll, grad = rows
-    total = w.sum()
-    return -float((w * ll).sum()) / total, -(grad * w).sum(axis=1) / total
 
 
 def _nonzero(data: dict, w: np.ndarray) -> dict:
@@ -210,5 +203,5 @@ def _mean_hessian(model, data):
     h = getattr(model, "_hess_mean", None)
     if h is not None:
         return h
-    nll = model._objective(data, model._loglik)
+    nll = model._objective(data)
     return central_hessian(lambda v: nll(v)[1], np.log([model.params_[k] for k in model.param_names]))

@@ -23,8 +23,10 @@ __all__ = [
     "Model",
     "PurchaseModel",
     "SpendModel",
+    "central_hessian",
     "discrete_bounds",
     "log_power_integral",
+    "mean_nll",
     "require",
     "row_weights",
     "summary_arrays",
@@ -335,6 +337,14 @@ def _lbfgsb(nll, x0):
                              options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 3000})
 
 
+def mean_nll(ll, grad, w):
+    """Mean negative log-likelihood per client and its gradient from per-row values and weights ``w``."""
+    total = w.sum()
+    # weighted sums by multiply-and-sum, not ``@``: a BLAS dot on a crowded machine can stall on its
+    # thread pool for far longer than the arithmetic takes
+    return -float((w * ll).sum()) / total, -(grad * w).sum(axis=1) / total
+
+
 def central_hessian(grad, x, step: float = 1e-4) -> np.ndarray:
     """Symmetric Hessian at ``x`` by central differences of the analytic gradient ``grad``."""
     k = len(x)
@@ -459,23 +469,14 @@ class Model(ABC):
         """
         return self._fit_data(self._prepare(summary, weights), start)
 
-    def _objective(self, data, loglik):
+    def _objective(self, data):
         """Mean negative log-likelihood per client and its gradient, as a function of log-parameters."""
-        w = data["w"]
-        total = w.sum()
-
-        def nll(logp):
-            ll, grad = loglik(logp, data)
-            # weighted sums by multiply-and-sum, not ``@``: a BLAS dot on a crowded machine can
-            # stall on its thread pool for far longer than the arithmetic takes
-            return -float((w * ll).sum()) / total, -(grad * w).sum(axis=1) / total
-
-        return nll
+        return lambda logp: mean_nll(*self._loglik(logp, data), data["w"])
 
     def _fit_data(self, data, start=None, report: bool = True):
         """Fit on prepared data (``_prepare``'s dict; the bootstrap reweights it without re-preparing)."""
         total = data["w"].sum()
-        nll = self._objective(data, self._loglik)
+        nll = self._objective(data)
         x0 = (np.log([start[k] for k in self.param_names]) if start is not None else self._start(data))
         x0 = np.clip(np.asarray(x0, float), -LOG_BOUND, LOG_BOUND)
         with np.errstate(over="ignore", under="ignore"):
@@ -532,7 +533,7 @@ class Model(ABC):
         res = None
         if hess_mean is not None and np.all(np.abs(x) < LOG_BOUND - NEAR_BOUND):
             with np.errstate(over="ignore", under="ignore"):
-                res = _newton(self._objective(data, self._loglik), x, hess_mean, xtol=1e-4, first=first)
+                res = _newton(self._objective(data), x, hess_mean, xtol=1e-4, first=first)
         if res is None:
             return self._fit_data(data, start=start, report=False)
         self.params_ = {k: float(v) for k, v in zip(self.param_names, np.exp(res.x))}
